@@ -1,0 +1,295 @@
+/**
+ * The adapted configuration: plain, JSON-serialisable data that `portcullis adapt` prints and
+ * `--adapter json` reads back. Names follow Caddy's JSON where a Caddy user would look for them
+ * (matchers, handler names, `status_code`), so someone who knows one knows the other.
+ * Durations are milliseconds, sizes bytes. Nothing here is compiled; the proxy compiles it once.
+ */
+import type { SourceLocation } from '../kernel/errors.ts';
+
+export interface Config {
+  admin: AdminConfig;
+  /** Process log level: debug | info | warn | error. */
+  logLevel: string;
+  server: ServerOptions;
+  /** Port that sites without an explicit port or scheme listen on for plain HTTP. */
+  httpPort: number;
+  httpsPort: number;
+  /** Whether automatic HTTPS applies (global `auto_https`). */
+  autoHttps: 'on' | 'off' | 'disable_redirects';
+  /** Global `metrics` option: per-host metric labels; the endpoint itself is the `metrics` directive. */
+  metrics: { perHost: boolean };
+  sites: SiteConfig[];
+}
+
+export interface AdminConfig {
+  /** host:port on loopback (or unix/PATH) for the admin API; null when `admin off`. */
+  listen: string | null;
+}
+
+/** Global `servers { ... }` options: limits that protect against slow or abusive clients. */
+export interface ServerOptions {
+  /** Time allowed to receive the request head (slowloris). */
+  readHeaderTimeoutMs: number;
+  /** Time allowed to receive the whole request, head and body. */
+  readTimeoutMs: number;
+  /** Time allowed to write a response; 0 = none (streams may be long). */
+  writeTimeoutMs: number;
+  /** Keep-alive connections idle longer than this are closed. */
+  idleTimeoutMs: number;
+  /** Largest request head accepted; larger gets 431. */
+  maxHeaderBytes: number;
+  /** CIDRs whose X-Forwarded-* headers are believed. Empty: none are. */
+  trustedProxies: string[];
+  /** How long shutdown and reload wait for in-flight requests. */
+  gracePeriodMs: number;
+}
+
+export interface SiteAddress {
+  /** As written, for messages and logs. */
+  original: string;
+  /** '' when the address gave none (then the port and host decide, as in Caddy). */
+  scheme: '' | 'http' | 'https';
+  /** Lower-cased host, '*.example.com' wildcards allowed; '' matches any host. */
+  host: string;
+  /** null when the address gave none. */
+  port: number | null;
+  /** Path prefix from the address (`example.com/api`), '' when none. */
+  path: string;
+}
+
+export interface SiteConfig {
+  /** The addresses as written, joined; names the site in logs and metrics. */
+  name: string;
+  addresses: SiteAddress[];
+  /** Interfaces to listen on (`bind`); empty means all. */
+  bind: string[];
+  /** Routes in evaluation order (already sorted by directive order). */
+  routes: RouteConfig[];
+  /** `handle_errors` routes, run when a handler fails. */
+  errorRoutes: RouteConfig[];
+  log: LogConfig | null;
+  tls: TlsConfig | null;
+  source: SourceLocation;
+}
+
+/** Site `tls` directive, kept for the TLS module (automatic HTTPS issue). */
+export interface TlsConfig {
+  mode: 'internal' | 'files' | 'acme' | 'default';
+  certFile?: string;
+  keyFile?: string;
+  email?: string;
+  source: SourceLocation;
+}
+
+export interface LogConfig {
+  /** 'stdout' | 'stderr' | 'discard' | a file path. */
+  output: 'stdout' | 'stderr' | 'discard' | 'file';
+  file?: string;
+  /** Rolling for file outputs (Caddy's `roll_size`, `roll_keep`). */
+  rollSizeBytes?: number;
+  rollKeep?: number;
+  format: 'json' | 'console';
+  level: string;
+}
+
+export interface RouteConfig {
+  /** OR across sets; within a set every matcher must match. Absent: always matches. */
+  match?: MatcherSet[];
+  handle: HandlerConfig[];
+  /** Only the first matching route of a group runs (`handle` blocks). */
+  group?: string;
+  /** No routes after this one run (the end of a site, `handle`). */
+  terminal?: boolean;
+  source?: SourceLocation;
+}
+
+/** One set of matchers, all of which must match. Keys as in Caddy's JSON. */
+export interface MatcherSet {
+  host?: string[];
+  path?: string[];
+  path_regexp?: RegexpMatcher;
+  method?: string[];
+  /** Header name -> accepted values (wildcards `*` at ends; empty list = present). null value: must be absent. */
+  header?: Record<string, string[] | null>;
+  header_regexp?: Record<string, RegexpMatcher>;
+  /** Query key -> accepted values (`*` = any value). */
+  query?: Record<string, string[]>;
+  protocol?: string;
+  remote_ip?: { ranges: string[] };
+  client_ip?: { ranges: string[] };
+  /** True when none of the sets match (each set is ANDed, sets ORed, then negated). */
+  not?: MatcherSet[];
+}
+
+export interface RegexpMatcher {
+  /** Name under which captures are available as {re.NAME.GROUP}. */
+  name?: string;
+  pattern: string;
+}
+
+export type HandlerConfig =
+  | VarsHandler
+  | HeadersHandler
+  | StaticResponseHandler
+  | RewriteHandler
+  | SubrouteHandler
+  | EncodeHandler
+  | RequestBodyHandler
+  | ErrorHandler
+  | FileServerHandler
+  | ReverseProxyHandler
+  | MetricsHandler;
+
+export interface VarsHandler {
+  handler: 'vars';
+  vars: Record<string, string>;
+}
+
+export interface HeaderOps {
+  /** Replace every value of the header. */
+  set?: Record<string, string[]>;
+  add?: Record<string, string[]>;
+  /** Names to remove; `*` wildcards at either end allowed (`X-*`). */
+  delete?: string[];
+  /** Substring or regexp replacements within existing values. */
+  replace?: Record<string, { search?: string; search_regexp?: string; replace: string }[]>;
+  /** Set only when the header is not already set (`?Name value`). */
+  default?: Record<string, string[]>;
+}
+
+export interface HeadersHandler {
+  handler: 'headers';
+  request?: HeaderOps;
+  response?: HeaderOps & {
+    /** Apply only when the response matches (Caddy's `header ... { match { ... } }`, response matcher). */
+    require?: { status_code?: number[]; headers?: Record<string, string[]> };
+    /** Applied when the response head is written (always true here; kept for Caddy's JSON shape). */
+    deferred?: boolean;
+  };
+}
+
+/** `respond`, `redir` and `abort` adapt to this, as in Caddy. */
+export interface StaticResponseHandler {
+  handler: 'static_response';
+  /** A number or a placeholder template producing one. */
+  status_code?: number | string;
+  body?: string;
+  headers?: Record<string, string[]>;
+  /** Close the connection after responding. */
+  close?: boolean;
+  /** Drop the connection without a response. */
+  abort?: boolean;
+}
+
+export interface RewriteHandler {
+  handler: 'rewrite';
+  method?: string;
+  /** New URI (path and optional ?query), with placeholders. */
+  uri?: string;
+  strip_path_prefix?: string;
+  strip_path_suffix?: string;
+  uri_substring?: { find: string; replace: string; limit?: number }[];
+  path_regexp?: { find: string; replace: string }[];
+}
+
+export interface SubrouteHandler {
+  handler: 'subroute';
+  routes: RouteConfig[];
+  /** `handle_errors`-style or `route` blocks keep literal order; documented for readers only. */
+  kind?: 'handle' | 'handle_path' | 'route';
+}
+
+export interface EncodeHandler {
+  handler: 'encode';
+  /** In order of preference when the client accepts several equally. */
+  encodings: ('gzip' | 'br' | 'zstd')[];
+  /** Bodies shorter than this are sent as they are. */
+  minimum_length: number;
+  /** gzip/br/zstd levels; absent = the library default. */
+  levels?: Partial<Record<'gzip' | 'br' | 'zstd', number>>;
+}
+
+export interface RequestBodyHandler {
+  handler: 'request_body';
+  max_size: number;
+}
+
+export interface ErrorHandler {
+  handler: 'error';
+  status_code: number | string;
+  error: string;
+}
+
+export interface FileServerHandler {
+  handler: 'file_server';
+  /** Absent: the `root` var set by the `root` directive, else the working directory. */
+  root?: string;
+  index_names: string[];
+  browse: { enabled: boolean } | null;
+  /** Names or globs never served or listed; the config file itself is always hidden. */
+  hide: string[];
+  precompressed: ('br' | 'gzip' | 'zstd')[];
+  /** Status to use for successful responses instead of 200 (Caddy's `status`). */
+  status_code?: number;
+  /** 404 goes to the next handler instead of being an error. */
+  pass_thru: boolean;
+}
+
+export interface UpstreamConfig {
+  /** host:port, or unix//path for unix sockets. */
+  dial: string;
+  /** 'http' or 'https' to the upstream. */
+  scheme: 'http' | 'https';
+}
+
+export interface ReverseProxyHandler {
+  handler: 'reverse_proxy';
+  upstreams: UpstreamConfig[];
+  load_balancing: {
+    policy: 'random' | 'round_robin' | 'least_conn' | 'ip_hash' | 'first' | 'header' | 'cookie' | 'uri_hash' | 'random_choose';
+    /** Header or cookie name for those policies. */
+    policy_key?: string;
+    /** HMAC secret for cookie policy. */
+    policy_secret?: string;
+    try_duration_ms: number;
+    try_interval_ms: number;
+    /** Which requests may be retried on another upstream; Caddy retries only when safe. */
+    retry_match?: MatcherSet[];
+  };
+  health_checks: {
+    active: {
+      uri: string;
+      port?: number;
+      interval_ms: number;
+      timeout_ms: number;
+      expect_status?: number;
+      expect_body?: string;
+      headers?: Record<string, string[]>;
+    } | null;
+    passive: {
+      fail_duration_ms: number;
+      max_fails: number;
+      unhealthy_status: number[];
+      unhealthy_latency_ms?: number;
+      unhealthy_request_count?: number;
+    } | null;
+  };
+  headers: { request?: HeaderOps; response?: HeaderOps };
+  transport: {
+    dial_timeout_ms: number;
+    response_header_timeout_ms: number;
+    read_timeout_ms: number;
+    write_timeout_ms: number;
+    keepalive_idle_ms: number;
+    max_conns_per_host: number;
+    tls: { insecure_skip_verify: boolean; server_name?: string; ca_files?: string[] } | null;
+  };
+  /** ms between flushes; -1 flushes at once (streaming); 0 = default (flush as data arrives). */
+  flush_interval_ms: number;
+  /** Body size buffered for retries (Caddy's `request_buffers`); 0 streams. */
+  request_buffers: number;
+}
+
+export interface MetricsHandler {
+  handler: 'metrics';
+}

@@ -1,0 +1,58 @@
+/**
+ * Typed in-process events named `noun.verb`. Modules that must not import each other (identity
+ * and guard, proxy and guard) talk through these.
+ */
+
+/** Emitted by the proxy once a response has been sent (or the client went away). */
+export interface RequestDoneEvent {
+  site: string;
+  method: string;
+  host: string;
+  path: string;
+  status: number;
+  clientIp: string;
+  userAgent: string;
+  durationMs: number;
+  bytesSent: number;
+}
+
+/** The map of every event name to its payload. Later modules add their events here. */
+export interface EventMap {
+  'http.request_done': RequestDoneEvent;
+  'config.reloaded': { ok: boolean; error?: string };
+}
+
+type Listener<T> = (payload: T) => void;
+
+export class EventBus {
+  private readonly listeners = new Map<keyof EventMap, Set<Listener<never>>>();
+
+  on<K extends keyof EventMap>(name: K, listener: Listener<EventMap[K]>): () => void {
+    let set = this.listeners.get(name);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(name, set);
+    }
+    set.add(listener as Listener<never>);
+    return () => set.delete(listener as Listener<never>);
+  }
+
+  /** True when someone listens; lets the hot path skip building a payload nobody reads. */
+  has(name: keyof EventMap): boolean {
+    const set = this.listeners.get(name);
+    return set !== undefined && set.size > 0;
+  }
+
+  /** Listeners run synchronously; one that throws is isolated so it cannot break the emitter. */
+  emit<K extends keyof EventMap>(name: K, payload: EventMap[K]): void {
+    const set = this.listeners.get(name);
+    if (!set) return;
+    for (const listener of set) {
+      try {
+        (listener as Listener<EventMap[K]>)(payload);
+      } catch {
+        // A subscriber's bug must not fail the request that emitted the event.
+      }
+    }
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * What handler factories may use while compiling. Factories run once per config load; the
+ * closures they return run per request and must not reach back into config.
+ */
+import type { EventBus } from '../kernel/events.ts';
+import type { Logger } from '../kernel/logger.ts';
+import type { Clock } from '../kernel/clock.ts';
+import type { Registry } from 'prom-client';
+import type { RouteConfig } from '../config/types.ts';
+import type { Handler } from './context.ts';
+
+export interface HandlerDeps {
+  logger: Logger;
+  events: EventBus;
+  clock: Clock;
+  /** Prometheus registry of this process (kept across reloads). */
+  metrics: Registry;
+  /** Absolute path of the config file, which file_server never serves. */
+  configFile: string | null;
+  /** Compiles nested routes (subroute, handle, route). */
+  compileRoutes(routes: RouteConfig[]): Handler;
+  /** Registers cleanup (timers, pools) run when this config is replaced or the process stops. */
+  onDispose(fn: () => void | Promise<void>): void;
+}

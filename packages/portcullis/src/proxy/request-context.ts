@@ -1,0 +1,67 @@
+/** Builds the RequestContext for an incoming request. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../kernel/logger.ts';
+import type { RequestContext } from './context.ts';
+import { normalizePath } from './normalize-path.ts';
+
+export interface ContextOptions {
+  scheme: 'http' | 'https';
+  logger: Logger;
+}
+
+/** Short random id, hex; unique enough to find one request in the logs. */
+export function newRequestId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/** Splits `host[:port]` (and `[v6]:port`) and lower-cases the host. */
+export function hostWithoutPort(hostport: string): string {
+  if (hostport.charCodeAt(0) === 91 /* [ */) {
+    const end = hostport.indexOf(']');
+    return (end === -1 ? hostport : hostport.slice(0, end + 1)).toLowerCase();
+  }
+  const colon = hostport.indexOf(':');
+  return (colon === -1 ? hostport : hostport.slice(0, colon)).toLowerCase();
+}
+
+/**
+ * Returns null when the request target is not a usable origin-form path (malformed percent
+ * encoding, NUL byte, absolute-form to another host): the caller answers 400.
+ */
+export function createRequestContext(req: IncomingMessage, res: ServerResponse, options: ContextOptions): RequestContext | null {
+  const url = req.url ?? '/';
+  if (url.charCodeAt(0) !== 47 /* / */ && url !== '*') return null;
+  const q = url.indexOf('?');
+  const rawPath = q === -1 ? url : url.slice(0, q);
+  const path = normalizePath(rawPath);
+  if (path === null) return null;
+  const hostport = req.headers.host ?? '';
+  const socket = req.socket;
+  const remoteIp = socket.remoteAddress ?? '';
+  return {
+    req,
+    res,
+    id: newRequestId(),
+    startedAt: performance.now(),
+    scheme: options.scheme,
+    host: hostWithoutPort(hostport),
+    hostport,
+    remoteIp,
+    remotePort: socket.remotePort ?? 0,
+    clientIp: remoteIp,
+    method: req.method ?? 'GET',
+    path,
+    rawPath,
+    query: q === -1 ? '' : url.slice(q + 1),
+    originalUri: url,
+    vars: {},
+    captures: {},
+    groups: null,
+    responseHeaderOps: [],
+    error: null,
+    upstreamHostport: '',
+    siteName: '',
+    logger: options.logger,
+  };
+}
