@@ -1,1 +1,131 @@
-// placeholder
+/**
+ * Composition root: load config -> build modules -> wire them -> listen -> reload / stop.
+ * The only file that knows every module.
+ */
+import { resolve } from 'node:path';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { startAdminServer, type AdminServer } from './admin/index.ts';
+import { loadConfig, parseConfigJson, type ConfigAdapter } from './config/index.ts';
+import type { Config } from './config/types.ts';
+import { systemClock } from './kernel/clock.ts';
+import { EventBus } from './kernel/events.ts';
+import { createLogger, type Logger } from './kernel/logger.ts';
+import { buildRuntime, createFrontDoor, type RuntimeDeps } from './proxy/index.ts';
+
+export interface StartOptions {
+  configFile: string;
+  adapter?: ConfigAdapter;
+  logger?: Logger;
+  env?: Record<string, string | undefined>;
+}
+
+export interface Instance {
+  config(): Config;
+  /** Re-reads the config file; the old config keeps serving when the new one is bad. */
+  reload(): Promise<void>;
+  /** Applies an adapted JSON config (admin `/load`). */
+  load(config: Config): Promise<void>;
+  /** Bound listener addresses by listener key. */
+  addresses(): Map<string, { address: string; port: number }>;
+  adminAddress(): { host: string; port: number } | null;
+  /** Graceful: stops accepting, lets in-flight requests finish within the grace period. */
+  stop(): Promise<void>;
+  /** Resolves when the instance has stopped (admin `/stop`, a signal, or stop()). */
+  stopped: Promise<void>;
+}
+
+export async function start(options: StartOptions): Promise<Instance> {
+  const configFile = resolve(options.configFile);
+  const adapter = options.adapter ?? (configFile.endsWith('.json') ? 'json' : 'caddyfile');
+  const read = () => loadConfig(configFile, { adapter, env: options.env ?? process.env });
+  let config = read();
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const events = new EventBus();
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'portcullis_' });
+  const deps: RuntimeDeps = { logger, events, clock: systemClock, metrics: registry, configFile };
+  const front = createFrontDoor({ logger, events });
+
+  await front.apply(buildRuntime(config, deps));
+
+  // Reloads run one at a time: two overlapping ones must not interleave their listener changes.
+  let queue: Promise<void> = Promise.resolve();
+  let admin: AdminServer | null = null;
+
+  async function applyConfig(next: Config): Promise<void> {
+    const runtime = buildRuntime(next, deps);
+    try {
+      await front.apply(runtime);
+    } catch (error) {
+      await runtime.dispose();
+      throw error;
+    }
+    const adminMoved = next.admin.listen !== config.admin.listen;
+    config = next;
+    logger.level = next.logLevel;
+    if (adminMoved) await restartAdmin();
+    events.emit('config.reloaded', { ok: true });
+    logger.info({ sites: next.sites.length }, 'config applied');
+  }
+
+  function serialized(task: () => Promise<void>): Promise<void> {
+    const run = queue.then(task, task);
+    queue = run.catch(() => undefined);
+    return run;
+  }
+
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+  let stopping: Promise<void> | null = null;
+
+  const instance: Instance = {
+    config: () => config,
+    reload: () =>
+      serialized(async () => {
+        try {
+          await applyConfig(read());
+        } catch (error) {
+          events.emit('config.reloaded', { ok: false, error: (error as Error).message });
+          throw error;
+        }
+      }),
+    load: (next) => serialized(() => applyConfig(next)),
+    addresses: () => front.addresses(),
+    adminAddress: () => admin?.address() ?? null,
+    stop() {
+      stopping ??= (async () => {
+        logger.info('stopping');
+        await admin?.close();
+        await front.close(config.server.gracePeriodMs);
+        resolveStopped();
+      })();
+      return stopping;
+    },
+    stopped,
+  };
+
+  async function restartAdmin(): Promise<void> {
+    await admin?.close();
+    admin = null;
+    if (config.admin.listen === null) return;
+    admin = await startAdminServer(
+      config.admin.listen,
+      {
+        currentConfig: () => config,
+        load: (value) => instance.load(parseConfigJson(value)),
+        reload: () => instance.reload(),
+        stop: () => void instance.stop(),
+      },
+      logger,
+    );
+  }
+
+  try {
+    await restartAdmin();
+  } catch (error) {
+    await front.close(0);
+    throw error;
+  }
+  logger.info({ config: configFile, listeners: [...front.addresses().keys()] }, 'serving');
+  return instance;
+}

@@ -14,6 +14,8 @@ export interface Config {
   /** Port that sites without an explicit port or scheme listen on for plain HTTP. */
   httpPort: number;
   httpsPort: number;
+  /** Global `default_bind`: interfaces sites listen on when they have no `bind`; absent = all. */
+  defaultBind?: string[];
   /** Whether automatic HTTPS applies (global `auto_https`). */
   autoHttps: 'on' | 'off' | 'disable_redirects';
   /** Global `metrics` option: per-host metric labels; the endpoint itself is the `metrics` directive. */

@@ -18,6 +18,9 @@ export const ErrorCodes = {
   ERR_HTTP_BODY_TOO_LARGE: 'ERR_HTTP_BODY_TOO_LARGE',
   ERR_HTTP_STATUS: 'ERR_HTTP_STATUS',
   ERR_HTTP_RANGE: 'ERR_HTTP_RANGE',
+  ERR_HTTP_METHOD_NOT_ALLOWED: 'ERR_HTTP_METHOD_NOT_ALLOWED',
+  ERR_HTTP_PRECONDITION_FAILED: 'ERR_HTTP_PRECONDITION_FAILED',
+  ERR_HTTP_UNAVAILABLE: 'ERR_HTTP_UNAVAILABLE',
   // upstreams
   ERR_UPSTREAM_UNAVAILABLE: 'ERR_UPSTREAM_UNAVAILABLE',
   ERR_UPSTREAM_FAILED: 'ERR_UPSTREAM_FAILED',
@@ -43,6 +46,8 @@ export interface PortcullisErrorOptions {
   source?: SourceLocation;
   /** Directive the error is about, for config errors. */
   directive?: string;
+  /** Headers the error response must carry (Allow on 405, Content-Range on 416, Retry-After). */
+  headers?: Record<string, string>;
   cause?: unknown;
 }
 
@@ -51,6 +56,7 @@ export class PortcullisError extends Error {
   readonly status: number;
   readonly source: SourceLocation | undefined;
   readonly directive: string | undefined;
+  readonly headers: Record<string, string> | undefined;
 
   constructor(code: ErrorCode, message: string, options: PortcullisErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -59,6 +65,7 @@ export class PortcullisError extends Error {
     this.status = options.status ?? 500;
     this.source = options.source;
     this.directive = options.directive;
+    this.headers = options.headers;
   }
 
   /** `file:line: directive: message`, the form every config error is shown in. */
@@ -106,6 +113,11 @@ export function isPortcullisError(value: unknown): value is PortcullisError {
 }
 
 /** An HTTP error meant for the client (4xx) or logged with an id (5xx). */
-export function httpError(status: number, message: string, code: ErrorCode = ErrorCodes.ERR_HTTP_STATUS): PortcullisError {
-  return new PortcullisError(code, message, { status });
+export function httpError(
+  status: number,
+  message: string,
+  code: ErrorCode = ErrorCodes.ERR_HTTP_STATUS,
+  headers?: Record<string, string>,
+): PortcullisError {
+  return new PortcullisError(code, message, headers ? { status, headers } : { status });
 }

@@ -25,6 +25,11 @@ export function hostWithoutPort(hostport: string): string {
   return (colon === -1 ? hostport : hostport.slice(0, colon)).toLowerCase();
 }
 
+/** Dual-stack sockets report IPv4 clients as `::ffff:a.b.c.d`; logs and matchers want `a.b.c.d`. */
+export function plainIp(address: string): string {
+  return address.startsWith('::ffff:') && address.indexOf('.') !== -1 ? address.slice(7) : address;
+}
+
 /**
  * Returns null when the request target is not a usable origin-form path (malformed percent
  * encoding, NUL byte, absolute-form to another host): the caller answers 400.
@@ -38,7 +43,7 @@ export function createRequestContext(req: IncomingMessage, res: ServerResponse, 
   if (path === null) return null;
   const hostport = req.headers.host ?? '';
   const socket = req.socket;
-  const remoteIp = socket.remoteAddress ?? '';
+  const remoteIp = plainIp(socket.remoteAddress ?? '');
   return {
     req,
     res,
@@ -62,6 +67,7 @@ export function createRequestContext(req: IncomingMessage, res: ServerResponse, 
     error: null,
     upstreamHostport: '',
     siteName: '',
+    routeName: '',
     logger: options.logger,
   };
 }

@@ -1,0 +1,69 @@
+/**
+ * Renders the bench results as Markdown.
+ *
+ * @typedef {{ scenario: string, server: string, rps: number, rpsMin: number, rpsMax: number,
+ *   p50Ms: number, p99Ms: number, peakRssKiB: number, errors: number, rounds: number }} Row
+ * @typedef {{ server: string, label: string, idleRssKiB: number }} Idle
+ */
+
+/**
+ * @param {{ header: string[], scenarios: { name: string, label: string }[],
+ *   servers: { name: string, label: string }[], rows: Row[], idle: Idle[], notes: string[] }} data
+ * @returns {string}
+ */
+export function renderReport({ header, scenarios, servers, rows, idle, notes }) {
+  const label = Object.fromEntries(servers.map((s) => [s.name, s.label]));
+  const out = ['# Portcullis benchmark', '', ...header, ''];
+
+  out.push('| scenario | server | rps | rps min–max | p50 | p99 | peak RSS | errors |');
+  out.push('|---|---|---:|---:|---:|---:|---:|---:|');
+  for (const sc of scenarios) {
+    for (const s of servers) {
+      const r = rows.find((x) => x.scenario === sc.name && x.server === s.name);
+      if (!r) continue;
+      out.push(`| ${sc.label} | ${s.label} | ${int(r.rps)} | ${int(r.rpsMin)}–${int(r.rpsMax)} | ` +
+        `${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${mib(r.peakRssKiB)} | ${r.errors} |`);
+    }
+  }
+
+  const subject = servers[0];
+  const others = servers.slice(1);
+  if (subject && others.length > 0) {
+    out.push('', `## Ratios: ${subject.label} / peer`, '',
+      'rps: above 1 means faster than the peer. p99: below 1 means lower tail latency.', '');
+    const cols = [...others.map((o) => `rps vs ${o.label}`), ...others.map((o) => `p99 vs ${o.label}`)];
+    out.push(`| scenario | ${cols.join(' | ')} |`);
+    out.push(`|---|${cols.map(() => '---:').join('|')}|`);
+    for (const sc of scenarios) {
+      const mine = rows.find((x) => x.scenario === sc.name && x.server === subject.name);
+      if (!mine) continue;
+      const cell = (/** @type {string} */ other, /** @type {'rps' | 'p99Ms'} */ key) => {
+        const theirs = rows.find((x) => x.scenario === sc.name && x.server === other);
+        return theirs && theirs[key] > 0 ? `${(mine[key] / theirs[key]).toFixed(2)}×` : '–';
+      };
+      out.push(`| ${sc.label} | ${[...others.map((o) => cell(o.name, 'rps')), ...others.map((o) => cell(o.name, 'p99Ms'))].join(' | ')} |`);
+    }
+  }
+
+  if (idle.length > 0) {
+    out.push('', '## Idle RSS (after start, before load)', '', '| server | idle RSS |', '|---|---:|');
+    for (const i of idle) out.push(`| ${label[i.server] ?? i.server} | ${mib(i.idleRssKiB)} |`);
+  }
+  if (notes.length > 0) out.push('', '## Notes', '', ...notes.map((n) => `- ${n}`));
+  return `${out.join('\n')}\n`;
+}
+
+/** @param {number} n */
+function int(n) {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/** @param {number} n */
+function ms(n) {
+  return `${n < 10 ? n.toFixed(2) : n.toFixed(1)} ms`;
+}
+
+/** @param {number} kib */
+function mib(kib) {
+  return `${(kib / 1024).toFixed(1)} MiB`;
+}

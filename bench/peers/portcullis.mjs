@@ -1,0 +1,50 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeCaddyfile } from './caddyfile.mjs';
+
+const BIN = fileURLToPath(new URL('../../packages/portcullis/dist/cli/bin.js', import.meta.url));
+
+/**
+ * Portcullis from this checkout's build, on the Node that runs the bench (Node 24 under
+ * `npm run bench`). Env knobs:
+ *   BENCH_PORTCULLIS_ADMIN   the global admin line's argument: `off` (default) or host:port
+ *   BENCH_PORTCULLIS_GLOBAL  extra global-option lines (newline-separated)
+ *   BENCH_PORTCULLIS_NODE_OPTIONS  NODE_OPTIONS for the server process
+ */
+export const portcullis = {
+  name: 'portcullis',
+  label: 'Portcullis',
+  /** @returns {{ command: string } | { missing: string }} */
+  locate() {
+    return existsSync(BIN)
+      ? { command: process.execPath }
+      : { missing: `${BIN} does not exist (build it: npm run build)` };
+  },
+  /** @param {string} command */
+  version(command) {
+    const node = execFileSync(command, ['--version'], { encoding: 'utf8', timeout: 5000 }).trim();
+    return `node ${node}`;
+  },
+  /**
+   * @param {{ command: string, procs: any, dir: string, port: number, upstreamPort: number,
+   *   staticDir: string, cpus?: string }} opts
+   */
+  start({ command, procs, dir, port, upstreamPort, staticDir, cpus }) {
+    const file = join(dir, 'Portcullisfile');
+    const admin = process.env.BENCH_PORTCULLIS_ADMIN?.trim() || 'off';
+    writeCaddyfile({
+      file, port, upstreamPort, staticDir, admin: `admin ${admin}`,
+      globalExtra: process.env.BENCH_PORTCULLIS_GLOBAL ?? '',
+    });
+    const env = { ...process.env, NODE_ENV: 'production' };
+    if (process.env.BENCH_PORTCULLIS_NODE_OPTIONS !== undefined) {
+      env.NODE_OPTIONS = process.env.BENCH_PORTCULLIS_NODE_OPTIONS;
+    }
+    return procs.start({
+      name: 'portcullis', command, args: [BIN, 'run', '--config', file],
+      cwd: dir, env, cpus, logFile: join(dir, 'portcullis.log'),
+    });
+  },
+};

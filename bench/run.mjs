@@ -1,0 +1,359 @@
+// Side-by-side benchmark of Portcullis, Caddy and nginx: `npm run bench` (see README.md).
+//
+// Every server gets the same job on loopback: reverse-proxy to one shared upstream, and serve
+// static files. wrk measures each in turn, the server pinned to one core and wrk (with the
+// upstream) to the other, for N rounds whose server order rotates; the report gives medians.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus as cpuList, loadavg, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createProcessSet, logTail } from './lib/processes.mjs';
+import { freePort, probe, waitReady } from './lib/net.mjs';
+import { groupRssKiB, samplePeakRss } from './lib/rss.mjs';
+import { findBinary } from './lib/which.mjs';
+import { median } from './lib/stats.mjs';
+import { runWrk } from './lib/wrk.mjs';
+import { renderReport } from './lib/report.mjs';
+import { makeBody, startUpstream } from './upstream.mjs';
+import { portcullis } from './peers/portcullis.mjs';
+import { caddy } from './peers/caddy.mjs';
+import { nginx } from './peers/nginx.mjs';
+
+const INSTALL_HINT = 'install the peers with: sudo bash scripts/install-peers.sh';
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+
+/** In report order: the first one present is the subject of the ratios. */
+const PEERS = [portcullis, caddy, nginx];
+
+const SCENARIOS = [
+  { name: 'proxy-1k', label: 'proxy 1 KB', path: '/proxy/1k', size: 1024 },
+  { name: 'proxy-100k', label: 'proxy 100 KB', path: '/proxy/100k', size: 100 * 1024 },
+  { name: 'static-1k', label: 'static 1 KB', path: '/1k.bin', size: 1024 },
+  { name: 'static-1m', label: 'static 1 MB', path: '/1m.bin', size: 1024 * 1024 },
+];
+
+const USAGE = `usage: node bench/run.mjs [options]
+
+  --only LIST        servers to run, comma-separated: ${PEERS.map((p) => p.name).join(',')} (default: all)
+  --scenarios LIST   ${SCENARIOS.map((s) => s.name).join(',')} (default: all)
+  --rounds N         rounds per measurement, medians reported (env BENCH_ROUNDS, default 3)
+  --duration S       seconds per wrk run (env BENCH_DURATION, default 10)
+  --connections N    wrk connections (env BENCH_CONNECTIONS, default 50)
+  --warmup S         warm-up seconds per server and scenario before round 1 (env BENCH_WARMUP, default 2)
+  --upstream KIND    nginx | node (env BENCH_UPSTREAM, default nginx when installed)
+  --keep             keep the temp dir with generated configs and server logs
+  -h, --help
+`;
+
+main().catch((err) => {
+  console.error(`bench: ${err instanceof Error ? err.message : err}`);
+  process.exitCode = 1;
+});
+
+async function main() {
+  const opts = readOptions();
+  if (!opts) return;
+  if (!existsSync('/proc/self/status')) throw new Error('needs Linux (/proc) to read RSS');
+
+  const wrk = findBinary('wrk');
+  if (!wrk) {
+    console.error(`bench: wrk is not installed; ${INSTALL_HINT}`);
+    process.exitCode = 1;
+    return;
+  }
+  const notes = [];
+  const selected = [];
+  for (const peer of PEERS.filter((p) => opts.only.includes(p.name))) {
+    const found = peer.locate();
+    if ('missing' in found) {
+      const hint = peer.name === 'portcullis' ? '' : `; ${INSTALL_HINT}`;
+      console.error(`bench: skipping ${peer.label}: ${found.missing}${hint}`);
+      notes.push(`${peer.label} skipped: ${found.missing}.`);
+      continue;
+    }
+    selected.push({ peer, command: found.command });
+  }
+  if (selected.length === 0) throw new Error('no server to benchmark');
+
+  const nginxBin = findBinary('nginx');
+  const upstreamKind = opts.upstream ?? (nginxBin ? 'nginx' : 'node');
+  const taskset = findBinary('taskset');
+  // Read before pinSelf: afterwards this process sees only the load generator's cores.
+  const cpuCount = availableParallelism();
+  const pinned = taskset !== null && cpuCount >= 2;
+  const serverCpus = pinned ? process.env.BENCH_SERVER_CPUS ?? '0' : undefined;
+  const loadCpus = pinned ? process.env.BENCH_LOAD_CPUS ?? '1' : undefined;
+  if (!pinned) notes.push('Not pinned to cores (taskset missing or a single CPU): numbers are noisier.');
+  if (pinned) pinSelf(taskset, loadCpus);
+
+  // Other work on the machine (a test suite, a build) skews every number: say so in the report.
+  const loadAtStart = loadavg()[0] ?? 0;
+  if (loadAtStart > 0.7) {
+    const msg = `The machine was busy when the bench started (1-min load average ${loadAtStart.toFixed(2)}): numbers are noisier than usual.`;
+    console.error(`bench: warning: ${msg}`);
+    notes.push(msg);
+  }
+
+  const procs = createProcessSet({ taskset });
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
+  // nginx workers run as nobody: everything they serve must be world-readable.
+  chmodSync(dir, 0o755);
+  const state = { keep: opts.keep, interrupted: false };
+  installCleanup(procs, state, dir);
+
+  const perRun = opts.duration + 2;
+  const budgetS = selected.length * SCENARIOS.length * (opts.warmup + 2 + opts.rounds * perRun) + 120;
+  const watchdog = setTimeout(() => {
+    console.error(`bench: still running after ${budgetS} s; giving up`);
+    process.kill(process.pid, 'SIGTERM');
+  }, budgetS * 1000);
+  watchdog.unref();
+
+  try {
+    const staticDir = join(dir, 'static');
+    mkdirSync(staticDir, { mode: 0o755 });
+    chmodSync(staticDir, 0o755);
+    writeFileSync(join(staticDir, '1k.bin'), makeBody(1024), { mode: 0o644 });
+    writeFileSync(join(staticDir, '1m.bin'), makeBody(1024 * 1024), { mode: 0o644 });
+
+    const upstream = await startUpstream({
+      kind: upstreamKind, port: await freePort(), dir, cpus: loadCpus, nginx: nginxBin, procs,
+    });
+    console.error(`bench: upstream (${upstream.kind}) on 127.0.0.1:${upstream.port}`);
+
+    const servers = [];
+    const idle = [];
+    for (const { peer, command } of selected) {
+      const port = await freePort();
+      const proc = peer.start({ command, procs, dir, port, upstreamPort: upstream.port, staticDir, cpus: serverCpus });
+      try {
+        await waitReady(`http://127.0.0.1:${port}/1k.bin`, { exited: proc.exited });
+      } catch (err) {
+        const tail = logTail(proc.logFile);
+        console.error(`bench: skipping ${peer.label}: ${err.message}\n${tail}`);
+        notes.push(`${peer.label} skipped: did not start (${err.message}); log: ${proc.logFile}.`);
+        state.keep = true;
+        await procs.stop(proc);
+        continue;
+      }
+      await sleep(1000);
+      idle.push({ server: peer.name, label: peer.label, idleRssKiB: groupRssKiB(proc.pid) });
+      servers.push({ peer, proc, port, version: safeVersion(peer, command) });
+      console.error(`bench: ${peer.label} on 127.0.0.1:${port} (pid ${proc.pid})`);
+    }
+    if (servers.length === 0) throw new Error('no server started');
+
+    // A server that answers wrongly would look fast: check every scenario's status and size.
+    const jobs = [];
+    for (const sc of SCENARIOS.filter((s) => opts.scenarios.includes(s.name))) {
+      for (const server of servers) {
+        const res = await probe(`http://127.0.0.1:${server.port}${sc.path}`, 5000);
+        if (res.status === 200 && res.length === sc.size) {
+          jobs.push({ sc, server });
+        } else {
+          const got = res.error ?? `status ${res.status}, ${res.length} bytes`;
+          console.error(`bench: skipping ${sc.label} on ${server.peer.label}: expected 200 with ${sc.size} bytes, got ${got}`);
+          notes.push(`${sc.label} on ${server.peer.label} skipped: answered ${got} instead of 200 with ${sc.size} bytes.`);
+        }
+      }
+    }
+
+    const wrkArgs = { procs, wrk, connections: opts.connections, threads: 1, cpus: loadCpus };
+    if (opts.warmup > 0) {
+      console.error(`bench: warming up (${opts.warmup} s per server and scenario)`);
+      for (const { sc, server } of jobs) {
+        await runWrk({ ...wrkArgs, url: `http://127.0.0.1:${server.port}${sc.path}`, durationS: opts.warmup });
+      }
+    }
+
+    /** @type {Map<string, { rps: number[], p50: number[], p99: number[], peak: number, errors: number }>} */
+    const samples = new Map();
+    for (let round = 0; round < opts.rounds; round++) {
+      // Rotate which server goes first so none always runs on a warmer or cooler machine.
+      const order = servers.map((_, i) => servers[(i + round) % servers.length]);
+      console.error(`bench: round ${round + 1}/${opts.rounds}: ${order.map((s) => s.peer.label).join(', ')}`);
+      for (const sc of SCENARIOS) {
+        for (const server of order) {
+          if (!jobs.some((j) => j.sc === sc && j.server === server)) continue;
+          if (server.proc.exited()) throw new Error(`${server.peer.label} exited:\n${logTail(server.proc.logFile)}`);
+          const sampler = samplePeakRss(server.proc.pid);
+          const result = await runWrk({ ...wrkArgs, url: `http://127.0.0.1:${server.port}${sc.path}`, durationS: opts.duration });
+          const peak = sampler.stop();
+          const key = `${sc.name}\0${server.peer.name}`;
+          const s = samples.get(key) ?? { rps: [], p50: [], p99: [], peak: 0, errors: 0 };
+          s.rps.push(result.rps);
+          s.p50.push(result.p50Ms);
+          s.p99.push(result.p99Ms);
+          s.peak = Math.max(s.peak, peak);
+          s.errors += result.errors;
+          samples.set(key, s);
+          console.error(`  ${sc.label.padEnd(13)} ${server.peer.label.padEnd(11)} ${Math.round(result.rps).toString().padStart(7)} rps  p99 ${result.p99Ms.toFixed(2)} ms${result.errors ? `  ${result.errors} errors` : ''}`);
+          await sleep(300);
+        }
+      }
+    }
+
+    const rows = [];
+    for (const [key, s] of samples) {
+      const [scenario, server] = key.split('\0');
+      rows.push({
+        scenario, server, rps: median(s.rps), rpsMin: Math.min(...s.rps), rpsMax: Math.max(...s.rps),
+        p50Ms: median(s.p50), p99Ms: median(s.p99), peakRssKiB: s.peak, errors: s.errors, rounds: s.rps.length,
+      });
+    }
+    if (rows.some((r) => r.errors > 0)) {
+      notes.push('errors counts socket errors, timeouts and non-2xx/3xx responses over all rounds; a row with errors is not comparable.');
+    }
+    const header = describeRun({ opts, cpuCount, servers, upstreamKind, serverCpus, loadCpus, wrk });
+    const report = renderReport({
+      header,
+      scenarios: SCENARIOS.filter((s) => opts.scenarios.includes(s.name)),
+      servers: servers.map((s) => ({ name: s.peer.name, label: s.peer.label })),
+      rows, idle, notes,
+    });
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    writeFileSync(join(RESULTS_DIR, 'latest.md'), report);
+    writeFileSync(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify({ header, rows, idle, notes, samples: Object.fromEntries(samples) }, null, 2)}\n`);
+    process.stdout.write(`\n${report}`);
+    console.error(`bench: written to ${join(RESULTS_DIR, 'latest.md')}`);
+  } catch (err) {
+    // After Ctrl-C the signal handler owns shutdown; the failure is just the killed wrk.
+    if (state.interrupted) return;
+    state.keep = true;
+    throw err;
+  } finally {
+    clearTimeout(watchdog);
+    if (!state.interrupted) {
+      await procs.stopAll();
+      if (!state.keep) rmSync(dir, { recursive: true, force: true });
+      else console.error(`bench: generated configs and server logs kept in ${dir}`);
+    }
+  }
+}
+
+/** Options from argv and env, validated; null after --help. */
+function readOptions() {
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string' },
+      scenarios: { type: 'string' },
+      rounds: { type: 'string' },
+      duration: { type: 'string' },
+      connections: { type: 'string' },
+      warmup: { type: 'string' },
+      upstream: { type: 'string' },
+      keep: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return null;
+  }
+  const list = (/** @type {string | undefined} */ raw, /** @type {string[]} */ allowed, /** @type {string} */ what) => {
+    if (raw === undefined) return allowed;
+    const items = raw.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+    for (const item of items) {
+      if (!allowed.includes(item)) throw new Error(`unknown ${what} '${item}' (known: ${allowed.join(', ')})`);
+    }
+    return items;
+  };
+  const upstream = values.upstream ?? process.env.BENCH_UPSTREAM;
+  if (upstream !== undefined && upstream !== 'nginx' && upstream !== 'node') {
+    throw new Error(`--upstream must be nginx or node, not '${upstream}'`);
+  }
+  return {
+    only: list(values.only, PEERS.map((p) => p.name), 'server'),
+    scenarios: list(values.scenarios, SCENARIOS.map((s) => s.name), 'scenario'),
+    rounds: int(values.rounds ?? process.env.BENCH_ROUNDS, 3, 1, 50, 'rounds'),
+    duration: int(values.duration ?? process.env.BENCH_DURATION, 10, 1, 600, 'duration'),
+    connections: int(values.connections ?? process.env.BENCH_CONNECTIONS, 50, 1, 10_000, 'connections'),
+    warmup: int(values.warmup ?? process.env.BENCH_WARMUP, 2, 0, 60, 'warmup'),
+    upstream,
+    keep: values.keep === true || process.env.BENCH_KEEP === '1',
+  };
+}
+
+/**
+ * @param {string | undefined} raw @param {number} fallback @param {number} min
+ * @param {number} max @param {string} name
+ */
+function int(raw, fallback, min, max, name) {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, not '${raw}'`);
+  return n;
+}
+
+/**
+ * Stops every server on Ctrl-C, kill or exit, and removes the temp dir unless it is kept.
+ * @param {ReturnType<typeof createProcessSet>} procs
+ * @param {{ keep: boolean, interrupted: boolean }} state @param {string} dir
+ */
+function installCleanup(procs, state, dir) {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
+    process.on(signal, () => {
+      if (state.interrupted) return;
+      state.interrupted = true;
+      console.error(`\nbench: ${signal}: stopping servers`);
+      procs.stopAll().finally(() => {
+        if (!state.keep) rmSync(dir, { recursive: true, force: true });
+        else console.error(`bench: generated configs and server logs kept in ${dir}`);
+        process.exit(code);
+      });
+    });
+  }
+  process.on('exit', () => procs.killAllSync());
+}
+
+/** Moves the harness itself (all threads) onto the load generator's cores. */
+function pinSelf(taskset, cpus) {
+  try {
+    execFileSync(taskset, ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore', timeout: 5000 });
+  } catch {
+    // best effort: the harness is idle while wrk runs
+  }
+}
+
+function describeRun({ opts, cpuCount, servers, upstreamKind, serverCpus, loadCpus, wrk }) {
+  const versions = servers.map((s) => `${s.peer.label} ${s.version}`);
+  const wrkVersion = safeExec(wrk, ['--version']).split('\n')[0]?.split(' ')[1] ?? '?';
+  const commit = safeExec('git', ['rev-parse', '--short', 'HEAD']).trim();
+  const cpu = cpuList()[0]?.model ?? '?';
+  const pinning = serverCpus !== undefined
+    ? `servers pinned to CPU ${serverCpus}; wrk, the upstream and this harness to CPU ${loadCpus}`
+    : 'no CPU pinning';
+  return [
+    `${new Date().toISOString()} · commit ${commit || '?'} · ${cpu}, ${cpuCount} CPUs · Linux ${release()}`,
+    '',
+    `wrk ${wrkVersion} -t1 -c${opts.connections} -d${opts.duration}s, HTTP/1.1 keep-alive, ${opts.rounds} round(s) after a ${opts.warmup} s warm-up; ` +
+      `rps, p50 and p99 are medians over rounds; peak RSS is the highest sample (server process and its children, every 200 ms) over all rounds. ` +
+      `Upstream: ${upstreamKind}. ${pinning}.`,
+    '',
+    `Versions: ${versions.join(', ')}.`,
+  ];
+}
+
+function safeVersion(peer, command) {
+  try {
+    return peer.version(command);
+  } catch {
+    return '?';
+  }
+}
+
+function safeExec(command, args) {
+  try {
+    return execFileSync(command, args, { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    // wrk --version exits 1 after printing its banner.
+    return typeof err?.stdout === 'string' ? err.stdout : '';
+  }
+}
+
+/** @param {number} ms */
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}

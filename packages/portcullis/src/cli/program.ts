@@ -1,0 +1,25 @@
+/** Command table: each command is one small file under commands/. */
+import { Command } from 'commander';
+import { VERSION } from './version.ts';
+import { runCommand } from './commands/run.ts';
+import { validateCommand } from './commands/validate.ts';
+import { adaptCommand } from './commands/adapt.ts';
+import { fmtCommand } from './commands/fmt.ts';
+import { reloadCommand } from './commands/reload.ts';
+
+export function createProgram(): Command {
+  const program = new Command('portcullis')
+    .description('Reverse proxy, identity provider and guard in one program, configured in Caddyfile syntax')
+    .version(VERSION, '-v, --version')
+    .showHelpAfterError();
+  program.addCommand(runCommand());
+  program.addCommand(validateCommand());
+  program.addCommand(adaptCommand());
+  program.addCommand(fmtCommand());
+  program.addCommand(reloadCommand());
+  program
+    .command('version')
+    .description('print the version')
+    .action(() => void process.stdout.write(`portcullis ${VERSION} (node ${process.version})\n`));
+  return program;
+}

@@ -1,0 +1,350 @@
+/**
+ * The global options block (the first block, without addresses): admin endpoint, logging,
+ * ports, automatic HTTPS, server limits, directive order. Unknown options are errors; options
+ * that belong to the TLS module (ACME account, CA, ...) are checked lightly and accepted, so a
+ * Caddyfile that has them loads today and uses them once that module lands.
+ */
+import type { Directive, ServerBlock, Token } from './ast.ts';
+import type { Config, ServerOptions } from './types.ts';
+import type { ErrorList } from '../kernel/errors.ts';
+import { parseIp } from '../kernel/ip-ranges.ts';
+import {
+  argCount,
+  createDispenser,
+  didYouMean,
+  durationArg,
+  eachSubdirective,
+  flag,
+  intArg,
+  noBlock,
+  singleArg,
+  sizeArg,
+  type Dispenser,
+} from './dispenser.ts';
+import { checkIpRanges } from './matcher-syntax.ts';
+import { DEFAULT_DIRECTIVE_ORDER, moveDirective, type OrderPosition } from './directive-order.ts';
+import { checkBindAddress } from './directives/bind.ts';
+
+export type GlobalOptions = Omit<Config, 'sites'> & {
+  /** Directive order after `order` options. */
+  order: string[];
+};
+
+/**
+ * Why these defaults (Caddy leaves read and write timeouts unlimited):
+ * - read_header 10s: a slowloris client dribbling headers holds a socket for at most 10s.
+ * - read_body 5m: the whole request must arrive within 5 minutes (Node's own default); a slow
+ *   upload of a large body still fits, an attacker trickling one byte a minute does not.
+ * - write 0: responses may stream for long (downloads, server-sent events).
+ * - idle 5m: Caddy's keep-alive idle timeout.
+ * - max_header_size 64KiB: Node's 16KiB rejects real requests with large cookies (several
+ *   OIDC/JWT cookies easily pass 16KiB); Caddy's 1MiB lets each connection pin a megabyte.
+ * - grace_period 10s: a reload or shutdown waits this long for in-flight requests.
+ */
+export function defaultServerOptions(): ServerOptions {
+  return {
+    readHeaderTimeoutMs: 10_000,
+    readTimeoutMs: 300_000,
+    writeTimeoutMs: 0,
+    idleTimeoutMs: 300_000,
+    maxHeaderBytes: 64 * 1024,
+    trustedProxies: [],
+    gracePeriodMs: 10_000,
+  };
+}
+
+export function defaultGlobalOptions(): GlobalOptions {
+  return {
+    admin: { listen: 'localhost:2019' },
+    logLevel: 'info',
+    server: defaultServerOptions(),
+    httpPort: 80,
+    httpsPort: 443,
+    autoHttps: 'on',
+    metrics: { perHost: false },
+    order: [...DEFAULT_DIRECTIVE_ORDER],
+  };
+}
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+/** Validates a log level name (any case; `WARNING` is not Caddy's and not ours). Returns it lower-cased. */
+export function logLevel(disp: Dispenser, token: Token, label: string): string | null {
+  const level = token.text.toLowerCase();
+  if ((LOG_LEVELS as readonly string[]).includes(level)) return level;
+  disp.error(token, `${label}: unknown log level ${JSON.stringify(token.text)} (expected ${LOG_LEVELS.join(', ')})${didYouMean(level, LOG_LEVELS)}`);
+  return null;
+}
+
+/** Options of the TLS module, accepted now and used when automatic HTTPS arrives. */
+const LATER_TLS_OPTIONS = new Set([
+  'acme_ca',
+  'acme_ca_root',
+  'acme_dns',
+  'acme_eab',
+  'cert_issuer',
+  'cert_lifetime',
+  'default_sni',
+  'email',
+  'fallback_sni',
+  'key_type',
+  'local_certs',
+  'ocsp_interval',
+  'ocsp_stapling',
+  'on_demand_tls',
+  'preferred_chains',
+  'renew_interval',
+  'skip_install_trust',
+  'storage',
+  'storage_clean_interval',
+]);
+
+const UNSUPPORTED_OPTIONS: Record<string, string> = {
+  persist_config: 'not needed: Portcullis never writes its config back',
+  shutdown_delay: 'not supported yet; grace_period bounds how long shutdown waits',
+  filesystem: 'not supported',
+  pki: 'not supported yet',
+  events: 'not supported',
+};
+
+export function parseGlobalOptions(block: ServerBlock | null, errors: ErrorList): GlobalOptions {
+  const options = defaultGlobalOptions();
+  if (block === null) return options;
+  let logLevelSet = false;
+  let debug = false;
+  let serversSeen: Directive | null = null;
+  const table: Record<string, (d: Directive, disp: Dispenser) => void> = {
+    admin: (d, disp) => parseAdmin(d, disp, options),
+    debug: (d, disp) => {
+      debug = flag(disp, d) || debug;
+    },
+    log: (d, disp) => {
+      logLevelSet = parseGlobalLog(d, disp, options) || logLevelSet;
+    },
+    http_port: (d, disp) => {
+      const t = singleArg(disp, d, 'http_port <port>');
+      const port = t && intArg(disp, t, 'http_port', 0, 65535);
+      if (port !== null) options.httpPort = port;
+    },
+    https_port: (d, disp) => {
+      const t = singleArg(disp, d, 'https_port <port>');
+      const port = t && intArg(disp, t, 'https_port', 0, 65535);
+      if (port !== null) options.httpsPort = port;
+    },
+    default_bind: (d, disp) => {
+      noBlock(disp, d);
+      if (!argCount(disp, d, d.args, 1, Infinity, 'default_bind <hosts...>')) return;
+      for (const t of d.args) if (checkBindAddress(disp, t)) (options.defaultBind ??= []).push(t.text);
+    },
+    auto_https: (d, disp) => parseAutoHttps(d, disp, options),
+    servers: (d, disp) => {
+      if (serversSeen !== null) {
+        disp.error(d, `servers options are already set at ${serversSeen.source.file}:${serversSeen.source.line}; write them in one block`);
+        return;
+      }
+      serversSeen = d;
+      parseServers(d, disp, options.server);
+    },
+    grace_period: (d, disp) => {
+      const t = singleArg(disp, d, 'grace_period <duration>');
+      const ms = t && durationArg(disp, t, 'grace_period');
+      if (ms !== null) options.server.gracePeriodMs = ms;
+    },
+    metrics: (d, disp) => {
+      argCount(disp, d, d.args, 0, 0, 'metrics { per_host }');
+      eachSubdirective(disp, d, {
+        per_host: (sub) => {
+          if (flag(disp, sub)) options.metrics.perHost = true;
+        },
+      });
+    },
+    order: (d, disp) => parseOrder(d, disp, options),
+  };
+  for (const d of block.directives) {
+    const disp = createDispenser(errors, d.name);
+    const handler = Object.hasOwn(table, d.name) ? table[d.name] : undefined;
+    if (handler) handler(d, disp);
+    else if (LATER_TLS_OPTIONS.has(d.name)) checkLaterTlsOption(d, disp);
+    else if (Object.hasOwn(UNSUPPORTED_OPTIONS, d.name)) disp.error(d, UNSUPPORTED_OPTIONS[d.name]!);
+    else disp.error(d, `unknown global option${didYouMean(d.name, [...Object.keys(table), ...LATER_TLS_OPTIONS])}`);
+  }
+  if (debug && !logLevelSet) options.logLevel = 'debug';
+  return options;
+}
+
+function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  const ip = parseIp(host);
+  if (ip === null) return false;
+  if ('v4' in ip) return ip.v4 >>> 24 === 127;
+  return ip.v6.every((w, i) => (i < 3 ? w === 0 : w === 1));
+}
+
+/** Why `listen` cannot be the admin endpoint, or null when it can (loopback host:port, unix/path). */
+export function adminListenProblem(listen: string): string | null {
+  if (listen.startsWith('unix/')) return listen.length > 'unix/'.length ? null : 'a unix socket address needs a path: unix//run/portcullis.sock';
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
+  if (m === null || Number(m[3]) > 65535) return `${JSON.stringify(listen)} is not host:port (e.g. localhost:2019)`;
+  // The admin API has no authentication; anyone who can reach it can reconfigure the server.
+  if (!isLoopbackHost(m[1] ?? m[2] ?? '')) {
+    return `${JSON.stringify(listen)}: the admin endpoint must listen on a loopback address (localhost, 127.0.0.1, [::1]) or a unix socket, since it has no authentication`;
+  }
+  return null;
+}
+
+function parseAdmin(d: Directive, disp: Dispenser, options: GlobalOptions): void {
+  if (d.block !== null) {
+    // Caddy's origins / enforce_origin guard a network-reachable endpoint; ours never is one.
+    disp.error(d, 'the admin block (origins, enforce_origin, ...) is not supported: the admin endpoint listens on loopback only');
+  }
+  if (!argCount(disp, d, d.args, 1, 1, 'admin off | admin <host:port> | admin unix/<path>')) return;
+  const t = d.args[0]!;
+  if (t.text === 'off') {
+    options.admin = { listen: null };
+    return;
+  }
+  const problem = adminListenProblem(t.text);
+  if (problem !== null) disp.error(t, problem);
+  else options.admin = { listen: t.text };
+}
+
+function parseGlobalLog(d: Directive, disp: Dispenser, options: GlobalOptions): boolean {
+  let set = false;
+  if (d.args.length > 1 || (d.args.length === 1 && d.args[0]!.text !== 'default')) {
+    disp.error(d, 'named loggers are not supported; configure the process log with log { level ... }');
+  }
+  eachSubdirective(
+    disp,
+    d,
+    {
+      level: (sub) => {
+        const t = singleArg(disp, sub, 'level debug|info|warn|error');
+        const level = t && logLevel(disp, t, 'level');
+        if (level !== null) {
+          options.logLevel = level;
+          set = true;
+        }
+      },
+    },
+    {
+      output: 'not supported for the process log yet (it goes to stderr); access logs take output in the site log directive',
+      format: 'not supported for the process log yet (JSON lines, pretty on a terminal)',
+      include: 'not supported',
+      exclude: 'not supported',
+      sampling: 'not supported',
+    },
+  );
+  return set;
+}
+
+function parseAutoHttps(d: Directive, disp: Dispenser, options: GlobalOptions): void {
+  noBlock(disp, d);
+  const t = singleArg(disp, d, 'auto_https off|disable_redirects');
+  if (t === null) return;
+  if (t.text === 'off' || t.text === 'disable_redirects') options.autoHttps = t.text;
+  else if (['disable_certs', 'ignore_loaded_certs', 'prefer_wildcard'].includes(t.text)) disp.error(t, `${t.text} is not supported yet`);
+  else disp.error(t, `unknown value ${JSON.stringify(t.text)} (expected off or disable_redirects)`);
+}
+
+function parseServers(d: Directive, disp: Dispenser, server: ServerOptions): void {
+  if (d.args.length > 0) {
+    disp.error(d, 'options for one listener address are not supported yet; write servers { ... } without an address');
+  }
+  if (d.block === null) {
+    disp.error(d, 'expected a block: servers { ... }');
+    return;
+  }
+  eachSubdirective(
+    disp,
+    d,
+    {
+      timeouts: (sub) => {
+        argCount(disp, sub, sub.args, 0, 0, 'timeouts { read_body|read_header|write|idle <duration> }');
+        const timeout = (key: 'readTimeoutMs' | 'readHeaderTimeoutMs' | 'writeTimeoutMs' | 'idleTimeoutMs') => (s: Directive) => {
+          const t = singleArg(disp, s, `${s.name} <duration>`);
+          const ms = t && durationArg(disp, t, `timeouts ${s.name}`);
+          if (ms !== null) server[key] = ms;
+        };
+        eachSubdirective(disp, sub, {
+          read_body: timeout('readTimeoutMs'),
+          read_header: timeout('readHeaderTimeoutMs'),
+          write: timeout('writeTimeoutMs'),
+          idle: timeout('idleTimeoutMs'),
+        });
+        if (sub.block === null) disp.error(sub, 'timeouts: expected a block');
+      },
+      max_header_size: (sub) => {
+        const t = singleArg(disp, sub, 'max_header_size <size>');
+        const bytes = t && sizeArg(disp, t, 'max_header_size');
+        if (bytes === null || t === null) return;
+        // Below 1KiB ordinary requests fail; above 16MiB each connection can pin that much memory.
+        if (bytes < 1024 || bytes > 16 * 1024 * 1024) disp.error(t, 'max_header_size: must be between 1KiB and 16MiB');
+        else server.maxHeaderBytes = bytes;
+      },
+      trusted_proxies: (sub) => {
+        noBlock(disp, sub);
+        if (!argCount(disp, sub, sub.args, 2, Infinity, 'trusted_proxies static <ranges...>|private_ranges')) return;
+        if (sub.args[0]!.text !== 'static') {
+          disp.error(sub.args[0]!, `trusted_proxies: only the static source is supported (got ${JSON.stringify(sub.args[0]!.text)})`);
+          return;
+        }
+        server.trustedProxies.push(...checkIpRanges(disp, 'trusted_proxies', sub.args.slice(1)));
+      },
+      // Caddy's switch to turn metrics on for the server; Portcullis' metrics come from the
+      // metrics directive and the global metrics option, so this is accepted as a no-op.
+      metrics: (sub) => {
+        flag(disp, sub);
+      },
+      protocols: (sub) => {
+        noBlock(disp, sub);
+        if (!argCount(disp, sub, sub.args, 1, Infinity, 'protocols h1|h2|h2c|h3...')) return;
+        for (const t of sub.args) {
+          if (!['h1', 'h2', 'h2c', 'h3'].includes(t.text)) disp.error(t, `protocols: unknown protocol ${JSON.stringify(t.text)} (expected h1, h2, h2c or h3)`);
+        }
+      },
+    },
+    {
+      trusted_proxies_strict: 'not supported yet',
+      client_ip_headers: 'not supported yet (the client IP comes from X-Forwarded-For of trusted proxies)',
+      keepalive_interval: 'not supported yet',
+      log_credentials: 'not supported yet',
+      strict_sni_host: 'not supported yet',
+      listener_wrappers: 'not supported',
+      name: 'not supported',
+      enable_full_duplex: 'not supported',
+    },
+  );
+}
+
+function parseOrder(d: Directive, disp: Dispenser, options: GlobalOptions): void {
+  noBlock(disp, d);
+  if (!argCount(disp, d, d.args, 2, 3, 'order <directive> first|last|before <other>|after <other>')) return;
+  const [nameTok, posTok, otherTok] = d.args as [Token, Token, Token | undefined];
+  const position = posTok.text as OrderPosition;
+  if (!['first', 'last', 'before', 'after'].includes(position)) {
+    disp.error(posTok, `expected first, last, before or after, got ${JSON.stringify(posTok.text)}`);
+    return;
+  }
+  const relative = position === 'before' || position === 'after';
+  if (relative !== (otherTok !== undefined)) {
+    disp.error(d, relative ? `${position} needs the directive to order against` : `${position} takes no other directive`);
+    return;
+  }
+  if (!options.order.includes(nameTok.text)) {
+    disp.error(nameTok, `unknown directive ${JSON.stringify(nameTok.text)}${didYouMean(nameTok.text, options.order)}`);
+    return;
+  }
+  const moved = moveDirective(options.order, nameTok.text, position, otherTok?.text ?? null);
+  if (typeof moved === 'string') disp.error(otherTok ?? d, moved);
+  else options.order = moved;
+}
+
+function checkLaterTlsOption(d: Directive, disp: Dispenser): void {
+  if (d.name === 'email') {
+    const t = singleArg(disp, d, 'email <address>');
+    if (t && !/^[^@\s]+@[^@\s]+$/.test(t.text)) disp.error(t, `${JSON.stringify(t.text)} is not an email address`);
+  } else if (d.name === 'acme_ca') {
+    const t = singleArg(disp, d, 'acme_ca <directory_url>');
+    if (t && !/^https?:\/\/\S+$/.test(t.text)) disp.error(t, `${JSON.stringify(t.text)} is not an ACME directory URL`);
+  }
+}

@@ -1,0 +1,539 @@
+/**
+ * Checks a JSON config (`--adapter json`, or a config posted to the admin API) against the
+ * Config shape, with the same value checks the Caddyfile adapter makes. Every problem is
+ * reported at once, named by its path and line (`config.json:14: sites[0].routes[2].handle[0]
+ * .upstreams: expected a non-empty list`). Unknown fields are errors (a typo must not be
+ * silently ignored). Fields a person would rather not write get their defaults: server
+ * options, reverse_proxy's tuning, `source` locations (the line of the object).
+ */
+import type { Config } from './types.ts';
+import { ErrorCodes, ErrorList, PortcullisError, type SourceLocation } from '../kernel/errors.ts';
+import { compileIpRanges } from '../kernel/ip-ranges.ts';
+import { didYouMean } from './dispenser.ts';
+import { checkRegexp } from './matcher-syntax.ts';
+import { adminListenProblem, defaultServerOptions, LOG_LEVELS } from './global-options.ts';
+
+interface Ctx {
+  errors: ErrorList;
+  file: string;
+  lines: Map<string, number>;
+}
+
+/** Validates and normalises a value; undefined when it is unusable (already reported). */
+type Check<T = unknown> = (v: unknown, path: string, ctx: Ctx) => T | undefined;
+
+interface Field {
+  check: Check;
+  optional?: boolean;
+  /** Value used when the field is absent. */
+  fill?: (path: string, ctx: Ctx) => unknown;
+}
+
+/** Deeper nesting than this is refused before anything recurses into it. */
+const MAX_DEPTH = 64;
+
+function lineOf(ctx: Ctx, path: string): number {
+  for (let p = path; ; p = parentPath(p)) {
+    const line = ctx.lines.get(p);
+    if (line !== undefined) return line;
+    if (p === '') return 1;
+  }
+}
+
+function parentPath(path: string): string {
+  const i = Math.max(path.lastIndexOf('.'), path.lastIndexOf('['));
+  return i <= 0 ? '' : path.slice(0, i);
+}
+
+function child(path: string, key: string | number): string {
+  if (typeof key === 'number') return `${path}[${key}]`;
+  if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) return path === '' ? key : `${path}.${key}`;
+  return `${path}[${JSON.stringify(key)}]`;
+}
+
+function fail(ctx: Ctx, path: string, message: string): undefined {
+  ctx.errors.add(ErrorCodes.ERR_CONFIG_INVALID, message, { file: ctx.file, line: lineOf(ctx, path) }, path === '' ? '(config)' : path);
+  return undefined;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
+}
+
+const str =
+  (nonEmpty = false): Check<string> =>
+  (v, path, ctx) => {
+    if (typeof v !== 'string') return fail(ctx, path, `expected a string, got ${describe(v)}`);
+    if (nonEmpty && v === '') return fail(ctx, path, 'must not be empty');
+    return v;
+  };
+
+const num =
+  (min: number, max: number, integer = true): Check<number> =>
+  (v, path, ctx) => {
+    if (typeof v !== 'number' || !Number.isFinite(v)) return fail(ctx, path, `expected a number, got ${describe(v)}`);
+    if (integer && !Number.isInteger(v)) return fail(ctx, path, `expected a whole number, got ${v}`);
+    if (v < min || v > max) return fail(ctx, path, `${v} is out of range (${min} to ${max === Number.MAX_SAFE_INTEGER ? 'any' : max})`);
+    return v;
+  };
+
+const MAX = Number.MAX_SAFE_INTEGER;
+const ms = num(0, MAX, false);
+const count = num(0, MAX);
+const port = num(0, 65535);
+
+const bool: Check<boolean> = (v, path, ctx) => (typeof v === 'boolean' ? v : fail(ctx, path, `expected true or false, got ${describe(v)}`));
+
+const oneOf =
+  <T extends string>(values: readonly T[]): Check<T> =>
+  (v, path, ctx) =>
+    typeof v === 'string' && (values as readonly string[]).includes(v)
+      ? (v as T)
+      : fail(ctx, path, `expected one of ${values.map((x) => JSON.stringify(x)).join(', ')}, got ${describe(v)}`);
+
+const list =
+  <T>(item: Check<T>, nonEmpty = false): Check<T[]> =>
+  (v, path, ctx) => {
+    if (!Array.isArray(v)) return fail(ctx, path, `expected a list, got ${describe(v)}`);
+    if (nonEmpty && v.length === 0) return fail(ctx, path, 'expected a non-empty list');
+    const out: T[] = [];
+    v.forEach((x, i) => {
+      const r = item(x, child(path, i), ctx);
+      if (r !== undefined) out.push(r);
+    });
+    return out;
+  };
+
+function plainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const record =
+  <T>(item: Check<T>): Check<Record<string, T>> =>
+  (v, path, ctx) => {
+    if (!plainObject(v)) return fail(ctx, path, `expected an object, got ${describe(v)}`);
+    const out: Record<string, T> = {};
+    for (const [k, x] of Object.entries(v)) {
+      const r = item(x, child(path, k), ctx);
+      if (r !== undefined) out[k] = r;
+    }
+    return out;
+  };
+
+const nullable =
+  <T>(c: Check<T>): Check<T | null> =>
+  (v, path, ctx) =>
+    v === null ? null : c(v, path, ctx);
+
+const obj =
+  (fields: Record<string, Field | Check>, extra?: (out: Record<string, unknown>, path: string, ctx: Ctx) => void): Check<Record<string, unknown>> =>
+  (v, path, ctx) => {
+    if (!plainObject(v)) return fail(ctx, path, `expected an object, got ${describe(v)}`);
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(v)) {
+      if (!Object.hasOwn(fields, key)) fail(ctx, child(path, key), `unknown field${didYouMean(key, Object.keys(fields))}`);
+    }
+    for (const [key, spec] of Object.entries(fields)) {
+      const field: Field = typeof spec === 'function' ? { check: spec } : spec;
+      const p = child(path, key);
+      if (v[key] !== undefined) {
+        const r = field.check(v[key], p, ctx);
+        if (r !== undefined) out[key] = r;
+      } else if (field.fill) out[key] = field.fill(p, ctx);
+      else if (!field.optional) fail(ctx, path, `missing field ${JSON.stringify(key)}`);
+    }
+    extra?.(out, path, ctx);
+    return out;
+  };
+
+const opt = (check: Check): Field => ({ check, optional: true });
+const withDefault = (check: Check, value: () => unknown): Field => ({ check, fill: () => value() });
+
+const source = obj({ file: str(true), line: num(0, MAX) }) as unknown as Check<SourceLocation>;
+const sourceField: Field = { check: source, fill: (path, ctx) => ({ file: ctx.file, line: lineOf(ctx, parentPath(path)) }) };
+
+const regexpPattern: Check<string> = (v, path, ctx) => {
+  const s = str(true)(v, path, ctx);
+  if (s === undefined) return undefined;
+  const problem = checkRegexp(s);
+  return problem === null ? s : fail(ctx, path, problem);
+};
+
+const regexpMatcher = obj({ name: opt(str()), pattern: regexpPattern });
+
+const ranges: Check<string[]> = (v, path, ctx) => {
+  const items = list(str(true))(v, path, ctx);
+  if (items === undefined) return undefined;
+  items.forEach((r, i) => {
+    try {
+      compileIpRanges([r]);
+    } catch {
+      fail(ctx, child(path, i), `${JSON.stringify(r)} is not an IP address or CIDR range`);
+    }
+  });
+  return items;
+};
+
+const stringList = list(str());
+const headerValues = record(list(str()));
+
+function matcherSet(v: unknown, path: string, ctx: Ctx): Record<string, unknown> | undefined {
+  return obj({
+    host: opt(list(str(true), true)),
+    path: opt(list(str(true), true)),
+    path_regexp: opt(regexpMatcher),
+    method: opt(list(str(true), true)),
+    header: opt(record(nullable(list(str())))),
+    header_regexp: opt(record(regexpMatcher)),
+    query: opt(record(list(str()))),
+    protocol: opt(str(true)),
+    remote_ip: opt(obj({ ranges })),
+    client_ip: opt(obj({ ranges })),
+    not: opt(list(matcherSet, true)),
+  })(v, path, ctx);
+}
+
+const headerOpsFields: Record<string, Field> = {
+  set: opt(headerValues),
+  add: opt(headerValues),
+  delete: opt(list(str(true))),
+  replace: opt(
+    record(
+      list(
+        obj(
+          { search: opt(str(true)), search_regexp: opt(regexpPattern), replace: str() },
+          (out, path, ctx) => {
+            if ((out.search === undefined) === (out.search_regexp === undefined)) fail(ctx, path, 'give exactly one of search and search_regexp');
+          },
+        ),
+      ),
+    ),
+  ),
+  default: opt(headerValues),
+};
+const headerOps = obj(headerOpsFields);
+
+/** A status code, or a `{placeholder}` producing one. */
+const statusOrPlaceholder: Check<number | string> = (v, path, ctx) => {
+  if (typeof v === 'string') return /^\{[^{}]+\}$/.test(v) ? v : fail(ctx, path, `expected a status code or a {placeholder}, got ${describe(v)}`);
+  return num(100, 999)(v, path, ctx);
+};
+
+const HANDLERS: Record<string, Record<string, Field | Check>> = {
+  vars: { vars: record(str()) },
+  headers: {
+    request: opt(headerOps),
+    response: opt(
+      obj({
+        ...headerOpsFields,
+        require: opt(obj({ status_code: opt(list(num(1, 999), true)), headers: opt(headerValues) })),
+        deferred: opt(bool),
+      }),
+    ),
+  },
+  static_response: { status_code: opt(statusOrPlaceholder), body: opt(str()), headers: opt(headerValues), close: opt(bool), abort: opt(bool) },
+  rewrite: {
+    method: opt(str(true)),
+    uri: opt(str(true)),
+    strip_path_prefix: opt(str(true)),
+    strip_path_suffix: opt(str(true)),
+    uri_substring: opt(list(obj({ find: str(true), replace: str(), limit: opt(count) }))),
+    path_regexp: opt(list(obj({ find: regexpPattern, replace: str() }))),
+  },
+  subroute: { routes: (v, p, c) => routes(v, p, c), kind: opt(oneOf(['handle', 'handle_path', 'route'])) },
+  encode: {
+    encodings: list(oneOf(['gzip', 'br', 'zstd']), true),
+    minimum_length: withDefault(count, () => 512),
+    levels: opt(obj({ gzip: opt(num(1, 9)), zstd: opt(num(1, 22)), br: opt(num(0, 11)) })),
+  },
+  request_body: { max_size: count },
+  error: { status_code: withDefault(statusOrPlaceholder, () => 500), error: withDefault(str(), () => '') },
+  file_server: {
+    root: opt(str(true)),
+    index_names: withDefault(stringList, () => ['index.html', 'index.txt']),
+    browse: withDefault(nullable(obj({ enabled: bool })), () => null),
+    hide: withDefault(stringList, () => []),
+    precompressed: withDefault(list(oneOf(['br', 'gzip', 'zstd'])), () => []),
+    status_code: opt(num(100, 599)),
+    pass_thru: withDefault(bool, () => false),
+  },
+  reverse_proxy: {
+    upstreams: list(obj({ dial: str(true), scheme: withDefault(oneOf(['http', 'https']), () => 'http') }), true),
+    load_balancing: withDefault(
+      obj({
+        policy: withDefault(oneOf(['random', 'round_robin', 'least_conn', 'ip_hash', 'first', 'header', 'cookie', 'uri_hash', 'random_choose']), () => 'random'),
+        policy_key: opt(str(true)),
+        policy_secret: opt(str()),
+        try_duration_ms: withDefault(ms, () => 0),
+        try_interval_ms: withDefault(ms, () => 250),
+        retry_match: opt(list(matcherSet)),
+      }),
+      () => ({ policy: 'random', try_duration_ms: 0, try_interval_ms: 250 }),
+    ),
+    health_checks: withDefault(
+      obj({
+        active: withDefault(
+          nullable(
+            obj({
+              uri: withDefault(str(true), () => '/'),
+              port: opt(num(1, 65535)),
+              interval_ms: withDefault(ms, () => 30_000),
+              timeout_ms: withDefault(ms, () => 5000),
+              expect_status: opt(num(1, 599)),
+              expect_body: opt(regexpPattern),
+              headers: opt(headerValues),
+            }),
+          ),
+          () => null,
+        ),
+        passive: withDefault(
+          nullable(
+            obj({
+              fail_duration_ms: ms,
+              max_fails: withDefault(num(1, MAX), () => 1),
+              unhealthy_status: withDefault(list(num(1, 599)), () => []),
+              unhealthy_latency_ms: opt(ms),
+              unhealthy_request_count: opt(num(1, MAX)),
+            }),
+          ),
+          () => null,
+        ),
+      }),
+      () => ({ active: null, passive: null }),
+    ),
+    headers: withDefault(obj({ request: opt(headerOps), response: opt(headerOps) }), () => ({})),
+    transport: withDefault(
+      obj({
+        dial_timeout_ms: withDefault(ms, () => 3000),
+        response_header_timeout_ms: withDefault(ms, () => 0),
+        read_timeout_ms: withDefault(ms, () => 0),
+        write_timeout_ms: withDefault(ms, () => 0),
+        keepalive_idle_ms: withDefault(ms, () => 120_000),
+        max_conns_per_host: withDefault(count, () => 0),
+        tls: withDefault(nullable(obj({ insecure_skip_verify: withDefault(bool, () => false), server_name: opt(str(true)), ca_files: opt(list(str(true))) })), () => null),
+      }),
+      () => ({
+        dial_timeout_ms: 3000,
+        response_header_timeout_ms: 0,
+        read_timeout_ms: 0,
+        write_timeout_ms: 0,
+        keepalive_idle_ms: 120_000,
+        max_conns_per_host: 0,
+        tls: null,
+      }),
+    ),
+    flush_interval_ms: withDefault(num(-1, MAX, false), () => 0),
+    request_buffers: withDefault(count, () => 0),
+  },
+  metrics: {},
+};
+
+const handler: Check = (v, path, ctx) => {
+  if (!plainObject(v)) return fail(ctx, path, `expected a handler object, got ${describe(v)}`);
+  const name = v.handler;
+  if (typeof name !== 'string' || !Object.hasOwn(HANDLERS, name)) {
+    return fail(ctx, child(path, 'handler'), `unknown handler ${describe(name)}${typeof name === 'string' ? didYouMean(name, Object.keys(HANDLERS)) : ''} (expected one of ${Object.keys(HANDLERS).join(', ')})`);
+  }
+  const out = obj({ handler: str(), ...HANDLERS[name] })(v, path, ctx);
+  if (out !== undefined && name === 'reverse_proxy') checkReverseProxy(out, path, ctx);
+  return out;
+};
+
+function checkReverseProxy(out: Record<string, unknown>, path: string, ctx: Ctx): void {
+  const lb = out.load_balancing as { policy?: string; policy_key?: string } | undefined;
+  if (lb?.policy === 'header' && !lb.policy_key) fail(ctx, child(path, 'load_balancing'), 'the header policy needs policy_key (the header name)');
+  const ups = (out.upstreams as { scheme: string }[] | undefined) ?? [];
+  if (new Set(ups.map((u) => u.scheme)).size > 1) fail(ctx, child(path, 'upstreams'), 'upstreams mix http and https');
+}
+
+const route = obj({
+  match: opt(list(matcherSet)),
+  handle: list(handler),
+  group: opt(str(true)),
+  terminal: opt(bool),
+  source: opt(source),
+});
+
+function routes(v: unknown, path: string, ctx: Ctx): unknown[] | undefined {
+  return list(route)(v, path, ctx);
+}
+
+const siteAddress = obj({
+  original: str(true),
+  scheme: withDefault(oneOf(['', 'http', 'https']), () => ''),
+  host: withDefault(str(), () => ''),
+  port: withDefault(nullable(port), () => null),
+  path: withDefault(str(), () => ''),
+});
+
+const logConfig = obj(
+  {
+    output: withDefault(oneOf(['stdout', 'stderr', 'discard', 'file']), () => 'stderr'),
+    file: opt(str(true)),
+    rollSizeBytes: opt(count),
+    rollKeep: opt(count),
+    format: withDefault(oneOf(['json', 'console']), () => 'json'),
+    level: withDefault(oneOf(LOG_LEVELS), () => 'info'),
+  },
+  (out, path, ctx) => {
+    if (out.output === 'file' && out.file === undefined) fail(ctx, path, 'output "file" needs a file path');
+  },
+);
+
+const tlsConfig = obj({
+  mode: oneOf(['internal', 'files', 'acme', 'default']),
+  certFile: opt(str(true)),
+  keyFile: opt(str(true)),
+  email: opt(str(true)),
+  source: sourceField,
+});
+
+const site = obj(
+  {
+    name: opt(str()),
+    addresses: list(siteAddress, true),
+    bind: withDefault(list(str(true)), () => []),
+    routes: withDefault(routes, () => []),
+    errorRoutes: withDefault(routes, () => []),
+    log: withDefault(nullable(logConfig), () => null),
+    tls: withDefault(nullable(tlsConfig), () => null),
+    source: sourceField,
+  },
+  (out) => {
+    if (out.name === undefined) out.name = ((out.addresses as { original: string }[] | undefined) ?? []).map((a) => a.original).join(', ');
+  },
+);
+
+const adminListen: Check<string | null> = (v, path, ctx) => {
+  if (v === null) return null;
+  const s = str(true)(v, path, ctx);
+  if (s === undefined) return undefined;
+  const problem = adminListenProblem(s);
+  return problem === null ? s : fail(ctx, path, problem);
+};
+
+const defaults = defaultServerOptions();
+const config = obj({
+  admin: withDefault(obj({ listen: adminListen }), () => ({ listen: 'localhost:2019' })),
+  logLevel: withDefault(oneOf(LOG_LEVELS), () => 'info'),
+  server: withDefault(
+    obj({
+      readHeaderTimeoutMs: withDefault(ms, () => defaults.readHeaderTimeoutMs),
+      readTimeoutMs: withDefault(ms, () => defaults.readTimeoutMs),
+      writeTimeoutMs: withDefault(ms, () => defaults.writeTimeoutMs),
+      idleTimeoutMs: withDefault(ms, () => defaults.idleTimeoutMs),
+      maxHeaderBytes: withDefault(num(1024, 16 * 1024 * 1024), () => defaults.maxHeaderBytes),
+      trustedProxies: withDefault(ranges, () => []),
+      gracePeriodMs: withDefault(ms, () => defaults.gracePeriodMs),
+    }),
+    () => defaultServerOptions(),
+  ),
+  httpPort: withDefault(port, () => 80),
+  httpsPort: withDefault(port, () => 443),
+  defaultBind: opt(list(str(true))),
+  autoHttps: withDefault(oneOf(['on', 'off', 'disable_redirects']), () => 'on'),
+  metrics: withDefault(obj({ perHost: withDefault(bool, () => false) }), () => ({ perHost: false })),
+  sites: list(site),
+});
+
+/** Deepest object/array nesting in JSON text (strings skipped), to refuse absurd inputs early. */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+    } else if (c === '{' || c === '[') max = Math.max(max, ++depth);
+    else if (c === '}' || c === ']') depth--;
+  }
+  return max;
+}
+
+/** Maps each value's path (`sites[0].routes[1]`) to the line it starts on. Expects valid JSON. */
+function indexLines(text: string): Map<string, number> {
+  const lines = new Map<string, number>();
+  let i = 0;
+  let line = 1;
+  const ws = () => {
+    for (; i < text.length; i++) {
+      const c = text[i];
+      if (c === '\n') line++;
+      else if (c !== ' ' && c !== '\t' && c !== '\r' && c !== '\ufeff') return;
+    }
+  };
+  const string = (): string => {
+    let j = i + 1;
+    while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+    const raw = text.slice(i, j + 1);
+    i = j + 1;
+    return JSON.parse(raw) as string;
+  };
+  const value = (path: string): void => {
+    ws();
+    lines.set(path, line);
+    const c = text[i];
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      i++;
+      ws();
+      if (text[i] === close) return void i++;
+      for (let k = 0; i < text.length; k++) {
+        ws();
+        let p: string;
+        if (c === '{') {
+          p = child(path, string());
+          ws();
+          i++; // the colon
+        } else p = child(path, k);
+        value(p);
+        ws();
+        if (text[i++] !== ',') return;
+      }
+    } else if (c === '"') string();
+    else while (i < text.length && !/[\s,\]}]/.test(text[i]!)) i++;
+  };
+  value('');
+  return lines;
+}
+
+/**
+ * Parses and checks a JSON config (text, or an already parsed value); `file` names it in
+ * errors. Throws ConfigErrors listing every problem; returns the config with defaults filled in.
+ */
+export function parseConfigJson(input: unknown, file = '<json>'): Config {
+  const errors = new ErrorList();
+  let value = input;
+  let lines = new Map<string, number>();
+  if (typeof input === 'string') {
+    const text = input.replace(/^\ufeff/, '');
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      const message = (err as Error).message;
+      // V8 names the place for most errors ("... at position 17 (line 3 column 1)"), not all.
+      const lineAt = /\(line (\d+)/.exec(message);
+      const at = /position (\d+)/.exec(message);
+      const line = lineAt ? Number(lineAt[1]) : at ? text.slice(0, Number(at[1])).split('\n').length : 1;
+      errors.add(ErrorCodes.ERR_CONFIG_SYNTAX, `invalid JSON: ${message}`, { file, line }, 'json');
+      errors.throwIfAny();
+    }
+    if (nestingDepth(text) > MAX_DEPTH) {
+      throw new PortcullisError(ErrorCodes.ERR_CONFIG_INVALID, `${file}: JSON nested more than ${MAX_DEPTH} levels deep`);
+    }
+    lines = indexLines(text);
+  } else if (nestingDepth(JSON.stringify(input) ?? '') > MAX_DEPTH) {
+    throw new PortcullisError(ErrorCodes.ERR_CONFIG_INVALID, `${file}: JSON nested more than ${MAX_DEPTH} levels deep`);
+  }
+  const ctx: Ctx = { errors, file, lines };
+  const out = config(value, '', ctx);
+  errors.throwIfAny();
+  return out as unknown as Config;
+}
+
+/** Checks an already adapted Config (tests use it to prove the adapter's output is valid). */
+export function validateConfig(value: Config, file = '<config>'): Config {
+  return parseConfigJson(JSON.parse(JSON.stringify(value)), file);
+}

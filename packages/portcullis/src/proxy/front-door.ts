@@ -1,0 +1,219 @@
+/**
+ * The listening side: one node:http server per listener address, all reading the current
+ * Runtime through one reference. `apply` opens the listeners a new runtime needs, swaps the
+ * reference, then closes listeners no longer wanted; keep-alive connections on listeners that
+ * stay simply carry on with the new runtime, and requests in flight finish on the old one,
+ * which is disposed once they are done.
+ */
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ServerOptions } from '../config/types.ts';
+import { ErrorCodes, PortcullisError } from '../kernel/errors.ts';
+import type { EventBus } from '../kernel/events.ts';
+import type { Logger } from '../kernel/logger.ts';
+import type { RequestContext } from './context.ts';
+import type { ListenerPlan } from './listen-plan.ts';
+import { createRequestContext } from './request-context.ts';
+import type { CompiledSite, Runtime } from './runtime.ts';
+import { serveRequest } from './serve-request.ts';
+
+export interface FrontDoorDeps {
+  logger: Logger;
+  events: EventBus;
+}
+
+interface Listener {
+  plan: ListenerPlan;
+  server: Server;
+}
+
+export interface FrontDoor {
+  /** Starts serving a runtime; throws ERR_LISTEN (and keeps the old runtime) when a socket cannot be opened. */
+  apply(runtime: Runtime): Promise<void>;
+  /** Bound addresses by listener key (useful with port 0). */
+  addresses(): Map<string, { address: string; port: number }>;
+  /** Stops accepting, lets requests in flight finish for up to graceMs, then closes everything. */
+  close(graceMs: number): Promise<void>;
+}
+
+export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
+  const { logger, events } = deps;
+  const listeners = new Map<string, Listener>();
+  let current: Runtime | null = null;
+
+  function finish(runtime: Runtime, ctx: RequestContext, site: CompiledSite): void {
+    runtime.inflight--;
+    if (runtime !== current && runtime.inflight === 0) void runtime.dispose();
+    const res = ctx.res;
+    const needLog = site.accessLog !== null;
+    const needMetrics = runtime.metrics !== null;
+    const needEvent = events.has('http.request_done');
+    if (!needLog && !needMetrics && !needEvent) return;
+    const status = res.headersSent ? res.statusCode : 0;
+    const seconds = (performance.now() - ctx.startedAt) / 1000;
+    const length = Number(res.getHeader('content-length'));
+    const size = Number.isFinite(length) ? length : 0;
+    if (needLog) {
+      const bytesRead = Number(ctx.req.headers['content-length']) || 0;
+      site.accessLog!.write({ ctx, status, size, bytesRead, durationSeconds: seconds });
+    }
+    if (needMetrics) runtime.metrics!.observe(site.name, ctx.routeName, ctx.method, status, seconds);
+    if (needEvent) {
+      events.emit('http.request_done', {
+        site: site.name,
+        method: ctx.method,
+        host: ctx.host,
+        path: ctx.path,
+        status,
+        clientIp: ctx.clientIp,
+        userAgent: String(ctx.req.headers['user-agent'] ?? ''),
+        durationMs: seconds * 1000,
+        bytesSent: size,
+      });
+    }
+  }
+
+  function onRequest(plan: ListenerPlan, req: IncomingMessage, res: ServerResponse): void {
+    const runtime = current;
+    if (runtime === null) {
+      res.writeHead(503, { 'content-length': 0, connection: 'close' }).end();
+      return;
+    }
+    const ctx = createRequestContext(req, res, { scheme: plan.scheme, logger });
+    if (ctx === null) {
+      res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end('400 Bad Request: malformed request target\n');
+      return;
+    }
+    const site = runtime.routers.get(plan.key)?.(ctx) ?? null;
+    if (site === null) {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`404 Not Found: no site is served for host ${JSON.stringify(ctx.host)}\n`);
+      return;
+    }
+    ctx.siteName = site.name;
+    runtime.inflight++;
+    res.once('close', () => finish(runtime, ctx, site));
+    serveRequest(ctx, site).catch((error: unknown) => {
+      logger.error({ err: error, id: ctx.id }, 'request failed outside the error path');
+      res.destroy();
+    });
+  }
+
+  /**
+   * Upgrade requests (WebSocket, h2c) come without a ServerResponse; give them one on the raw
+   * socket so they pass through the same routes, matchers and handlers as any request.
+   */
+  function onUpgrade(plan: ListenerPlan, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    (req as IncomingMessage & { upgradeHead?: Buffer }).upgradeHead = head;
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as never);
+    res.once('finish', () => {
+      res.detachSocket(socket as never);
+      socket.end();
+    });
+    socket.on('error', () => socket.destroy());
+    onRequest(plan, req, res);
+  }
+
+  function configure(server: Server, options: ServerOptions): void {
+    server.headersTimeout = options.readHeaderTimeoutMs;
+    // Node requires requestTimeout >= headersTimeout; 0 disables it.
+    server.requestTimeout = options.readTimeoutMs === 0 ? 0 : Math.max(options.readTimeoutMs, options.readHeaderTimeoutMs);
+    server.keepAliveTimeout = options.idleTimeoutMs;
+    server.timeout = options.writeTimeoutMs;
+  }
+
+  function open(plan: ListenerPlan, options: ServerOptions): Promise<Listener> {
+    const server = createServer(
+      {
+        maxHeaderSize: options.maxHeaderBytes,
+        requireHostHeader: true,
+        // Never the lenient parser: it accepts the request-smuggling shapes this server must refuse.
+        insecureHTTPParser: false,
+        connectionsCheckingInterval: 1000,
+      },
+      (req, res) => onRequest(plan, req, res),
+    );
+    configure(server, options);
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(plan, req, socket, head));
+    server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+      logger.debug({ code: error.code, listener: plan.key }, 'client error');
+      if (!socket.writable) return socket.destroy();
+      const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    });
+    return new Promise((resolve, reject) => {
+      const fail = (error: NodeJS.ErrnoException) =>
+        reject(new PortcullisError(ErrorCodes.ERR_LISTEN, `cannot listen on ${plan.key}: ${error.code ?? error.message}`, { cause: error }));
+      server.once('error', fail);
+      server.listen({ host: plan.host === '' ? undefined : plan.host, port: plan.port }, () => {
+        server.off('error', fail);
+        server.on('error', (error) => logger.error({ err: error, listener: plan.key }, 'listener error'));
+        resolve({ plan, server });
+      });
+    });
+  }
+
+  async function closeListener(listener: Listener, graceMs: number): Promise<void> {
+    const { server } = listener;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Idle keep-alive sockets go now; busy ones as soon as their response is done.
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    server.closeIdleConnections();
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+    await Promise.race([closed, deadline]);
+    clearInterval(sweep);
+    server.closeAllConnections();
+    await closed;
+  }
+
+  return {
+    async apply(runtime) {
+      const opened: Listener[] = [];
+      try {
+        for (const plan of runtime.listeners) {
+          const existing = listeners.get(plan.key);
+          if (existing) {
+            if (existing.plan.scheme !== plan.scheme) throw new PortcullisError(ErrorCodes.ERR_LISTEN, `${plan.key} cannot change between http and https on reload`);
+            continue;
+          }
+          opened.push(await open(plan, runtime.config.server));
+        }
+      } catch (error) {
+        await Promise.all(opened.map((l) => closeListener(l, 0)));
+        throw error;
+      }
+      const previous = current;
+      current = runtime;
+      for (const listener of opened) listeners.set(listener.plan.key, listener);
+      const wanted = new Set(runtime.listeners.map((p) => p.key));
+      for (const plan of runtime.listeners) {
+        const listener = listeners.get(plan.key)!;
+        listener.plan = plan;
+        configure(listener.server, runtime.config.server);
+      }
+      const gone = [...listeners.values()].filter((l) => !wanted.has(l.plan.key));
+      for (const listener of gone) listeners.delete(listener.plan.key);
+      void Promise.all(gone.map((l) => closeListener(l, runtime.config.server.gracePeriodMs)));
+      if (previous !== null && previous.inflight === 0) await previous.dispose();
+    },
+
+    addresses() {
+      const out = new Map<string, { address: string; port: number }>();
+      for (const [key, { server }] of listeners) {
+        const address = server.address();
+        if (address && typeof address === 'object') out.set(key, { address: address.address, port: address.port });
+      }
+      return out;
+    },
+
+    async close(graceMs) {
+      const all = [...listeners.values()];
+      listeners.clear();
+      await Promise.all(all.map((l) => closeListener(l, graceMs)));
+      const last = current;
+      current = null;
+      if (last !== null) await last.dispose();
+    },
+  };
+}

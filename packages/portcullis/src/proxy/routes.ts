@@ -1,0 +1,59 @@
+/**
+ * Route lists with Caddy's semantics: routes run in order; a route whose matchers fail is
+ * skipped; only the first matching route of a group runs (`handle` blocks); a terminal route
+ * ends the list (its handlers' `next` does nothing). A route's handlers form a middleware chain
+ * whose end continues with the following routes.
+ */
+import { basename } from 'node:path';
+import type { HandlerConfig, RouteConfig } from '../config/types.ts';
+import type { Handler, Next, RequestContext } from './context.ts';
+import { endOfChain } from './context.ts';
+import { compileMatcherSets } from './matchers/compile.ts';
+
+interface CompiledRoute {
+  match: ((ctx: RequestContext) => boolean) | null;
+  group: string | null;
+  terminal: boolean;
+  chain: Handler[];
+  /** `file:line` for metrics; '' when the route has no source. */
+  name: string;
+}
+
+let listCounter = 0;
+
+/** Compiles a route list into one handler; `compileHandler` turns each handler config into a closure. */
+export function compileRouteList(routes: RouteConfig[], compileHandler: (config: HandlerConfig) => Handler): Handler {
+  // Group names are made unique per list: a nested list reusing "group0" must not collide
+  // with the enclosing list's group of the same name in the per-request set.
+  const listId = ++listCounter;
+  const compiled: CompiledRoute[] = routes.map((route) => ({
+    match: compileMatcherSets(route.match),
+    group: route.group ? `${listId}:${route.group}` : null,
+    terminal: route.terminal === true,
+    chain: route.handle.map(compileHandler),
+    name: route.source ? `${basename(route.source.file)}:${route.source.line}` : '',
+  }));
+
+  function runFrom(ctx: RequestContext, start: number, next: Next): Promise<void> {
+    for (let i = start; i < compiled.length; i++) {
+      const route = compiled[i]!;
+      if (route.match !== null && !route.match(ctx)) continue;
+      if (route.group !== null) {
+        const groups = (ctx.groups ??= new Set());
+        if (groups.has(route.group)) continue;
+        groups.add(route.group);
+      }
+      if (ctx.routeName === '' && route.name !== '') ctx.routeName = route.name;
+      const after: Next = route.terminal ? endOfChain : () => runFrom(ctx, i + 1, next);
+      return runChain(ctx, route.chain, 0, after);
+    }
+    return next();
+  }
+
+  return (ctx, next) => runFrom(ctx, 0, next);
+}
+
+function runChain(ctx: RequestContext, chain: Handler[], index: number, after: Next): Promise<void> {
+  if (index === chain.length) return after();
+  return chain[index]!(ctx, () => runChain(ctx, chain, index + 1, after));
+}

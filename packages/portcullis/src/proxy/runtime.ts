@@ -1,0 +1,102 @@
+/**
+ * A compiled config: every site's routes as closures, one site router per listener, access
+ * loggers, metrics. Built completely before it replaces the running one, so a config that
+ * fails to compile never serves a request.
+ */
+import type { Registry } from 'prom-client';
+import type { Config, HandlerConfig, RouteConfig } from '../config/types.ts';
+import type { Clock } from '../kernel/clock.ts';
+import { ConfigErrors, ErrorCodes, PortcullisError } from '../kernel/errors.ts';
+import type { EventBus } from '../kernel/events.ts';
+import type { Logger } from '../kernel/logger.ts';
+import { createAccessLogger, type AccessLogger } from './access-log.ts';
+import { compileHandler } from './compile-handler.ts';
+import type { Handler, RequestContext } from './context.ts';
+import type { HandlerDeps } from './handler-deps.ts';
+import { createHttpMetrics, type HttpMetrics } from './http-metrics.ts';
+import { planListeners, type ListenerPlan } from './listen-plan.ts';
+import { compileRouteList } from './routes.ts';
+import { createSiteRouter } from './site-router.ts';
+
+export interface RuntimeDeps {
+  logger: Logger;
+  events: EventBus;
+  clock: Clock;
+  metrics: Registry;
+  configFile: string | null;
+}
+
+export interface CompiledSite {
+  name: string;
+  handler: Handler;
+  errorHandler: Handler | null;
+  accessLog: AccessLogger | null;
+}
+
+export interface Runtime {
+  readonly config: Config;
+  readonly listeners: ListenerPlan[];
+  /** Site lookup per listener key. */
+  readonly routers: Map<string, (ctx: RequestContext) => CompiledSite | null>;
+  /** Null when no `metrics` endpoint exists: then nothing is counted on the hot path. */
+  readonly metrics: HttpMetrics | null;
+  /** Requests this runtime is still serving; reload disposes it when this reaches 0. */
+  inflight: number;
+  dispose(): Promise<void>;
+}
+
+function usesHandler(routes: RouteConfig[], name: HandlerConfig['handler']): boolean {
+  return routes.some((route) =>
+    route.handle.some((h) => h.handler === name || (h.handler === 'subroute' && usesHandler(h.routes, name))),
+  );
+}
+
+/** Compiles a config; throws ConfigErrors when something in it cannot be compiled. */
+export function buildRuntime(config: Config, deps: RuntimeDeps): Runtime {
+  const listeners = planListeners(config);
+  const disposers: (() => void | Promise<void>)[] = [];
+  const handlerDeps: HandlerDeps = {
+    logger: deps.logger,
+    events: deps.events,
+    clock: deps.clock,
+    metrics: deps.metrics,
+    configFile: deps.configFile,
+    compileRoutes: (routes) => compileRouteList(routes, (h) => compileHandler(h, handlerDeps)),
+    onDispose: (fn) => void disposers.push(fn),
+  };
+  let disposed: Promise<void> | null = null;
+  // Idempotent: both the reload and the last in-flight request may ask for it.
+  const dispose = () => (disposed ??= Promise.allSettled(disposers.map((fn) => fn())).then(() => undefined));
+
+  const compiled = new Map<object, CompiledSite>();
+  try {
+    for (const site of config.sites) {
+      const accessLog = site.log ? createAccessLogger(site.log) : null;
+      if (accessLog) disposers.push(() => accessLog.close());
+      compiled.set(site, {
+        name: site.name,
+        handler: handlerDeps.compileRoutes(site.routes),
+        errorHandler: site.errorRoutes.length > 0 ? handlerDeps.compileRoutes(site.errorRoutes) : null,
+        accessLog,
+      });
+    }
+  } catch (error) {
+    void dispose();
+    if (error instanceof PortcullisError) throw error instanceof ConfigErrors ? error : new ConfigErrors([error]);
+    throw new ConfigErrors([new PortcullisError(ErrorCodes.ERR_CONFIG_INVALID, (error as Error).message, { cause: error })]);
+  }
+
+  const routers = new Map<string, (ctx: RequestContext) => CompiledSite | null>();
+  for (const plan of listeners) {
+    routers.set(plan.key, createSiteRouter(plan.sites.map(({ site, addresses }) => ({ value: compiled.get(site)!, addresses }))));
+  }
+  const metricsOn = config.sites.some((s) => usesHandler(s.routes, 'metrics'));
+  return {
+    config,
+    listeners,
+    routers,
+    metrics: metricsOn ? createHttpMetrics(deps.metrics) : null,
+    inflight: 0,
+    dispose,
+  };
+}

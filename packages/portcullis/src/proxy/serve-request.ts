@@ -1,0 +1,56 @@
+/**
+ * One request through one site: the route chain, then Caddy's empty 200 when nothing answered,
+ * or the error path: `handle_errors` routes if the site has them, else the default error
+ * response. 5xx errors are logged with the id the client sees.
+ */
+import { ErrorCodes, PortcullisError } from '../kernel/errors.ts';
+import { endOfChain, type RequestContext } from './context.ts';
+import { writeErrorResponse } from './error-response.ts';
+import { writeHead } from './response.ts';
+import type { CompiledSite } from './runtime.ts';
+
+export async function serveRequest(ctx: RequestContext, site: CompiledSite): Promise<void> {
+  try {
+    await site.handler(ctx, endOfChain);
+    // Nothing wrote a response: Caddy answers 200 with an empty body.
+    if (!ctx.res.headersSent && !ctx.res.writableEnded) {
+      ctx.res.setHeader('Content-Length', 0);
+      writeHead(ctx, 200);
+      ctx.res.end();
+    }
+  } catch (error) {
+    await serveError(ctx, site, toPortcullisError(error));
+  }
+}
+
+export function toPortcullisError(error: unknown): PortcullisError {
+  if (error instanceof PortcullisError) return error;
+  return new PortcullisError(ErrorCodes.ERR_INTERNAL, error instanceof Error ? error.message : String(error), { cause: error });
+}
+
+async function serveError(ctx: RequestContext, site: CompiledSite, error: PortcullisError): Promise<void> {
+  const res = ctx.res;
+  if (error.status >= 500) {
+    ctx.logger.error({ id: ctx.id, code: error.code, err: error.cause ?? error, site: ctx.siteName, uri: ctx.originalUri }, error.message);
+  }
+  if (res.headersSent || res.destroyed) {
+    // The head is gone: cut the connection so a truncated body can never pass for a whole one.
+    res.destroy();
+    return;
+  }
+  // Headers a failed handler already set (say an upstream's) must not leak into the error page;
+  // the ones the error itself needs (Allow, Content-Range, Retry-After) come with the error.
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  if (error.headers) for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  if (site.errorHandler !== null && ctx.error === null) {
+    ctx.error = error;
+    try {
+      await site.errorHandler(ctx, endOfChain);
+    } catch (nested) {
+      const again = toPortcullisError(nested);
+      if (again.status >= 500) ctx.logger.error({ id: ctx.id, err: again }, 'handle_errors failed');
+    }
+    if (res.headersSent || res.destroyed) return;
+  }
+  writeErrorResponse(ctx, error);
+}

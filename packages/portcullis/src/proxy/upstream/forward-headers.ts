@@ -1,0 +1,166 @@
+/**
+ * The request head an upstream receives and the response head a client receives: hop-by-hop
+ * fields removed both ways (RFC 9110 §7.6.1), X-Forwarded-* set the way Caddy 2.5+ does
+ * (a client's own values are believed only when the peer is a trusted proxy).
+ */
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { ErrorCodes, PortcullisError } from '../../kernel/errors.ts';
+import type { RequestContext } from '../context.ts';
+
+export type HeaderMap = Record<string, string | string[]>;
+
+/**
+ * Hop-by-hop fields: the RFC 2616 §13.5.1 list Caddy strips, plus Alt-Svc (ours, not the
+ * upstream's to advertise). TE is handled apart: "trailers" is kept, as Go and Caddy do.
+ */
+const HOP_HEADERS = new Set([
+  'alt-svc',
+  'connection',
+  'proxy-connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Recomputed for every request, never copied from the client as they are. */
+const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+
+/**
+ * Other client-supplied forwarding claims. An untrusted client could use them to pose as
+ * another address or scheme to an app that believes them, so they pass only from trusted
+ * proxies (a `header_up` may still set them).
+ */
+const FORWARDING_CLAIMS = new Set(['forwarded', 'x-real-ip', 'x-client-ip', 'x-forwarded-port', 'x-forwarded-ssl', 'x-forwarded-scheme', 'x-forwarded-server']);
+
+/**
+ * Never removed because the client listed them in Connection: the framing and the Host the
+ * proxy relies on (Go keeps both outside the header map, so Caddy never drops them either).
+ */
+const CONNECTION_PROOF = new Set(['host', 'content-length']);
+
+/** `trusted_proxies` CIDRs (or single addresses) compiled to a membership test. */
+export function compileTrustedProxies(ranges: readonly string[]): (ip: string) => boolean {
+  if (ranges.length === 0) return () => false;
+  const list = new BlockList();
+  for (const range of ranges) {
+    const slash = range.indexOf('/');
+    const address = normalizeIp(slash === -1 ? range : range.slice(0, slash));
+    const type = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : null;
+    const prefix = slash === -1 ? (type === 'ipv4' ? 32 : 128) : Number(range.slice(slash + 1));
+    const max = type === 'ipv4' ? 32 : 128;
+    if (type === null || !/^\d+$/.test(String(prefix)) || prefix < 0 || prefix > max) {
+      throw new PortcullisError(ErrorCodes.ERR_CONFIG_INVALID, `trusted_proxies: ${JSON.stringify(range)} is not an IP address or CIDR range`);
+    }
+    list.addSubnet(address, prefix, type);
+  }
+  return (ip) => {
+    const address = normalizeIp(ip);
+    if (isIPv4(address)) return list.check(address, 'ipv4');
+    if (isIPv6(address)) return list.check(address, 'ipv6');
+    return false;
+  };
+}
+
+/** `::ffff:192.0.2.1` (a dual-stack socket's IPv4 peer) as `192.0.2.1`; IPv6 zones dropped. */
+export function normalizeIp(ip: string): string {
+  const zone = ip.indexOf('%');
+  const bare = zone === -1 ? ip : ip.slice(0, zone);
+  if (bare.length > 7 && bare.slice(0, 7).toLowerCase() === '::ffff:' && isIPv4(bare.slice(7))) return bare.slice(7);
+  return bare;
+}
+
+/** The protocol named by `Connection: upgrade` + `Upgrade`, lower-cased, or null. */
+export function upgradeType(ctx: RequestContext): string | null {
+  const upgrade = ctx.req.headers.upgrade;
+  if (upgrade === undefined || upgrade === '') return null;
+  return hasToken(ctx.req.headers.connection, 'upgrade') ? upgrade.trim().toLowerCase() : null;
+}
+
+/**
+ * Builds the upstream request head from the request's current headers (other handlers may have
+ * edited ctx.req.headers): hop-by-hop fields and the ones Connection names removed, Expect
+ * dropped (Node already answered 100-continue; undici refuses to send it), X-Forwarded-* set.
+ */
+export function buildRequestHeaders(ctx: RequestContext, peerTrusted: boolean): HeaderMap {
+  const source = ctx.req.headers;
+  const out: HeaderMap = Object.create(null) as HeaderMap;
+  const connection = source.connection;
+  const named = connection === undefined || connection === '' || connection === 'keep-alive' || connection === 'close' ? null : tokens(connection);
+  for (const name of Object.keys(source)) {
+    const value = source[name];
+    if (value === undefined) continue;
+    if (HOP_HEADERS.has(name) || FORWARDED.has(name) || name === 'expect') continue;
+    if (named !== null && named.has(name) && !CONNECTION_PROOF.has(name)) continue;
+    if (!peerTrusted && FORWARDING_CLAIMS.has(name)) continue;
+    out[name] = value;
+  }
+  // Tell the upstream trailers are understood only when the client said so (golang/go#21096).
+  if (hasToken(source.te, 'trailers')) out.te = 'trailers';
+  setForwarded(out, ctx, peerTrusted);
+  return out;
+}
+
+/**
+ * X-Forwarded-For/-Proto/-Host. A trusted peer's values are kept (For gets the peer appended);
+ * from anyone else they are replaced: a client must not choose the address an upstream logs or
+ * rate-limits by (the header spoofing Caddy 2.5 closed with `trusted_proxies`).
+ */
+function setForwarded(out: HeaderMap, ctx: RequestContext, peerTrusted: boolean): void {
+  const source = ctx.req.headers;
+  const peer = normalizeIp(ctx.remoteIp);
+  const priorFor = joined(source['x-forwarded-for']);
+  out['x-forwarded-for'] = peerTrusted && priorFor !== '' ? `${priorFor}, ${peer}` : peer;
+  const priorProto = peerTrusted ? lastValue(source['x-forwarded-proto']) : '';
+  out['x-forwarded-proto'] = priorProto !== '' ? priorProto : ctx.scheme;
+  const priorHost = peerTrusted ? lastValue(source['x-forwarded-host']) : '';
+  const host = priorHost !== '' ? priorHost : ctx.hostport;
+  if (host !== '') out['x-forwarded-host'] = host;
+}
+
+/**
+ * Removes hop-by-hop fields from an upstream's response head, in place. For a 101 the Upgrade
+ * field is the point of the response and is kept.
+ */
+export function stripResponseHeaders(headers: HeaderMap, keepUpgrade: boolean): void {
+  const connection = headers.connection;
+  if (connection !== undefined) {
+    for (const name of tokens(connection)) if (name !== 'upgrade' || !keepUpgrade) delete headers[name];
+  }
+  for (const name of HOP_HEADERS) {
+    if (keepUpgrade && name === 'upgrade') continue;
+    if (Object.hasOwn(headers, name)) delete headers[name];
+  }
+}
+
+function tokens(value: string | string[]): Set<string> {
+  const set = new Set<string>();
+  for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
+    const token = part.trim().toLowerCase();
+    if (token !== '') set.add(token);
+  }
+  return set;
+}
+
+function hasToken(value: string | string[] | undefined, token: string): boolean {
+  if (value === undefined) return false;
+  for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
+    if (part.trim().toLowerCase() === token) return true;
+  }
+  return false;
+}
+
+function joined(value: string | string[] | undefined): string {
+  if (value === undefined) return '';
+  return (Array.isArray(value) ? value.join(', ') : value).trim();
+}
+
+function lastValue(value: string | string[] | undefined): string {
+  const all = joined(value);
+  if (all === '') return '';
+  const comma = all.lastIndexOf(',');
+  return (comma === -1 ? all : all.slice(comma + 1)).trim();
+}
