@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeCaddyfile } from './caddyfile.mjs';
 
 const BIN = fileURLToPath(new URL('../../packages/portcullis/dist/cli/bin.js', import.meta.url));
+const PACKAGE_JSON = fileURLToPath(new URL('../../packages/portcullis/package.json', import.meta.url));
 
 /**
  * Portcullis from this checkout's build, on the Node that runs the bench (Node 24 under
@@ -25,7 +26,8 @@ export const portcullis = {
   /** @param {string} command */
   version(command) {
     const node = execFileSync(command, ['--version'], { encoding: 'utf8', timeout: 5000 }).trim();
-    return `node ${node}`;
+    const pkg = JSON.parse(readFileSync(PACKAGE_JSON, 'utf8'));
+    return `${pkg.version} (node ${node})`;
   },
   /**
    * @param {{ command: string, procs: any, dir: string, port: number, upstreamPort: number,

@@ -50,7 +50,7 @@ export interface RequestContext {
   upstreamHostport: string;
   /** Name of the site serving the request, for logs and metrics. */
   siteName: string;
-  /** `file:line` of the outermost route that handled the request, for metrics. */
+  /** `file:line` of the innermost route that handled the request, for metrics. */
   routeName: string;
   readonly logger: Logger;
 }

@@ -45,7 +45,8 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     runtime.inflight--;
     if (runtime !== current && runtime.inflight === 0) void runtime.dispose();
     const res = ctx.res;
-    const needLog = site.accessLog !== null;
+    // `log_skip` sets this var for requests the user does not want in the access log.
+    const needLog = site.accessLog !== null && ctx.vars.log_skip !== true && ctx.vars.log_skip !== 'true';
     const needMetrics = runtime.metrics !== null;
     const needEvent = events.has('http.request_done');
     if (!needLog && !needMetrics && !needEvent) return;

@@ -43,7 +43,8 @@ export function compileRouteList(routes: RouteConfig[], compileHandler: (config:
         if (groups.has(route.group)) continue;
         groups.add(route.group);
       }
-      if (ctx.routeName === '' && route.name !== '') ctx.routeName = route.name;
+      // The innermost matched route with a source names the request in metrics.
+      if (route.name !== '') ctx.routeName = route.name;
       const after: Next = route.terminal ? endOfChain : () => runFrom(ctx, i + 1, next);
       return runChain(ctx, route.chain, 0, after);
     }

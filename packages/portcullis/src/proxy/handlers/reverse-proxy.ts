@@ -39,12 +39,14 @@ export function createReverseProxy(config: ReverseProxyHandler, deps: HandlerDep
   const isTrusted = compileTrustedProxies(options.trustedProxies ?? []);
   const tls = compileTls(config.transport);
   const passiveConfig = config.health_checks.passive;
-  const limits: Limits = { maxFails: 0, maxRequests: passiveConfig?.unhealthy_request_count ?? 0 };
+  const limits: Limits = {
+    maxFails: passiveConfig !== null && passiveConfig.fail_duration_ms > 0 ? Math.max(1, passiveConfig.max_fails) : 0,
+    maxRequests: passiveConfig?.unhealthy_request_count ?? 0,
+  };
 
   const gauge = upstreamHealthGauge(deps.metrics);
   const report = (upstream: Upstream): void => gauge.set({ upstream: upstream.key }, isHealthy(upstream, limits) ? 1 : 0);
-  const passive = createPassiveHealth(passiveConfig, report);
-  if (passive.enabled) limits.maxFails = passiveConfig!.max_fails > 0 ? passiveConfig!.max_fails : 1;
+  const passive = createPassiveHealth(passiveConfig, limits.maxFails, report);
   for (const upstream of upstreams) report(upstream);
 
   const pools = new Map<Upstream, Pool>(upstreams.map((u) => [u, createPool(u, config.transport, tls)]));

@@ -9,8 +9,6 @@ import type { Upstream } from './upstream.ts';
 type Passive = NonNullable<ReverseProxyHandler['health_checks']['passive']>;
 
 export interface PassiveHealth {
-  /** True when failures are counted at all (fail_duration > 0). */
-  readonly enabled: boolean;
   /** A failed attempt: dial error, timeout, broken response. */
   recordFailure(upstream: Upstream): void;
   /** A response head arrived: strikes for an unhealthy status or too much latency. */
@@ -20,15 +18,14 @@ export interface PassiveHealth {
 }
 
 /**
+ * `maxFails` is the handler's limit (0 when passive checks are off: then this does nothing);
  * `onChange` is told when an upstream may have changed health, for the gauge.
- * Returns a checker that does nothing when passive checks are off.
  */
-export function createPassiveHealth(config: Passive | null, onChange: (upstream: Upstream) => void): PassiveHealth {
-  const failDuration = config?.fail_duration_ms ?? 0;
-  if (config === null || failDuration <= 0) {
-    return { enabled: false, recordFailure() {}, recordResponse() {}, stop() {} };
+export function createPassiveHealth(config: Passive | null, maxFails: number, onChange: (upstream: Upstream) => void): PassiveHealth {
+  if (config === null || maxFails === 0 || config.fail_duration_ms <= 0) {
+    return { recordFailure() {}, recordResponse() {}, stop() {} };
   }
-  const maxFails = config.max_fails > 0 ? config.max_fails : 1;
+  const failDuration = config.fail_duration_ms;
   const badStatus = config.unhealthy_status;
   const badLatency = config.unhealthy_latency_ms ?? 0;
   const timers = new Set<NodeJS.Timeout>();
@@ -66,7 +63,7 @@ export function createPassiveHealth(config: Passive | null, onChange: (upstream:
     timers.clear();
   }
 
-  return { enabled: true, recordFailure, recordResponse, stop };
+  return { recordFailure, recordResponse, stop };
 }
 
 /** Caddy's status matching: a one-digit code names a class (5 = 5xx). */

@@ -15,12 +15,9 @@ export interface BodySource {
   replayable(): boolean;
 }
 
-/** Thrown through undici when the upstream stops reading the body for write_timeout. */
-export class WriteTimeoutError extends Error {
-  readonly code = 'PORTCULLIS_WRITE_TIMEOUT';
-  constructor(ms: number) {
-    super(`upstream did not read the request body for ${ms} ms`);
-  }
+/** Raised through undici when the upstream stops reading the body for write_timeout. */
+function writeTimeoutError(ms: number): Error {
+  return Object.assign(new Error(`upstream did not read the request body for ${ms} ms`), { code: 'PORTCULLIS_WRITE_TIMEOUT' });
 }
 
 /** The body for an upgrade request: none (bytes after the head belong to the tunnel). */
@@ -91,7 +88,7 @@ function streamOver(req: IncomingMessage, prefix: Buffer | null, writeTimeoutMs:
     if (out.push(chunk)) return;
     req.pause();
     // The upstream is not taking the body: write_timeout bounds how long it may stall us.
-    if (writeTimeoutMs > 0 && stall === null) stall = setTimeout(() => out.destroy(new WriteTimeoutError(writeTimeoutMs)), writeTimeoutMs);
+    if (writeTimeoutMs > 0 && stall === null) stall = setTimeout(() => out.destroy(writeTimeoutError(writeTimeoutMs)), writeTimeoutMs);
   };
   const onEnd = (): void => {
     out.push(null);
