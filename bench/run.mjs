@@ -79,6 +79,9 @@ async function main() {
 
   const nginxBin = findBinary('nginx');
   const upstreamKind = opts.upstream ?? (nginxBin ? 'nginx' : 'node');
+  if (upstreamKind === 'node') {
+    notes.push('The upstream is the Node server, which shares the load generator\'s core: it may cap the fastest proxies (see bench/README.md).');
+  }
   const taskset = findBinary('taskset');
   // Read before pinSelf: afterwards this process sees only the load generator's cores.
   const cpuCount = availableParallelism();
@@ -260,7 +263,7 @@ function readOptions() {
     }
     return items;
   };
-  const upstream = values.upstream ?? process.env.BENCH_UPSTREAM;
+  const upstream = /** @type {'nginx' | 'node' | undefined} */ (values.upstream ?? process.env.BENCH_UPSTREAM);
   if (upstream !== undefined && upstream !== 'nginx' && upstream !== 'node') {
     throw new Error(`--upstream must be nginx or node, not '${upstream}'`);
   }
@@ -293,7 +296,9 @@ function int(raw, fallback, min, max, name) {
  * @param {{ keep: boolean, interrupted: boolean }} state @param {string} dir
  */
 function installCleanup(procs, state, dir) {
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
+  /** @type {[NodeJS.Signals, number][]} */
+  const signals = [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]];
+  for (const [signal, code] of signals) {
     process.on(signal, () => {
       if (state.interrupted) return;
       state.interrupted = true;

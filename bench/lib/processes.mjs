@@ -20,7 +20,10 @@ export function createProcessSet({ taskset }) {
   /** @type {Map<number, Proc>} */
   const running = new Map();
 
-  /** @param {string} command @param {string[]} args @param {string | undefined} cpus */
+  /**
+   * @param {string} command @param {string[]} args @param {string | undefined} cpus
+   * @returns {[string, string[]]}
+   */
   function argv(command, args, cpus) {
     return cpus && taskset ? [taskset, ['-c', cpus, command, ...args]] : [command, args];
   }

@@ -40,6 +40,7 @@ export const portcullis = {
       file, port, upstreamPort, staticDir, admin: `admin ${admin}`,
       globalExtra: process.env.BENCH_PORTCULLIS_GLOBAL ?? '',
     });
+    /** @type {NodeJS.ProcessEnv} */
     const env = { ...process.env, NODE_ENV: 'production' };
     if (process.env.BENCH_PORTCULLIS_NODE_OPTIONS !== undefined) {
       env.NODE_OPTIONS = process.env.BENCH_PORTCULLIS_NODE_OPTIONS;

@@ -3,6 +3,7 @@
  * The only file that knows every module.
  */
 import { resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { startAdminServer, type AdminServer } from './admin/index.ts';
 import { loadConfig, parseConfigJson, type ConfigAdapter } from './config/index.ts';
@@ -35,6 +36,9 @@ export interface Instance {
 }
 
 export async function start(options: StartOptions): Promise<Instance> {
+  // Regexps from config (path_regexp, header_regexp) meet hostile input; past a backtracking
+  // budget V8 switches to its linear-time engine instead of hanging the event loop (ReDoS).
+  setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
   const configFile = resolve(options.configFile);
   const adapter = options.adapter ?? (configFile.endsWith('.json') ? 'json' : 'caddyfile');
   const read = () => loadConfig(configFile, { adapter, env: options.env ?? process.env });

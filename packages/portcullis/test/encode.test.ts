@@ -3,34 +3,21 @@
  * runs encode, then a terminal picked by path that answers the way file_server, respond or
  * reverse_proxy would (with or without Content-Length, in one piece or streamed).
  */
+import { testDeps } from './support/handler-deps.ts';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { Registry } from 'prom-client';
 import type { EncodeHandler } from '../src/config/types.ts';
-import { systemClock } from '../src/kernel/clock.ts';
-import { EventBus } from '../src/kernel/events.ts';
-import { silentLogger } from '../src/kernel/logger.ts';
 import type { RequestContext } from '../src/proxy/context.ts';
 import type { HandlerDeps } from '../src/proxy/handler-deps.ts';
 import { createRequestContext } from '../src/proxy/request-context.ts';
 import { writeHead } from '../src/proxy/response.ts';
 import { createEncode, negotiateEncoding, isCompressibleType } from '../src/proxy/handlers/encode.ts';
 
-const deps: HandlerDeps = {
-  logger: silentLogger(),
-  events: new EventBus(),
-  clock: systemClock,
-  metrics: new Registry(),
-  configFile: null,
-  compileRoutes: () => {
-    throw new Error('unused');
-  },
-  onDispose: () => {},
-};
+const deps: HandlerDeps = testDeps();
 
 const hasZstd = typeof zlib.createZstdCompress === 'function';
 

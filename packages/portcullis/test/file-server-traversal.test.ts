@@ -5,6 +5,7 @@
  * file lives OUTSIDE the root (and in a sibling directory whose name extends the root's); no
  * response may contain it, and every attempt must end in 400, 403 or 404.
  */
+import { testDeps } from './support/handler-deps.ts';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -14,11 +15,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { Registry } from 'prom-client';
 import type { FileServerHandler } from '../src/config/types.ts';
 import { ManualClock, type Clock } from '../src/kernel/clock.ts';
 import { isPortcullisError } from '../src/kernel/errors.ts';
-import { EventBus } from '../src/kernel/events.ts';
 import { silentLogger } from '../src/kernel/logger.ts';
 import type { Handler } from '../src/proxy/context.ts';
 import { createFileServer } from '../src/proxy/handlers/file-server.ts';
@@ -39,17 +38,7 @@ function fileServer(root: string, configFile: string, clock: Clock): Handler {
     precompressed: ['gzip', 'br'],
     pass_thru: false,
   };
-  return createFileServer(config, {
-    logger,
-    events: new EventBus(),
-    clock,
-    metrics: new Registry(),
-    configFile,
-    compileRoutes: () => {
-      throw new Error('unused');
-    },
-    onDispose: () => {},
-  });
+  return createFileServer(config, testDeps({ logger, clock, configFile }));
 }
 
 async function listen(handler: Handler): Promise<{ port: number; close(): Promise<void> }> {

@@ -2,6 +2,7 @@
  * file_server over real HTTP: a node:http server on 127.0.0.1:0 builds a RequestContext for each
  * request and runs the handler against a temp root full of fixtures.
  */
+import { testDeps } from './support/handler-deps.ts';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -12,11 +13,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { Registry } from 'prom-client';
 import type { FileServerHandler } from '../src/config/types.ts';
 import { ManualClock, systemClock, type Clock } from '../src/kernel/clock.ts';
 import { httpError, isPortcullisError, type PortcullisError } from '../src/kernel/errors.ts';
-import { EventBus } from '../src/kernel/events.ts';
 import { silentLogger } from '../src/kernel/logger.ts';
 import type { Handler } from '../src/proxy/context.ts';
 import type { HandlerDeps } from '../src/proxy/handler-deps.ts';
@@ -44,17 +43,7 @@ interface ServeOptions {
 }
 
 function deps(configFile: string | null, clock: Clock = systemClock): HandlerDeps {
-  return {
-    logger,
-    events: new EventBus(),
-    clock,
-    metrics: new Registry(),
-    configFile,
-    compileRoutes: () => {
-      throw new Error('unused');
-    },
-    onDispose: () => {},
-  };
+  return testDeps({ logger, clock, configFile });
 }
 
 function fileServerConfig(root: string, overrides: Partial<FileServerHandler> = {}): FileServerHandler {

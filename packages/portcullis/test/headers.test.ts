@@ -3,32 +3,19 @@
  * runs the handler, then a terminal that reports the request headers it saw and answers with
  * headers and a status chosen by the test.
  */
+import { testDeps } from './support/handler-deps.ts';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Registry } from 'prom-client';
 import type { HeadersHandler } from '../src/config/types.ts';
-import { systemClock } from '../src/kernel/clock.ts';
-import { EventBus } from '../src/kernel/events.ts';
-import { silentLogger } from '../src/kernel/logger.ts';
 import type { RequestContext } from '../src/proxy/context.ts';
 import type { HandlerDeps } from '../src/proxy/handler-deps.ts';
 import { createRequestContext } from '../src/proxy/request-context.ts';
 import { writeHead } from '../src/proxy/response.ts';
 import { createHeaders } from '../src/proxy/handlers/headers.ts';
 
-const deps: HandlerDeps = {
-  logger: silentLogger(),
-  events: new EventBus(),
-  clock: systemClock,
-  metrics: new Registry(),
-  configFile: null,
-  compileRoutes: () => {
-    throw new Error('unused');
-  },
-  onDispose: () => {},
-};
+const deps: HandlerDeps = testDeps();
 
 interface Reply {
   status: number;

@@ -2,14 +2,13 @@
  * Shared pieces of the reverse_proxy tests: real upstreams on 127.0.0.1:0, a node:http server
  * that runs the handler the way the front door does (upgrades included), and a client.
  */
+import { testDeps } from './support/handler-deps.ts';
 import { createServer, request as httpRequest, ServerResponse, type IncomingMessage, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Registry } from 'prom-client';
 import type { ReverseProxyHandler, UpstreamConfig } from '../src/config/types.ts';
-import { systemClock } from '../src/kernel/clock.ts';
 import { PortcullisError } from '../src/kernel/errors.ts';
-import { EventBus } from '../src/kernel/events.ts';
 import { silentLogger } from '../src/kernel/logger.ts';
 import { endOfChain, type Handler } from '../src/proxy/context.ts';
 import type { HandlerDeps } from '../src/proxy/handler-deps.ts';
@@ -59,20 +58,11 @@ export interface Proxy {
 export async function startProxy(config: ReverseProxyHandler, options: ReverseProxyOptions = {}, scheme: 'http' | 'https' = 'http'): Promise<Proxy> {
   const disposers: (() => void | Promise<void>)[] = [];
   const metrics = new Registry();
-  const deps: HandlerDeps = {
-    logger: silentLogger(),
-    events: new EventBus(),
-    clock: systemClock,
-    metrics,
-    configFile: null,
-    compileRoutes: () => {
-      throw new Error('unused');
-    },
-    onDispose: (fn) => disposers.push(fn),
-  };
+  const deps: HandlerDeps = testDeps({ metrics, onDispose: (fn) => void disposers.push(fn) });
   const handler: Handler = createReverseProxy(config, deps, options);
+  const logger = silentLogger();
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    const ctx = createRequestContext(req, res, { scheme, logger: silentLogger() });
+    const ctx = createRequestContext(req, res, { scheme, logger });
     if (ctx === null) {
       res.writeHead(400).end();
       return;

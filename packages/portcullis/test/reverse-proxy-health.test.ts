@@ -88,6 +88,40 @@ describe('retries', () => {
     assert.equal((await send(p.port, { method: 'GET' })).status, 502, 'GET is not in retry_match');
   });
 
+  test('request_buffers keeps a small body whole, so retry_match may resend it after an upstream read it', async () => {
+    const breaker = await startUpstream((req) => req.socket.destroy());
+    cleanups.push(() => breaker.close());
+    const good = await named('good');
+    const p = await proxy(
+      proxyConfig([breaker.dial, good.dial], {
+        request_buffers: 1024 * 1024,
+        load_balancing: { policy: 'first', try_duration_ms: 2000, try_interval_ms: 20, retry_match: [{ method: ['POST'] }] },
+      }),
+    );
+    const body = Buffer.alloc(200 * 1024, 'z');
+    const reply = await send(p.port, { method: 'POST', headers: { 'transfer-encoding': 'chunked' }, body });
+    assert.equal(reply.text, 'good');
+    assert.equal(breaker.seen[0]!.body.length, body.length, 'the first upstream read the whole body');
+    assert.deepEqual(good.seen[0]!.body, body, 'the second got it again, whole');
+  });
+
+  test('a body larger than request_buffers streams and is not resent', async () => {
+    const breaker = await startUpstream((req) => req.socket.destroy());
+    cleanups.push(() => breaker.close());
+    const good = await named('good');
+    const p = await proxy(
+      proxyConfig([breaker.dial, good.dial], {
+        request_buffers: 1024,
+        load_balancing: { policy: 'first', try_duration_ms: 2000, try_interval_ms: 20, retry_match: [{ method: ['POST'] }] },
+      }),
+    );
+    const body = Buffer.alloc(100 * 1024, 'q');
+    const reply = await send(p.port, { method: 'POST', body });
+    assert.equal(reply.status, 502);
+    assert.deepEqual(breaker.seen[0]!.body, body, 'the buffered head and the streamed rest arrive in order');
+    assert.equal(good.seen.length, 0);
+  });
+
   test('without lb_try_duration there are no retries: 502 at once', async () => {
     const dead = await deadAddress();
     const good = await named('good');

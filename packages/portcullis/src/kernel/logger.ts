@@ -23,7 +23,16 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       transport: { target: 'pino-pretty', options: { destination: 2, translateTime: 'SYS:HH:MM:ss' } },
     });
   }
-  return pino({ level, base: undefined }, pino.destination({ dest: 2, sync: false }));
+  return pino(
+    {
+      level,
+      base: undefined,
+      // Level names and ISO times read better in `journalctl` and match the access log's style.
+      formatters: { level: (label) => ({ level: label }) },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    pino.destination({ dest: 2, sync: false }),
+  );
 }
 
 /** A logger that writes nothing; for tests and for commands that must print only their output. */

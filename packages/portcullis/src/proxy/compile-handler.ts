@@ -30,7 +30,7 @@ const factories: Factories = {
   request_body: createRequestBody,
   error: createError,
   file_server: createFileServer,
-  reverse_proxy: createReverseProxy,
+  reverse_proxy: (config, deps) => createReverseProxy(config, deps, { trustedProxies: deps.trustedProxies }),
   metrics: createMetricsEndpoint,
 };
 

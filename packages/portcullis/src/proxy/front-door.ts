@@ -36,6 +36,20 @@ export interface FrontDoor {
   close(graceMs: number): Promise<void>;
 }
 
+/**
+ * RFC 9112 §3.2: a request with more than one Host header is answered 400. Node keeps the first
+ * silently; an upstream or cache that keeps the last would route by a different host than ours.
+ */
+function hasOneHost(req: IncomingMessage): boolean {
+  const raw = req.rawHeaders;
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host' && ++count > 1) return false;
+  }
+  return true;
+}
+
 export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
   const { logger, events } = deps;
   const listeners = new Map<string, Listener>();
@@ -80,9 +94,9 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
       res.writeHead(503, { 'content-length': 0, connection: 'close' }).end();
       return;
     }
-    const ctx = createRequestContext(req, res, { scheme: plan.scheme, logger });
+    const ctx = hasOneHost(req) ? createRequestContext(req, res, { scheme: plan.scheme, logger }) : null;
     if (ctx === null) {
-      res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end('400 Bad Request: malformed request target\n');
+      res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end('400 Bad Request: malformed request target or Host\n');
       return;
     }
     const site = runtime.routers.get(plan.key)?.(ctx) ?? null;

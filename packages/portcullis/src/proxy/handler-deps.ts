@@ -17,6 +17,8 @@ export interface HandlerDeps {
   metrics: Registry;
   /** Absolute path of the config file, which file_server never serves. */
   configFile: string | null;
+  /** CIDRs of proxies whose X-Forwarded-* headers are believed (global `trusted_proxies`). */
+  trustedProxies: string[];
   /** Compiles nested routes (subroute, handle, route). */
   compileRoutes(routes: RouteConfig[]): Handler;
   /** Registers cleanup (timers, pools) run when this config is replaced or the process stops. */

@@ -61,6 +61,7 @@ export function buildRuntime(config: Config, deps: RuntimeDeps): Runtime {
     clock: deps.clock,
     metrics: deps.metrics,
     configFile: deps.configFile,
+    trustedProxies: config.server.trustedProxies,
     compileRoutes: (routes) => compileRouteList(routes, (h) => compileHandler(h, handlerDeps)),
     onDispose: (fn) => void disposers.push(fn),
   };

@@ -12,8 +12,9 @@ import type { CompiledSite } from './runtime.ts';
 export async function serveRequest(ctx: RequestContext, site: CompiledSite): Promise<void> {
   try {
     await site.handler(ctx, endOfChain);
-    // Nothing wrote a response: Caddy answers 200 with an empty body.
-    if (!ctx.res.headersSent && !ctx.res.writableEnded) {
+    // Nothing wrote a response: Caddy answers 200 with an empty body. (A finished WebSocket
+    // tunnel also wrote nothing through res, but its socket is gone.)
+    if (!ctx.res.headersSent && !ctx.res.writableEnded && !ctx.res.destroyed && ctx.res.statusCode !== 101) {
       ctx.res.setHeader('Content-Length', 0);
       writeHead(ctx, 200);
       ctx.res.end();

@@ -15,6 +15,10 @@
  * A compressed response loses Content-Length and Accept-Ranges, gains `Content-Encoding` and
  * `Vary: Accept-Encoding`, and a strong ETag becomes weak (`W/"..."`, as nginx does): the bytes
  * differ, and a weak validator still lets If-None-Match revalidate (RFC 9110 section 8.8.1).
+ *
+ * Compression over TLS leaks secrets that sit next to attacker-reflected input in one body
+ * (BREACH, CVE-2013-3587); as in Caddy, whether a route's pages are safe to compress is the
+ * operator's call, made by where `encode` is placed.
  */
 import zlib from 'node:zlib';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';

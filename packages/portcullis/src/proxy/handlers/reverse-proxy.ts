@@ -44,20 +44,6 @@ export function createReverseProxy(config: ReverseProxyHandler, deps: HandlerDep
     maxRequests: passiveConfig?.unhealthy_request_count ?? 0,
   };
 
-  const gauge = upstreamHealthGauge(deps.metrics);
-  const report = (upstream: Upstream): void => gauge.set({ upstream: upstream.key }, isHealthy(upstream, limits) ? 1 : 0);
-  const passive = createPassiveHealth(passiveConfig, limits.maxFails, report);
-  for (const upstream of upstreams) report(upstream);
-
-  const pools = new Map<Upstream, Pool>(upstreams.map((u) => [u, createPool(u, config.transport, tls)]));
-  const active = config.health_checks.active === null ? null : startActiveHealth(config.health_checks.active, upstreams, config.transport, tls, logger, report);
-  deps.onDispose(async () => {
-    passive.stop();
-    await active?.stop();
-    // close() lets requests in flight finish; upgraded tunnels left the pools already.
-    await Promise.allSettled([...pools.values()].map((pool) => pool.close()));
-  });
-
   const policy = compilePolicy(config.load_balancing, upstreams, limits);
   const retry = compileRetryPolicy(config.load_balancing, logger);
   const headerUp = compileHeaderOps(config.headers.request);
@@ -66,6 +52,20 @@ export function createReverseProxy(config: ReverseProxyHandler, deps: HandlerDep
   const bodyTimeout = Math.max(0, config.transport.read_timeout_ms);
   const writeTimeout = Math.max(0, config.transport.write_timeout_ms);
   const flushAlways = config.flush_interval_ms === -1;
+
+  // Everything that can reject the config is above; from here on, resources that need disposing.
+  const gauge = upstreamHealthGauge(deps.metrics);
+  const report = (upstream: Upstream): void => gauge.set({ upstream: upstream.key }, isHealthy(upstream, limits) ? 1 : 0);
+  const passive = createPassiveHealth(passiveConfig, limits.maxFails, report);
+  for (const upstream of upstreams) report(upstream);
+  const pools = new Map<Upstream, Pool>(upstreams.map((u) => [u, createPool(u, config.transport, tls)]));
+  const active = config.health_checks.active === null ? null : startActiveHealth(config.health_checks.active, upstreams, config.transport, tls, logger, report);
+  deps.onDispose(async () => {
+    passive.stop();
+    await active?.stop();
+    // close() lets requests in flight finish; upgraded tunnels left the pools already.
+    await Promise.allSettled([...pools.values()].map((pool) => pool.close()));
+  });
 
   /** The upstream's response head onto ctx.res: hop-by-hop fields out, header_down, sticky cookie. */
   function responseHooks(ctx: RequestContext, upstream: Upstream, head: Buffer | null): ResponseHooks {

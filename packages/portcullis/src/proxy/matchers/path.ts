@@ -18,28 +18,43 @@ type PathTest = (ctx: RequestContext) => boolean;
 
 /** Compiles a list of path patterns (any one may match). */
 export function compilePathMatcher(patterns: string[]): PathTest {
-  const tests = patterns.map(compileOne);
-  if (tests.length === 1) return tests[0]!;
+  // The common patterns test the lower-cased normalised path, computed once per request.
+  const simple: Array<(path: string) => boolean> = [];
+  const special: PathTest[] = [];
+  for (const raw of patterns) {
+    if (hasPlaceholders(raw)) {
+      special.push(compileDynamic(raw));
+      continue;
+    }
+    const pattern = raw.toLowerCase();
+    if (pattern.indexOf('%') === -1 && pattern.indexOf('//') === -1) simple.push(pattern === '*' ? () => true : compileStringTest(pattern));
+    else special.push(compileStatic(pattern));
+  }
+  if (special.length === 0 && simple.length === 1) {
+    const only = simple[0]!;
+    return (ctx) => only(requestPath(ctx, false));
+  }
   return (ctx) => {
-    for (let i = 0; i < tests.length; i++) if (tests[i]!(ctx)) return true;
+    if (simple.length > 0) {
+      const path = requestPath(ctx, false);
+      for (let i = 0; i < simple.length; i++) if (simple[i]!(path)) return true;
+    }
+    for (let i = 0; i < special.length; i++) if (special[i]!(ctx)) return true;
     return false;
   };
 }
 
-function compileOne(pattern: string): PathTest {
-  if (hasPlaceholders(pattern)) {
-    const template = compileTemplate(pattern);
-    return (ctx) => {
-      let test: PathTest;
-      try {
-        test = compileStatic(template(ctx).toLowerCase());
-      } catch {
-        return false; // a placeholder produced a bad glob: Caddy ignores path.Match's error
-      }
-      return test(ctx);
-    };
-  }
-  return compileStatic(pattern.toLowerCase());
+function compileDynamic(pattern: string): PathTest {
+  const template = compileTemplate(pattern);
+  return (ctx) => {
+    let test: PathTest;
+    try {
+      test = compileStatic(template(ctx).toLowerCase());
+    } catch {
+      return false; // a placeholder produced a bad glob: Caddy ignores path.Match's error
+    }
+    return test(ctx);
+  };
 }
 
 /** Windows ignores trailing dots and spaces in file names (Caddy #2917, #5613). */

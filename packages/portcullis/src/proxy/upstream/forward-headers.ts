@@ -130,9 +130,8 @@ export function stripResponseHeaders(headers: HeaderMap, keepUpgrade: boolean): 
   if (connection !== undefined) {
     for (const name of tokens(connection)) if (name !== 'upgrade' || !keepUpgrade) delete headers[name];
   }
-  for (const name of HOP_HEADERS) {
-    if (keepUpgrade && name === 'upgrade') continue;
-    if (Object.hasOwn(headers, name)) delete headers[name];
+  for (const name of Object.keys(headers)) {
+    if (HOP_HEADERS.has(name) && !(keepUpgrade && name === 'upgrade')) delete headers[name];
   }
 }
 

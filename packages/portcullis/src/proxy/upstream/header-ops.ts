@@ -4,6 +4,7 @@
  * hold placeholders, compiled once here.
  */
 import type { HeaderOps } from '../../config/types.ts';
+import { ErrorCodes, PortcullisError } from '../../kernel/errors.ts';
 import type { RequestContext } from '../context.ts';
 import { compileTemplate } from '../placeholders.ts';
 import type { HeaderMap } from './forward-headers.ts';
@@ -76,7 +77,7 @@ function compileReplace(field: string, r: Replacement): HeaderEdit {
   const replacement = compileValue(r.replace);
   let edit: (value: string, ctx: RequestContext) => string;
   if (r.search_regexp !== undefined) {
-    const re = new RegExp(r.search_regexp, 'g');
+    const re = compileRegExp(r.search_regexp);
     edit = (value, ctx) => value.replace(re, replacement(ctx));
   } else {
     const search = r.search ?? '';
@@ -97,4 +98,15 @@ function compileReplace(field: string, r: Replacement): HeaderEdit {
   };
   if (field === '*') return (headers, ctx) => { for (const name of Object.keys(headers)) apply(headers, name, ctx); };
   return (headers, ctx) => apply(headers, field, ctx);
+}
+
+function compileRegExp(pattern: string): RegExp {
+  try {
+    return new RegExp(pattern, 'g');
+  } catch (error) {
+    throw new PortcullisError(ErrorCodes.ERR_CONFIG_INVALID, `reverse_proxy: header replacement: bad regular expression ${JSON.stringify(pattern)}`, {
+      directive: 'reverse_proxy',
+      cause: error,
+    });
+  }
 }

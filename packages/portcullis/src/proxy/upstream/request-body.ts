@@ -51,6 +51,7 @@ function streamed(req: IncomingMessage, prefix: Buffer | null, writeTimeoutMs: n
 }
 
 function bufferUpTo(req: IncomingMessage, limit: number): Promise<{ buffer: Buffer; complete: boolean }> {
+  if (req.readableEnded) return Promise.resolve({ buffer: Buffer.alloc(0), complete: true });
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -151,7 +151,7 @@ function cookiePolicy(name: string, secret: string, upstreams: readonly Upstream
 }
 
 /** The value of cookie `name` in a Cookie header, or null. */
-export function cookieValue(header: string | undefined, name: string): string | null {
+function cookieValue(header: string | undefined, name: string): string | null {
   if (header === undefined || header === '') return null;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
@@ -182,7 +182,7 @@ function byHash(list: readonly Upstream[], key: string, usable: Usable, avoid: r
 }
 
 /** FNV-1a over both strings with murmur3's finaliser for avalanche; not for security. */
-export function hash2(a: string, b: string): number {
+function hash2(a: string, b: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < a.length; i++) h = Math.imul(h ^ a.charCodeAt(i), 0x01000193);
   h = Math.imul(h ^ 0x1f, 0x01000193);

@@ -1,0 +1,31 @@
+/**
+ * ReDoS regression: a catastrophic path_regexp from config meets a hostile path. V8's
+ * backtracking limit hands such matches to the linear-time engine, so the request is answered
+ * instead of freezing every connection on the event loop.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import { startPortcullis } from './support/instance.ts';
+
+test('a catastrophic path_regexp does not hang the server', async () => {
+  const p = await startPortcullis(`
+{
+	admin off
+}
+http://127.0.0.1:0 {
+	@evil path_regexp ^/(a+)+$
+	respond @evil "matched"
+	respond "not matched"
+}
+`);
+  try {
+    // 40 a's and a b: naive backtracking needs ~2^40 steps.
+    const res = await request(`${p.url}/${'a'.repeat(40)}b`, { headersTimeout: 10_000 });
+    assert.equal(await res.body.text(), 'not matched');
+    const ok = await request(`${p.url}/aaaa`);
+    assert.equal(await ok.body.text(), 'matched');
+  } finally {
+    await p.stop();
+  }
+});
