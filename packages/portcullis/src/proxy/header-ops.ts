@@ -4,7 +4,7 @@
  * for the response head (run by writeHead just before the head goes out, so an upstream's or
  * file's headers cannot override a configured one).
  *
- * Order, as Caddy's HeaderOps.ApplyTo (and upstream/header-ops.ts): delete `*`, default, add,
+ * Order, as Caddy's HeaderOps.ApplyTo: delete `*`, default, add,
  * set, delete (with `*` prefix/suffix/substring wildcards), replace.
  *
  * Values can carry client input through placeholders. A value that would put a control
@@ -66,6 +66,23 @@ export function compileResponseHeaderOps(ops: HeaderOps, require?: ResponseRequi
   return (ctx, res, status) => {
     if (condition !== null && !condition(res, status)) return;
     const access = responseAccess(res);
+    for (let i = 0; i < steps.length; i++) steps[i]!(access, ctx);
+  };
+}
+
+/** A plain header map with lower-case names, as reverse_proxy builds for upstream requests and responses. */
+export type HeaderMap = Record<string, string | string[]>;
+
+/**
+ * Compiles edits of a HeaderMap (`header_up` / `header_down`); null when there is nothing to
+ * do, so the hot path can skip the call.
+ */
+export function compileHeaderMapOps(ops: HeaderOps | undefined): ((headers: HeaderMap, ctx: RequestContext) => void) | null {
+  if (ops === undefined) return null;
+  const steps = compileSteps(ops);
+  if (steps.length === 0) return null;
+  return (headers, ctx) => {
+    const access = mapAccess(headers);
     for (let i = 0; i < steps.length; i++) steps[i]!(access, ctx);
   };
 }
@@ -272,6 +289,25 @@ function requestAccess(headers: Record<string, string | string[] | undefined>): 
       const separator = key === 'cookie' ? '; ' : ', ';
       const joined = values.join(separator);
       headers[key] = existing === undefined ? joined : `${Array.isArray(existing) ? existing.join(separator) : existing}${separator}${joined}`;
+    },
+    remove: (name) => {
+      delete headers[name.toLowerCase()];
+    },
+  };
+}
+
+function mapAccess(headers: HeaderMap): HeaderAccess {
+  return {
+    names: () => Object.keys(headers),
+    get: (name) => (Object.hasOwn(headers, name) ? headers[name] : undefined),
+    set: (name, value) => {
+      headers[name.toLowerCase()] = value;
+    },
+    append: (name, values) => {
+      const key = name.toLowerCase();
+      const existing = Object.hasOwn(headers, key) ? headers[key] : undefined;
+      const all = existing === undefined ? values : [...(Array.isArray(existing) ? existing : [existing]), ...values];
+      headers[key] = all.length === 1 ? all[0]! : all;
     },
     remove: (name) => {
       delete headers[name.toLowerCase()];

@@ -9,8 +9,8 @@ import type { ReverseProxyHandler } from '../../config/types.ts';
 import { ErrorCodes, PortcullisError, httpError } from '../../kernel/errors.ts';
 import type { Handler, RequestContext } from '../context.ts';
 import type { HandlerDeps } from '../handler-deps.ts';
-import { buildRequestHeaders, compileTrustedProxies, stripResponseHeaders, upgradeType, type HeaderMap } from '../upstream/forward-headers.ts';
-import { compileHeaderOps } from '../upstream/header-ops.ts';
+import { buildRequestHeaders, compileTrustedProxies, stripResponseHeaders, upgradeType } from '../upstream/forward-headers.ts';
+import { compileHeaderMapOps, type HeaderMap } from '../header-ops.ts';
 import { startActiveHealth } from '../upstream/health-active.ts';
 import { createPassiveHealth } from '../upstream/health-passive.ts';
 import { upstreamHealthGauge } from '../upstream/metrics.ts';
@@ -46,8 +46,8 @@ export function createReverseProxy(config: ReverseProxyHandler, deps: HandlerDep
 
   const policy = compilePolicy(config.load_balancing, upstreams, limits);
   const retry = compileRetryPolicy(config.load_balancing, logger);
-  const headerUp = compileHeaderOps(config.headers.request);
-  const headerDown = compileHeaderOps(config.headers.response);
+  const headerUp = compileHeaderMapOps(config.headers.request);
+  const headerDown = compileHeaderMapOps(config.headers.response);
   const headersTimeout = Math.max(0, config.transport.response_header_timeout_ms);
   const bodyTimeout = Math.max(0, config.transport.read_timeout_ms);
   const writeTimeout = Math.max(0, config.transport.write_timeout_ms);

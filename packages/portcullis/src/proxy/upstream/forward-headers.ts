@@ -3,11 +3,12 @@
  * fields removed both ways (RFC 9110 §7.6.1), X-Forwarded-* set the way Caddy 2.5+ does
  * (a client's own values are believed only when the peer is a trusted proxy).
  */
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { isIPv4 } from 'node:net';
 import { ErrorCodes, PortcullisError } from '../../kernel/errors.ts';
 import type { RequestContext } from '../context.ts';
+import type { HeaderMap } from '../header-ops.ts';
+import { compileIpRanges } from '../../kernel/ip-ranges.ts';
 
-export type HeaderMap = Record<string, string | string[]>;
 
 /**
  * Hop-by-hop fields: the RFC 2616 §13.5.1 list Caddy strips, plus Alt-Svc (ours, not the
@@ -42,27 +43,14 @@ const FORWARDING_CLAIMS = new Set(['forwarded', 'x-real-ip', 'x-client-ip', 'x-f
  */
 const CONNECTION_PROOF = new Set(['host', 'content-length']);
 
-/** `trusted_proxies` CIDRs (or single addresses) compiled to a membership test. */
+/** `trusted_proxies` ranges (CIDRs, addresses, `private_ranges`) compiled to a membership test. */
 export function compileTrustedProxies(ranges: readonly string[]): (ip: string) => boolean {
   if (ranges.length === 0) return () => false;
-  const list = new BlockList();
-  for (const range of ranges) {
-    const slash = range.indexOf('/');
-    const address = normalizeIp(slash === -1 ? range : range.slice(0, slash));
-    const type = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : null;
-    const prefix = slash === -1 ? (type === 'ipv4' ? 32 : 128) : Number(range.slice(slash + 1));
-    const max = type === 'ipv4' ? 32 : 128;
-    if (type === null || !/^\d+$/.test(String(prefix)) || prefix < 0 || prefix > max) {
-      throw new PortcullisError(ErrorCodes.ERR_CONFIG_INVALID, `trusted_proxies: ${JSON.stringify(range)} is not an IP address or CIDR range`);
-    }
-    list.addSubnet(address, prefix, type);
+  try {
+    return compileIpRanges([...ranges]);
+  } catch (error) {
+    throw new PortcullisError(ErrorCodes.ERR_CONFIG_INVALID, `trusted_proxies: ${(error as Error).message}`, { cause: error });
   }
-  return (ip) => {
-    const address = normalizeIp(ip);
-    if (isIPv4(address)) return list.check(address, 'ipv4');
-    if (isIPv6(address)) return list.check(address, 'ipv6');
-    return false;
-  };
 }
 
 /** `::ffff:192.0.2.1` (a dual-stack socket's IPv4 peer) as `192.0.2.1`; IPv6 zones dropped. */

@@ -7,7 +7,7 @@ import type { Duplex, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from '../context.ts';
 import { writeHead } from '../response.ts';
-import type { HeaderMap } from './forward-headers.ts';
+import type { HeaderMap } from '../header-ops.ts';
 
 export interface AttemptRequest {
   method: string;
