@@ -4,14 +4,14 @@
  */
 import { resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { Registry, collectDefaultMetrics } from 'prom-client';
 import { startAdminServer, type AdminServer } from './admin/index.ts';
 import { loadConfig, parseConfigJson, type ConfigAdapter } from './config/index.ts';
 import type { Config } from './config/types.ts';
 import { systemClock } from './kernel/clock.ts';
 import { EventBus } from './kernel/events.ts';
 import { createLogger, type Logger } from './kernel/logger.ts';
-import { buildRuntime, createFrontDoor, type RuntimeDeps } from './proxy/index.ts';
+import { loadMetricsKit, type MetricsKit } from './kernel/metrics.ts';
+import { buildRuntime, configUsesMetrics, createFrontDoor, type RuntimeDeps } from './proxy/index.ts';
 
 export interface StartOptions {
   configFile: string;
@@ -45,19 +45,21 @@ export async function start(options: StartOptions): Promise<Instance> {
   let config = read();
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const events = new EventBus();
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'portcullis_' });
-  const deps: RuntimeDeps = { logger, events, clock: systemClock, metrics: registry, configFile };
+  let metrics: MetricsKit | null = null;
+  const depsFor = async (next: Config): Promise<RuntimeDeps> => {
+    if (metrics === null && configUsesMetrics(next)) metrics = await loadMetricsKit();
+    return { logger, events, clock: systemClock, metrics, configFile };
+  };
   const front = createFrontDoor({ logger, events });
 
-  await front.apply(buildRuntime(config, deps));
+  await front.apply(buildRuntime(config, await depsFor(config)));
 
   // Reloads run one at a time: two overlapping ones must not interleave their listener changes.
   let queue: Promise<void> = Promise.resolve();
   let admin: AdminServer | null = null;
 
   async function applyConfig(next: Config): Promise<void> {
-    const runtime = buildRuntime(next, deps);
+    const runtime = buildRuntime(next, await depsFor(next));
     try {
       await front.apply(runtime);
     } catch (error) {

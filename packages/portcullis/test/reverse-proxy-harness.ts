@@ -2,6 +2,7 @@
  * Shared pieces of the reverse_proxy tests: real upstreams on 127.0.0.1:0, a node:http server
  * that runs the handler the way the front door does (upgrades included), and a client.
  */
+import { loadMetricsKit } from '../src/kernel/metrics.ts';
 import { testDeps } from './support/handler-deps.ts';
 import { createServer, request as httpRequest, ServerResponse, type IncomingMessage, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
@@ -57,8 +58,9 @@ export interface Proxy {
  */
 export async function startProxy(config: ReverseProxyHandler, options: ReverseProxyOptions = {}, scheme: 'http' | 'https' = 'http'): Promise<Proxy> {
   const disposers: (() => void | Promise<void>)[] = [];
-  const metrics = new Registry();
-  const deps: HandlerDeps = testDeps({ metrics, onDispose: (fn) => void disposers.push(fn) });
+  const kit = await loadMetricsKit();
+  const metrics = kit.registry;
+  const deps: HandlerDeps = testDeps({ metrics: kit, onDispose: (fn) => void disposers.push(fn) });
   const handler: Handler = createReverseProxy(config, deps, options);
   const logger = silentLogger();
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {

@@ -106,7 +106,14 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     }
     ctx.siteName = site.name;
     runtime.inflight++;
-    res.once('close', () => finish(runtime, ctx, site));
+    res.once('close', () => {
+      try {
+        finish(runtime, ctx, site);
+      } catch (error) {
+        // Logging or metrics failing (a full disk) must not take the process down.
+        logger.error({ err: error, id: ctx.id }, 'recording a finished request failed');
+      }
+    });
     serveRequest(ctx, site).catch((error: unknown) => {
       logger.error({ err: error, id: ctx.id }, 'request failed outside the error path');
       res.destroy();

@@ -5,7 +5,7 @@
 import type { EventBus } from '../kernel/events.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { Clock } from '../kernel/clock.ts';
-import type { Registry } from 'prom-client';
+import type { MetricsKit } from '../kernel/metrics.ts';
 import type { RouteConfig } from '../config/types.ts';
 import type { Handler } from './context.ts';
 
@@ -13,8 +13,8 @@ export interface HandlerDeps {
   logger: Logger;
   events: EventBus;
   clock: Clock;
-  /** Prometheus registry of this process (kept across reloads). */
-  metrics: Registry;
+  /** Prometheus support when the config serves metrics; null otherwise (nothing is counted). */
+  metrics: MetricsKit | null;
   /** Absolute path of the config file, which file_server never serves. */
   configFile: string | null;
   /** CIDRs of proxies whose X-Forwarded-* headers are believed (global `trusted_proxies`). */

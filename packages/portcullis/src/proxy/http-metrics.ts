@@ -2,7 +2,8 @@
  * Prometheus metrics of requests, by site and route. Registered once per registry and kept
  * across reloads, so counters do not reset when the config changes.
  */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Counter, Histogram } from 'prom-client';
+import type { MetricsKit } from '../kernel/metrics.ts';
 
 export interface HttpMetrics {
   observe(site: string, route: string, method: string, status: number, durationSeconds: number): void;
@@ -15,13 +16,13 @@ const LABELS = ['site', 'route', 'method', 'code'] as const;
 /** Methods outside this set are counted as OTHER so clients cannot create unbounded label values. */
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE']);
 
-export function createHttpMetrics(registry: Registry): HttpMetrics {
+export function createHttpMetrics({ registry, client }: MetricsKit): HttpMetrics {
   const requests =
     (registry.getSingleMetric(REQUESTS) as Counter<(typeof LABELS)[number]> | undefined) ??
-    new Counter({ name: REQUESTS, help: 'HTTP requests handled, by site, route, method and status code.', labelNames: LABELS, registers: [registry] });
+    new client.Counter({ name: REQUESTS, help: 'HTTP requests handled, by site, route, method and status code.', labelNames: LABELS, registers: [registry] });
   const duration =
     (registry.getSingleMetric(DURATION) as Histogram<(typeof LABELS)[number]> | undefined) ??
-    new Histogram({
+    new client.Histogram({
       name: DURATION,
       help: 'Time from request arrival to the end of the response, in seconds.',
       labelNames: LABELS,

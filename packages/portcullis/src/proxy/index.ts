@@ -1,3 +1,3 @@
 /** The proxy module's facade: compile a config into a runtime, and serve runtimes. */
-export { buildRuntime, type Runtime, type RuntimeDeps } from './runtime.ts';
+export { buildRuntime, configUsesMetrics, type Runtime, type RuntimeDeps } from './runtime.ts';
 export { createFrontDoor, type FrontDoor } from './front-door.ts';

@@ -3,12 +3,12 @@
  * loggers, metrics. Built completely before it replaces the running one, so a config that
  * fails to compile never serves a request.
  */
-import type { Registry } from 'prom-client';
 import type { Config, HandlerConfig, RouteConfig } from '../config/types.ts';
 import type { Clock } from '../kernel/clock.ts';
 import { ConfigErrors, ErrorCodes, PortcullisError } from '../kernel/errors.ts';
 import type { EventBus } from '../kernel/events.ts';
 import type { Logger } from '../kernel/logger.ts';
+import type { MetricsKit } from '../kernel/metrics.ts';
 import { createAccessLogger, type AccessLogger } from './access-log.ts';
 import { compileHandler } from './compile-handler.ts';
 import type { Handler, RequestContext } from './context.ts';
@@ -22,7 +22,8 @@ export interface RuntimeDeps {
   logger: Logger;
   events: EventBus;
   clock: Clock;
-  metrics: Registry;
+  /** Loaded by the caller when configUsesMetrics(config); null otherwise. */
+  metrics: MetricsKit | null;
   configFile: string | null;
 }
 
@@ -43,6 +44,11 @@ export interface Runtime {
   /** Requests this runtime is still serving; reload disposes it when this reaches 0. */
   inflight: number;
   dispose(): Promise<void>;
+}
+
+/** Whether any site serves a `metrics` endpoint: only then is prom-client loaded and requests counted. */
+export function configUsesMetrics(config: Config): boolean {
+  return config.sites.some((s) => usesHandler(s.routes, 'metrics') || usesHandler(s.errorRoutes, 'metrics'));
 }
 
 function usesHandler(routes: RouteConfig[], name: HandlerConfig['handler']): boolean {
@@ -91,12 +97,11 @@ export function buildRuntime(config: Config, deps: RuntimeDeps): Runtime {
   for (const plan of listeners) {
     routers.set(plan.key, createSiteRouter(plan.sites.map(({ site, addresses }) => ({ value: compiled.get(site)!, addresses }))));
   }
-  const metricsOn = config.sites.some((s) => usesHandler(s.routes, 'metrics'));
   return {
     config,
     listeners,
     routers,
-    metrics: metricsOn ? createHttpMetrics(deps.metrics) : null,
+    metrics: deps.metrics !== null && configUsesMetrics(config) ? createHttpMetrics(deps.metrics) : null,
     inflight: 0,
     dispose,
   };

@@ -1,5 +1,4 @@
 /** HandlerDeps for tests that drive one handler directly. */
-import { Registry } from 'prom-client';
 import { systemClock } from '../../src/kernel/clock.ts';
 import { EventBus } from '../../src/kernel/events.ts';
 import { silentLogger } from '../../src/kernel/logger.ts';
@@ -10,7 +9,7 @@ export function testDeps(overrides: Partial<HandlerDeps> = {}): HandlerDeps {
     logger: silentLogger(),
     events: new EventBus(),
     clock: systemClock,
-    metrics: new Registry(),
+    metrics: null,
     configFile: null,
     trustedProxies: [],
     compileRoutes: () => {

@@ -54,8 +54,8 @@ export function createReverseProxy(config: ReverseProxyHandler, deps: HandlerDep
   const flushAlways = config.flush_interval_ms === -1;
 
   // Everything that can reject the config is above; from here on, resources that need disposing.
-  const gauge = upstreamHealthGauge(deps.metrics);
-  const report = (upstream: Upstream): void => gauge.set({ upstream: upstream.key }, isHealthy(upstream, limits) ? 1 : 0);
+  const gauge = deps.metrics === null ? null : upstreamHealthGauge(deps.metrics);
+  const report = (upstream: Upstream): void => gauge?.set({ upstream: upstream.key }, isHealthy(upstream, limits) ? 1 : 0);
   const passive = createPassiveHealth(passiveConfig, limits.maxFails, report);
   for (const upstream of upstreams) report(upstream);
   const pools = new Map<Upstream, Pool>(upstreams.map((u) => [u, createPool(u, config.transport, tls)]));

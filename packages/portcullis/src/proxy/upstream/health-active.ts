@@ -8,7 +8,7 @@ import type { Pool } from 'undici';
 import type { ReverseProxyHandler } from '../../config/types.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import { statusMatches } from './health-passive.ts';
-import { createPool, type TlsOptions } from './pool.ts';
+import { createPool, poolRequest, type TlsOptions } from './pool.ts';
 import { createUpstream, type Upstream } from './upstream.ts';
 
 type Active = NonNullable<ReverseProxyHandler['health_checks']['active']>;
@@ -70,7 +70,7 @@ export function startActiveHealth(
 
   /** null when the upstream is healthy, else why not. */
   async function probe(pool: Pool, headers: Record<string, string | string[]>): Promise<string | null> {
-    const response = await pool.request({
+    const response = await poolRequest(pool, {
       path,
       method: 'GET',
       headers,
