@@ -11,7 +11,8 @@ import { systemClock } from './kernel/clock.ts';
 import { EventBus } from './kernel/events.ts';
 import { createLogger, type Logger } from './kernel/logger.ts';
 import { loadMetricsKit, type MetricsKit } from './kernel/metrics.ts';
-import { buildRuntime, configUsesMetrics, createFrontDoor, type RuntimeDeps } from './proxy/index.ts';
+import { buildRuntime, configUsesMetrics, createFrontDoor, type Runtime, type RuntimeDeps } from './proxy/index.ts';
+import { ErrorCodes, PortcullisError } from './kernel/errors.ts';
 
 export interface StartOptions {
   configFile: string;
@@ -43,6 +44,7 @@ export async function start(options: StartOptions): Promise<Instance> {
   const adapter = options.adapter ?? (configFile.endsWith('.json') ? 'json' : 'caddyfile');
   const read = () => loadConfig(configFile, { adapter, env: options.env ?? process.env });
   let config = read();
+  const ownLogger = options.logger === undefined;
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const events = new EventBus();
   let metrics: MetricsKit | null = null;
@@ -57,19 +59,30 @@ export async function start(options: StartOptions): Promise<Instance> {
   // Reloads run one at a time: two overlapping ones must not interleave their listener changes.
   let queue: Promise<void> = Promise.resolve();
   let admin: AdminServer | null = null;
+  let stopRequested = false;
 
+  /** All or nothing: a new admin address is bound before the runtime swaps, and both roll back together. */
   async function applyConfig(next: Config): Promise<void> {
-    const runtime = buildRuntime(next, await depsFor(next));
+    if (stopRequested) throw new PortcullisError(ErrorCodes.ERR_ADMIN, 'the instance is stopping; config not applied');
+    const adminMoved = next.admin.listen !== config.admin.listen;
+    const newAdmin = adminMoved && next.admin.listen !== null ? await startAdmin(next.admin.listen) : null;
+    let runtime: Runtime | null = null;
     try {
+      runtime = buildRuntime(next, await depsFor(next));
       await front.apply(runtime);
     } catch (error) {
-      await runtime.dispose();
+      await runtime?.dispose();
+      await newAdmin?.close();
       throw error;
     }
-    const adminMoved = next.admin.listen !== config.admin.listen;
     config = next;
-    logger.level = next.logLevel;
-    if (adminMoved) await restartAdmin();
+    if (ownLogger) logger.level = next.logLevel;
+    if (adminMoved) {
+      const old = admin;
+      admin = newAdmin;
+      // Not awaited: the `/load` request that asked for this move is still waiting for its answer.
+      void old?.close();
+    }
     events.emit('config.reloaded', { ok: true });
     logger.info({ sites: next.sites.length }, 'config applied');
   }
@@ -99,8 +112,11 @@ export async function start(options: StartOptions): Promise<Instance> {
     addresses: () => front.addresses(),
     adminAddress: () => admin?.address() ?? null,
     stop() {
+      stopRequested = true;
       stopping ??= (async () => {
         logger.info('stopping');
+        // A reload that is opening listeners finishes first, so close() sees all of them.
+        await queue;
         await admin?.close();
         await front.close(config.server.gracePeriodMs);
         resolveStopped();
@@ -110,12 +126,9 @@ export async function start(options: StartOptions): Promise<Instance> {
     stopped,
   };
 
-  async function restartAdmin(): Promise<void> {
-    await admin?.close();
-    admin = null;
-    if (config.admin.listen === null) return;
-    admin = await startAdminServer(
-      config.admin.listen,
+  function startAdmin(listen: string): Promise<AdminServer> {
+    return startAdminServer(
+      listen,
       {
         currentConfig: () => config,
         load: (value) => instance.load(parseConfigJson(value)),
@@ -127,7 +140,7 @@ export async function start(options: StartOptions): Promise<Instance> {
   }
 
   try {
-    await restartAdmin();
+    if (config.admin.listen !== null) admin = await startAdmin(config.admin.listen);
   } catch (error) {
     await front.close(0);
     throw error;

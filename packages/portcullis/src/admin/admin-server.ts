@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Config } from '../config/types.ts';
 import { ErrorCodes, PortcullisError, ConfigErrors } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/logger.ts';
+import { closeGracefully } from '../kernel/graceful-close.ts';
 
 /** What the admin API may do; main.ts supplies it. */
 export interface AdminControl {
@@ -137,11 +138,8 @@ export function startAdminServer(listen: string, control: AdminControl, logger: 
           const a = server.address();
           return a && typeof a === 'object' ? { host: a.address, port: a.port } : null;
         },
-        close: () =>
-          new Promise((done) => {
-            server.close(() => done());
-            server.closeAllConnections();
-          }),
+        // Graceful: a `/load` that moved the admin address still gets its answer.
+        close: () => closeGracefully(server, 2000),
       });
     });
   });

@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { ServerOptions } from '../config/types.ts';
 import { ErrorCodes, PortcullisError } from '../kernel/errors.ts';
 import type { EventBus } from '../kernel/events.ts';
+import { closeGracefully } from '../kernel/graceful-close.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { RequestContext } from './context.ts';
 import type { ListenerPlan } from './listen-plan.ts';
@@ -25,6 +26,8 @@ export interface FrontDoorDeps {
 interface Listener {
   plan: ListenerPlan;
   server: Server;
+  /** Upgraded sockets (WebSocket tunnels) are outside node's connection tracking. */
+  upgraded: Set<Duplex>;
 }
 
 export interface FrontDoor {
@@ -53,7 +56,10 @@ function hasOneHost(req: IncomingMessage): boolean {
 export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
   const { logger, events } = deps;
   const listeners = new Map<string, Listener>();
+  /** Listeners a reload removed, still draining; close() waits for them too. */
+  const draining = new Set<Promise<void>>();
   let current: Runtime | null = null;
+  let closing = false;
 
   function finish(runtime: Runtime, ctx: RequestContext, site: CompiledSite): void {
     runtime.inflight--;
@@ -124,17 +130,20 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
    * Upgrade requests (WebSocket, h2c) come without a ServerResponse; give them one on the raw
    * socket so they pass through the same routes, matchers and handlers as any request.
    */
-  function onUpgrade(plan: ListenerPlan, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  function onUpgrade(listener: Listener, req: IncomingMessage, socket: Duplex, head: Buffer): void {
     (req as IncomingMessage & { upgradeHead?: Buffer }).upgradeHead = head;
+    listener.upgraded.add(socket);
+    socket.once('close', () => listener.upgraded.delete(socket));
+    socket.on('error', () => socket.destroy());
     const res = new ServerResponse(req);
     res.shouldKeepAlive = false;
+    // Attached for good: when the socket closes, res emits 'close' and the request is
+    // recorded (log, metrics, in-flight count) like any other.
     res.assignSocket(socket as never);
-    res.once('finish', () => {
-      res.detachSocket(socket as never);
-      socket.end();
-    });
-    socket.on('error', () => socket.destroy());
-    onRequest(plan, req, res);
+    // A plain response (respond, file_server, an error) ends the exchange; destroySoon also
+    // ends it for a client that keeps its half of the connection open.
+    res.once('finish', () => (socket as Duplex & { destroySoon(): void }).destroySoon());
+    onRequest(listener.plan, req, res);
   }
 
   function configure(server: Server, options: ServerOptions): void {
@@ -154,10 +163,11 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
         insecureHTTPParser: false,
         connectionsCheckingInterval: 1000,
       },
-      (req, res) => onRequest(plan, req, res),
+      (req, res) => onRequest(listener.plan, req, res),
     );
+    const listener: Listener = { plan, server, upgraded: new Set() };
     configure(server, options);
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(plan, req, socket, head));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(listener, req, socket, head));
     server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
       logger.debug({ code: error.code, listener: plan.key }, 'client error');
       if (!socket.writable) return socket.destroy();
@@ -171,26 +181,25 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
       server.listen({ host: plan.host === '' ? undefined : plan.host, port: plan.port }, () => {
         server.off('error', fail);
         server.on('error', (error) => logger.error({ err: error, listener: plan.key }, 'listener error'));
-        resolve({ plan, server });
+        resolve(listener);
       });
     });
   }
 
-  async function closeListener(listener: Listener, graceMs: number): Promise<void> {
-    const { server } = listener;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    // Idle keep-alive sockets go now; busy ones as soon as their response is done.
-    const sweep = setInterval(() => server.closeIdleConnections(), 50);
-    server.closeIdleConnections();
-    const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
-    await Promise.race([closed, deadline]);
-    clearInterval(sweep);
-    server.closeAllConnections();
-    await closed;
+  function closeListener(listener: Listener, graceMs: number): Promise<void> {
+    return closeGracefully(listener.server, graceMs, () => {
+      for (const socket of listener.upgraded) socket.destroy();
+    });
+  }
+
+  function drain(listener: Listener, graceMs: number): void {
+    const done = closeListener(listener, graceMs).finally(() => draining.delete(done));
+    draining.add(done);
   }
 
   return {
     async apply(runtime) {
+      if (closing) throw new PortcullisError(ErrorCodes.ERR_LISTEN, 'the server is stopping');
       const opened: Listener[] = [];
       try {
         for (const plan of runtime.listeners) {
@@ -200,6 +209,8 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
             continue;
           }
           opened.push(await open(plan, runtime.config.server));
+          // close() may have begun while this socket was opening: nothing may outlive it.
+          if (closing) throw new PortcullisError(ErrorCodes.ERR_LISTEN, 'the server is stopping');
         }
       } catch (error) {
         await Promise.all(opened.map((l) => closeListener(l, 0)));
@@ -216,7 +227,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
       }
       const gone = [...listeners.values()].filter((l) => !wanted.has(l.plan.key));
       for (const listener of gone) listeners.delete(listener.plan.key);
-      void Promise.all(gone.map((l) => closeListener(l, runtime.config.server.gracePeriodMs)));
+      for (const listener of gone) drain(listener, runtime.config.server.gracePeriodMs);
       if (previous !== null && previous.inflight === 0) await previous.dispose();
     },
 
@@ -230,9 +241,11 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     },
 
     async close(graceMs) {
+      closing = true;
       const all = [...listeners.values()];
       listeners.clear();
-      await Promise.all(all.map((l) => closeListener(l, graceMs)));
+      for (const listener of all) drain(listener, graceMs);
+      await Promise.all([...draining]);
       const last = current;
       current = null;
       if (last !== null) await last.dispose();

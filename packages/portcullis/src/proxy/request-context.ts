@@ -37,12 +37,29 @@ export function plainIp(address: string): string {
 }
 
 /**
+ * RFC 9112 §3.2.2: a server must accept the absolute form (`GET http://host/path`), and the
+ * Host header then has to agree with its authority, or the two could route differently.
+ * Returns the origin-form path, or null for anything else (`*`, authority form, a mismatch).
+ */
+function absoluteFormPath(target: string, host: string): string | null {
+  const match = /^https?:\/\/([^/?#]*)(.*)$/i.exec(target);
+  if (match === null) return null;
+  if (match[1]!.toLowerCase() !== host.toLowerCase()) return null;
+  const rest = match[2]!;
+  return rest === '' ? '/' : rest.charCodeAt(0) === 47 ? rest : rest.charCodeAt(0) === 63 /* ? */ ? '/' + rest : null;
+}
+
+/**
  * Returns null when the request target is not a usable origin-form path (malformed percent
  * encoding, NUL byte, absolute-form to another host): the caller answers 400.
  */
 export function createRequestContext(req: IncomingMessage, res: ServerResponse, options: ContextOptions): RequestContext | null {
-  const url = req.url ?? '/';
-  if (url.charCodeAt(0) !== 47 /* / */ && url !== '*') return null;
+  let url = req.url ?? '/';
+  if (url.charCodeAt(0) !== 47 /* / */) {
+    const origin = absoluteFormPath(url, req.headers.host ?? '');
+    if (origin === null) return null;
+    url = origin;
+  }
   const q = url.indexOf('?');
   const rawPath = q === -1 ? url : url.slice(0, q);
   const path = normalizePath(rawPath);

@@ -1,0 +1,118 @@
+/**
+ * Review: requests carrying `Upgrade` (WebSocket) that hit routes without reverse_proxy. Node
+ * hands them to the 'upgrade' event with a bare socket; the front door wraps them in a
+ * ServerResponse. They must still be accounted (access log, in-flight count so a reload can
+ * dispose the old runtime) and their sockets must not outlive the instance.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { startPortcullis } from './support/instance.ts';
+import { startUpstream, type Upstream } from './support/upstream.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const UPGRADE = 'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+
+/** Sends an upgrade request and waits for the reply; with halfOpen the client never closes its side. */
+function upgradeRequest(port: number, halfOpen: boolean): Promise<{ socket: Socket; text: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: halfOpen });
+    let text = '';
+    const timer = setTimeout(() => resolve({ socket, text }), 1500);
+    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+    socket.on('end', () => {
+      clearTimeout(timer);
+      resolve({ socket, text });
+    });
+    socket.on('error', reject);
+    socket.write(UPGRADE);
+  });
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+describe('review: upgrade requests on routes without reverse_proxy', () => {
+  test('an upgrade request answered by respond is written to the access log', async () => {
+    const p = await startPortcullis(`
+{
+	admin off
+}
+http://127.0.0.1:0 {
+	log {
+		output file $DIR/access.log
+	}
+	respond /ws "no websockets here" 200
+	respond "ok"
+}
+`);
+    cleanups.push(() => p.stop());
+    const control = await fetch(`${p.url}/plain`);
+    await control.text();
+    const { socket, text } = await upgradeRequest(p.port(), false);
+    socket.destroy();
+    assert.match(text, /^HTTP\/1\.1 200/);
+    await sleep(300);
+    const file = join(p.dir, 'access.log');
+    const log = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    assert.match(log, /"uri":"\/plain"/, 'the ordinary request is logged');
+    assert.match(log, /"uri":"\/ws"/, 'the upgrade request is missing from the access log');
+  });
+
+  test('after an upgrade request hit respond, a reload still disposes the old runtime (health checks stop)', async () => {
+    let probes = 0;
+    const up: Upstream = await startUpstream((req, res) => {
+      if (req.url === '/health') probes++;
+      res.end('up');
+    });
+    cleanups.push(() => up.close());
+    const config = (health: boolean) => `
+{
+	admin off
+}
+http://127.0.0.1:0 {
+	respond /ws "no websockets here" 200
+	reverse_proxy 127.0.0.1:${up.port} {
+		${health ? 'health_uri /health\n\t\thealth_interval 50ms' : ''}
+	}
+}
+`;
+    const p = await startPortcullis(config(true));
+    cleanups.push(() => p.stop());
+    for (let i = 0; i < 40 && probes === 0; i++) await sleep(50);
+    assert.ok(probes > 0, 'health checks run');
+    const { socket } = await upgradeRequest(p.port(), false);
+    socket.destroy();
+    await sleep(100);
+    writeFileSync(p.configFile, config(false));
+    await p.instance.reload();
+    await sleep(200);
+    const afterReload = probes;
+    await sleep(500);
+    assert.equal(probes, afterReload, `the replaced runtime still runs health checks (${probes - afterReload} probes after the reload): it was never disposed`);
+  });
+
+  test('stop() finishes within the grace period while a client holds an upgraded socket half-open', async () => {
+    const p = await startPortcullis(`
+{
+	admin off
+	grace_period 500ms
+}
+http://127.0.0.1:0 {
+	respond "no websockets here" 200
+}
+`);
+    const { socket, text } = await upgradeRequest(p.port(), true);
+    assert.match(text, /^HTTP\/1\.1 200/);
+    const stopped = p.stop().then(() => 'stopped' as const);
+    const verdict = await Promise.race([stopped, sleep(3000).then(() => 'hung' as const)]);
+    socket.destroy();
+    if (verdict === 'hung') await stopped;
+    assert.equal(verdict, 'stopped', 'stop() hangs past its grace period on an upgraded socket');
+  });
+});
