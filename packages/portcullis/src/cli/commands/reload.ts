@@ -4,7 +4,6 @@
  * a connection. The old config keeps serving if the new one is refused.
  */
 import { Command } from 'commander';
-import { request } from 'undici';
 import { loadConfig } from '../../config/index.ts';
 import { parseAdminAddress } from '../../admin/index.ts';
 import { addConfigOptions, adapterOf, configPath, reportError, type ConfigOptions } from '../config-option.ts';
@@ -20,6 +19,9 @@ export function reloadCommand(): Command {
         if (listen === null) throw new Error('the config says `admin off`, so there is no admin API to reload through; use --address or send SIGUSR1');
         const { host, port } = parseAdminAddress(listen);
         const hostport = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+        // Loaded here, not at the top: every command shares this module graph, and `run` should
+        // not carry undici's whole index in memory for a command it never runs.
+        const { request } = await import('undici');
         const response = await request(`http://${hostport}/load`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
