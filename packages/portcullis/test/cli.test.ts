@@ -58,6 +58,16 @@ describe('portcullis CLI', () => {
     rmSync(dir, { recursive: true });
   });
 
+  test('a site that needs HTTPS is refused with a message naming the address and the http:// way out', () => {
+    const dir = tempDir();
+    const file = join(dir, 'Portcullisfile');
+    writeFileSync(file, 'example.com {\n\trespond "hi"\n}\n');
+    const { code, stderr } = cli(['validate', '-c', file]);
+    assert.equal(code, 1);
+    assert.match(stderr, new RegExp(`${file}:1: .*example\\.com.*HTTPS.*http://example\\.com`));
+    rmSync(dir, { recursive: true });
+  });
+
   test('a Caddyfile in the working directory is used when there is no Portcullisfile', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'Caddyfile'), 'http://localhost:8080 {\n\trespond "hi"\n}\n');
