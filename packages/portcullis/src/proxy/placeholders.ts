@@ -8,7 +8,8 @@
  *
  * Values come from the request and may hold anything the client sent (a decoded `%0d%0a` in
  * `{path}`, for one); whoever puts them into a header must neutralise control characters
- * (header-ops.ts does).
+ * (header-ops.ts does). Templates that build a URI (rewrite targets, Location) are compiled with
+ * an `escape` option instead, so a value lands in the URI as data (see compileTemplate).
  */
 import { hostname } from 'node:os';
 import { sep } from 'node:path';
@@ -17,6 +18,7 @@ import type { TLSSocket } from 'node:tls';
 import type { RequestContext } from './context.ts';
 import { decodePath } from './normalize-path.ts';
 import { queryValues } from './matchers/query-values.ts';
+import { escapedRequestPath, escapePathValue, escapeQueryValue } from './uri-escape.ts';
 
 type Getter = (ctx: RequestContext) => string;
 
@@ -142,9 +144,8 @@ function constantValue(key: string): string | null {
   return null;
 }
 
-/** Resolves a placeholder key to a getter, a constant, or null when unknown. */
-function resolve(rawKey: string): Getter | string | null {
-  const key = expandShortForm(rawKey);
+/** Resolves an expanded placeholder key to a getter, a constant, or null when unknown. */
+function resolve(key: string): Getter | string | null {
   const fixed = FIXED[key];
   if (fixed !== undefined) return fixed;
   const constant = constantValue(key);
@@ -198,10 +199,67 @@ function after(key: string, prefix: string): string | null {
   return key.startsWith(prefix) ? key.slice(prefix.length) : null;
 }
 
+/**
+ * Where a template's output goes, which decides how placeholder values are escaped (literal
+ * template text is never changed):
+ *  - `path`: the path of a rewrite target. `{path}` and `{uri}` give the escaped request path, as
+ *    Caddy's rewrite substitutes URL.EscapedPath() (rewrite.go escapePathPlaceholders); values
+ *    already in URI form (`{query}`, `{orig_uri}`) are kept; every other value is decoded data
+ *    and is percent-encoded, `%` as `%25`, so the rewrite decodes nothing a second time.
+ *  - `query`: the query of a rewrite target. Every value is query-escaped (Go's url.QueryEscape)
+ *    so it cannot add parameters, except `{query}` where a key is expected, which is kept so
+ *    `?{query}&a=b` keeps the client's parameters (rewrite.go buildQueryString).
+ *  - `location`: a Location header. `{path}` and `{uri}` as in `path`; values taken from the
+ *    decoded path (`{dir}`, `{file}`, `{path.N}`, ...) are percent-encoded, so `\`, tab or a
+ *    decoded `%2e%2e` cannot change where a browser goes; other values (`{host}`, a header
+ *    holding a whole URL) are kept, for the caller to make header-safe.
+ */
+export type TemplateEscape = 'path' | 'query' | 'location';
+
+/** Options of compileTemplate. */
+export interface TemplateOptions {
+  escape?: TemplateEscape;
+}
+
+/** Placeholders whose value is already in percent-encoded URI form. */
+const URI_FORM = new Set(['http.request.orig_uri', 'http.request.uri.query', 'http.request.orig_uri.query']);
+
+/** True for placeholders whose value is (part of) a decoded request path. */
+function isPathValue(key: string): boolean {
+  return key.startsWith('http.request.uri.path') || key.startsWith('http.request.orig_uri.path');
+}
+
+function escapedUri(ctx: RequestContext): string {
+  const path = escapedRequestPath(ctx);
+  return ctx.query === '' ? path : `${path}?${ctx.query}`;
+}
+
+/** A getter wrapped to escape its value for `escape`; `atQueryKey` says a query key is expected. */
+function escapeGetter(key: string, get: Getter, escape: TemplateEscape, atQueryKey: boolean): Getter {
+  if (escape === 'query') {
+    if (key === 'http.request.uri.query' && atQueryKey) return get;
+    return (ctx) => escapeQueryValue(get(ctx));
+  }
+  if (key === 'http.request.uri.path') return escapedRequestPath;
+  if (key === 'http.request.uri') return escapedUri;
+  if (escape === 'path') return URI_FORM.has(key) ? get : (ctx) => escapePathValue(get(ctx));
+  return isPathValue(key) ? (ctx) => escapePathValue(get(ctx)) : get;
+}
+
+/** A compile-time constant escaped for `escape`. */
+function escapeConstant(value: string, escape: TemplateEscape | undefined): string {
+  if (escape === 'path') return escapePathValue(value);
+  if (escape === 'query') return escapeQueryValue(value);
+  return value;
+}
+
 /** Splits a template into literal strings and getters; adjacent literals are merged. */
-function parse(template: string): Array<string | Getter> {
+function parse(template: string, escape?: TemplateEscape): Array<string | Getter> {
   const parts: Array<string | Getter> = [];
   let literal = '';
+  // For `query`: whether the text so far leaves us in a key (start, after `&`) or a value (after
+  // a key's `=`), tracked on the template's literal text, since escaped values hold no `&` or `=`.
+  let atQueryKey = true;
   let i = 0;
   const n = template.length;
   while (i < n) {
@@ -215,6 +273,8 @@ function parse(template: string): Array<string | Getter> {
       }
     }
     if (c !== 123 /* { */) {
+      if (c === 38 /* & */) atQueryKey = true;
+      else if (c === 61 /* = */) atQueryKey = false;
       literal += template[i];
       i++;
       continue;
@@ -224,7 +284,8 @@ function parse(template: string): Array<string | Getter> {
       literal += template.slice(i);
       break;
     }
-    const value = resolve(template.slice(i + 1, end));
+    const key = expandShortForm(template.slice(i + 1, end));
+    const value = resolve(key);
     if (value === null) {
       // Unknown: keep the brace and keep scanning after it, as Caddy does (`{{host}}` -> `{example.com}`).
       literal += '{';
@@ -232,11 +293,11 @@ function parse(template: string): Array<string | Getter> {
       continue;
     }
     if (typeof value === 'string') {
-      literal += value;
+      literal += escapeConstant(value, escape);
     } else {
       if (literal !== '') parts.push(literal);
       literal = '';
-      parts.push(value);
+      parts.push(escape === undefined ? value : escapeGetter(key, value, escape, atQueryKey));
     }
     i = end + 1;
   }
@@ -246,10 +307,11 @@ function parse(template: string): Array<string | Getter> {
 
 /**
  * Compiles a string with {placeholders} once into a per-request function. Strings without
- * placeholders return a constant function.
+ * placeholders return a constant function. Without `options.escape` values are inserted as
+ * they are; with it, as TemplateEscape describes.
  */
-export function compileTemplate(template: string): (ctx: RequestContext) => string {
-  const parts = parse(template);
+export function compileTemplate(template: string, options?: TemplateOptions): (ctx: RequestContext) => string {
+  const parts = parse(template, options?.escape);
   if (parts.length === 1) {
     const only = parts[0]!;
     if (typeof only === 'string') return () => only;

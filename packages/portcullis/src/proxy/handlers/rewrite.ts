@@ -2,6 +2,10 @@
  * `rewrite` and `uri`: change the request's method, path or query before later handlers see it.
  * Every change updates both path forms: `rawPath` (sent upstream) and the normalised `path`
  * (matched), so a rewrite can never leave the two disagreeing.
+ *
+ * Escaping follows Caddy's rewrite.go: request values enter a new path in escaped form and a new
+ * query query-escaped (see TemplateEscape in placeholders.ts), and path_regexp works on the
+ * escaped path, so the client's path is decoded exactly once, by setRawPath.
  */
 import type { RewriteHandler } from '../../config/types.ts';
 import { ErrorCodes, httpError } from '../../kernel/errors.ts';
@@ -9,7 +13,7 @@ import type { Handler, RequestContext } from '../context.ts';
 import type { HandlerDeps } from '../handler-deps.ts';
 import { normalizePath } from '../normalize-path.ts';
 import { compileTemplate } from '../placeholders.ts';
-import { escapePath } from '../uri-escape.ts';
+import { canonicalRawPath, escapedRequestPath, escapePath, escapePathValue } from '../uri-escape.ts';
 
 type Step = (ctx: RequestContext) => void;
 
@@ -17,19 +21,34 @@ function setRawPath(ctx: RequestContext, rawPath: string): void {
   const raw = rawPath.startsWith('/') ? rawPath : '/' + rawPath;
   const path = normalizePath(raw);
   if (path === null) throw httpError(400, 'rewritten path is malformed', ErrorCodes.ERR_HTTP_BAD_REQUEST);
-  ctx.rawPath = raw;
+  // Send upstream a form that decodes to what the matchers see: dot segments or `//` left in the
+  // raw form (config text, a value such as {orig_uri}) would resolve differently there, maybe
+  // above a prefix the rewrite added (as Caddy's canonicalizePath after stripping).
+  ctx.rawPath = canonicalRawPath(raw, path);
   ctx.path = path;
 }
 
 function uriStep(template: string): Step {
-  const uri = compileTemplate(template);
+  // Path and query are split at the template's own `?`, never at one inside a value (Caddy
+  // scans the configured URI), and each is compiled with the escaping its part needs.
+  const q = template.indexOf('?');
+  const pathTemplate = q === -1 ? template : template.slice(0, q);
+  const path = pathTemplate === '' ? null : compileTemplate(pathTemplate, { escape: 'path' });
+  const query = q === -1 ? null : compileTemplate(template.slice(q + 1), { escape: 'query' });
   return (ctx) => {
-    const value = uri(ctx);
-    const q = value.indexOf('?');
-    const pathPart = q === -1 ? value : value.slice(0, q);
+    // Both parts read the request as it was before this step changes it.
+    let newQuery = query === null ? null : query(ctx);
+    let value = path === null ? '' : path(ctx);
+    // Only a value already in URI form ({uri}, {orig_uri}) can carry a `?`: what follows it is a
+    // query, used when the target sets none (rewrite.go: an injected query does not overwrite).
+    const injected = value.indexOf('?');
+    if (injected !== -1) {
+      if (newQuery === null) newQuery = value.slice(injected + 1);
+      value = value.slice(0, injected);
+    }
     // `?a=b` alone keeps the path and replaces the query (Caddy).
-    if (pathPart !== '') setRawPath(ctx, escapePath(pathPart));
-    if (q !== -1) ctx.query = value.slice(q + 1);
+    if (value !== '') setRawPath(ctx, escapePath(value));
+    if (newQuery !== null) ctx.query = newQuery;
   };
 }
 
@@ -40,8 +59,9 @@ function stripPrefixStep(prefix: string): Step {
       setRawPath(ctx, ctx.rawPath.slice(lower.length));
     } else if (ctx.path.toLowerCase().startsWith(lower)) {
       // The matcher saw the normalised path (say `//api/x` as `/api/x`); strip from that form
-      // too, or the upstream would receive the prefix the route was meant to remove.
-      setRawPath(ctx, escapePath(ctx.path.slice(lower.length)));
+      // too, or the upstream would receive the prefix the route was meant to remove. It is
+      // decoded, so every `%` in it is data: escape it as a value, or `%2e%2e` would become `..`.
+      setRawPath(ctx, escapePathValue(ctx.path.slice(lower.length)));
     }
   };
 }
@@ -69,11 +89,17 @@ function substringStep(find: string, replace: string, limit: number | undefined)
   };
 }
 
+/**
+ * Runs on the escaped path, as Caddy's regexReplacer (changePath passes URL.EscapedPath()): the
+ * result is decoded once by setRawPath. Running it on the decoded path and decoding the result
+ * again turned a literal `%2e%2e` segment into `..`.
+ */
 function regexpStep(find: string, replace: string): Step {
   const pattern = new RegExp(find, 'g');
   return (ctx) => {
-    const replaced = ctx.path.replace(pattern, replace);
-    if (replaced !== ctx.path) setRawPath(ctx, escapePath(replaced));
+    const escaped = escapedRequestPath(ctx);
+    const replaced = escaped.replace(pattern, replace);
+    if (replaced !== escaped) setRawPath(ctx, escapePath(replaced));
   };
 }
 

@@ -3,8 +3,36 @@ import type { StaticResponseHandler } from '../../config/types.ts';
 import { ErrorCodes, PortcullisError } from '../../kernel/errors.ts';
 import type { Handler, RequestContext } from '../context.ts';
 import type { HandlerDeps } from '../handler-deps.ts';
+import { compileValue } from '../header-ops.ts';
 import { compileTemplate } from '../placeholders.ts';
 import { writeHead } from '../response.ts';
+import { safeLocation } from '../uri-escape.ts';
+
+type HeaderValue = (ctx: RequestContext) => string | null;
+
+/**
+ * A Location value: request values are escaped as TemplateEscape `location` describes, then the
+ * whole made header-safe, with the open-redirect guard (safeLocation). A target the operator
+ * wrote as protocol-relative (`//cdn.example/x`) is meant; only there is the guard left off.
+ */
+function compileLocation(template: string): HeaderValue {
+  const guard = !/^[/\\]{2}/.test(template);
+  const render = compileTemplate(template, { escape: 'location' });
+  return (ctx) => safeLocation(render(ctx), guard);
+}
+
+/**
+ * Other header values: control characters from a placeholder drop the value (header-ops.ts
+ * compileValue); a CR/LF would otherwise make Node throw and turn the response into a 500.
+ */
+function compileHeader(name: string, template: string): HeaderValue {
+  return name.toLowerCase() === 'location' ? compileLocation(template) : compileValue(template);
+}
+
+/** 1xx, 204 and 304 have no content, so no Content-Type or Content-Length (RFC 9110 §8.6, §15.3.5, §15.4.5). */
+function hasNoContent(code: number): boolean {
+  return code < 200 || code === 204 || code === 304;
+}
 
 function compileStatus(status: number | string | undefined): (ctx: RequestContext) => number {
   if (status === undefined) return () => 200;
@@ -31,7 +59,7 @@ export function createStaticResponse(config: StaticResponseHandler, _deps: Handl
   const status = compileStatus(config.status_code);
   const body = config.body === undefined ? null : compileTemplate(config.body);
   const headers = Object.entries(config.headers ?? {}).map(
-    ([name, values]) => [name, values.map((v) => compileTemplate(v))] as const,
+    ([name, values]) => [name, values.map((v) => compileHeader(name, v))] as const,
   );
   const hasContentType = headers.some(([name]) => name.toLowerCase() === 'content-type');
   const close = config.close === true;
@@ -39,17 +67,26 @@ export function createStaticResponse(config: StaticResponseHandler, _deps: Handl
   return (ctx) => {
     const res = ctx.res;
     const code = status(ctx);
-    for (const [name, values] of headers) {
-      res.setHeader(name, values.length === 1 ? values[0]!(ctx) : values.map((v) => v(ctx)));
+    for (const [name, values] of headers) setHeaderValues(res, name, values, ctx);
+    const noContent = hasNoContent(code);
+    const text = body === null || noContent ? '' : body(ctx);
+    if (!noContent) {
+      if (text !== '' && !hasContentType) res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      res.setHeader('Content-Length', Buffer.byteLength(text));
     }
-    const text = body === null ? '' : body(ctx);
-    if (text !== '' && !hasContentType) res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-    res.setHeader('Content-Length', Buffer.byteLength(text));
     if (close) res.shouldKeepAlive = false;
     writeHead(ctx, code);
     // No body for HEAD, 1xx, 204 and 304 (RFC 9110 §6.4.1).
-    const bodyless = ctx.method === 'HEAD' || code < 200 || code === 204 || code === 304;
-    res.end(bodyless ? undefined : text);
+    res.end(noContent || ctx.method === 'HEAD' ? undefined : text);
     return Promise.resolve();
   };
+}
+
+function setHeaderValues(res: RequestContext['res'], name: string, values: readonly HeaderValue[], ctx: RequestContext): void {
+  const out: string[] = [];
+  for (const value of values) {
+    const v = value(ctx);
+    if (v !== null) out.push(v);
+  }
+  if (out.length > 0) res.setHeader(name, out.length === 1 ? out[0]! : out);
 }

@@ -1,0 +1,74 @@
+/**
+ * Review: response framing and host matching at the front door, compared with Caddy (Go's
+ * net/http) for the same Caddyfile.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startPortcullis, type Running } from './support/instance.ts';
+import { rawRequest } from './support/raw-http.ts';
+
+function req(target: string, host: string, extra = '', method = 'GET'): string {
+  return `${method} ${target} HTTP/1.1\r\nHost: ${host}\r\n${extra}Connection: close\r\n\r\n`;
+}
+
+describe('review: framing and hosts', () => {
+  let p: Running;
+  before(async () => {
+    p = await startPortcullis(`
+{
+	admin off
+	default_bind 127.0.0.1
+}
+http://example.test:0 {
+	handle {
+		respond /nocontent "ignored body" 204
+		respond "example site"
+	}
+}
+http://[::1]:0 {
+	respond "v6 site"
+}
+`);
+  });
+  after(async () => {
+    await p.stop();
+  });
+
+  test('204 carries no Content-Length (RFC 9110 §8.6)', async () => {
+    const res = await rawRequest(p.port(), req('/nocontent', 'example.test'));
+    assert.equal(res.status, 204);
+    assert.doesNotMatch(res.text, /\r\ncontent-length:/i, res.text);
+  });
+
+  test('Host matching is case-insensitive; a trailing dot is a different host, as in Caddy (MatchHost does not trim it)', async () => {
+    const upper = await rawRequest(p.port(), req('/', 'Example.TEST'));
+    assert.equal(upper.status, 200, upper.text.slice(0, 120));
+    assert.match(upper.text, /example site/);
+    const dotted = await rawRequest(p.port(), req('/', 'example.test.'));
+    assert.equal(dotted.status, 404, dotted.text.slice(0, 120));
+  });
+
+  test('an IPv6 literal Host [::1]:port reaches the [::1] site', async () => {
+    const res = await rawRequest(p.port(), req('/', `[::1]:${p.port()}`));
+    assert.equal(res.status, 200, res.text.slice(0, 120));
+    assert.match(res.text, /v6 site/);
+  });
+
+  test('absolute-form request target is accepted (RFC 9112 §3.2.2: a server MUST accept it)', async () => {
+    const res = await rawRequest(p.port(), req(`http://example.test:${p.port()}/`, `example.test:${p.port()}`));
+    assert.equal(res.status, 200, res.text.slice(0, 120));
+    assert.match(res.text, /example site/);
+  });
+
+  test('HEAD of a respond route sends headers only', async () => {
+    const res = await rawRequest(p.port(), req('/', 'example.test', '', 'HEAD'));
+    assert.equal(res.status, 200);
+    assert.ok(res.text.endsWith('\r\n\r\n'), JSON.stringify(res.text));
+  });
+
+  test('an unknown host gets a 404 that does not reflect markup', async () => {
+    const res = await rawRequest(p.port(), req('/', 'evil<script>.test'));
+    assert.equal(res.status, 404);
+    assert.match(res.text, /content-type: text\/plain/i);
+  });
+});
