@@ -32,7 +32,7 @@ function trickle(port: number, head: string, drip: string, intervalMs: number, g
   });
 }
 
-describe('review: slow clients', () => {
+describe('slow clients', () => {
   let p: Running;
   let up: Upstream;
   before(async () => {

@@ -65,7 +65,7 @@ http://127.0.0.1:${port} {
 }
 `;
 
-describe('review: reload and stop interleavings', () => {
+describe('reload and stop interleavings', () => {
   test('reload() after stop() is refused and opens no listener', async () => {
     const port = await freePort();
     const p = await startPortcullis(site(port));

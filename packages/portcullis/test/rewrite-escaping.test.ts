@@ -10,7 +10,7 @@ import { startPortcullis, type Running } from './support/instance.ts';
 import { rawRequest } from './support/raw-http.ts';
 import { startUpstream, type Upstream } from './support/upstream.ts';
 
-describe('review: rewrite placeholder escaping', () => {
+describe('rewrite placeholder escaping', () => {
   let p: Running;
   let up: Upstream;
   before(async () => {

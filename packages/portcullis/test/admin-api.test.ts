@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { freePort, startPortcullis, type Running } from './support/instance.ts';
 import { rawRequest } from './support/raw-http.ts';
 
-describe('review: admin API', () => {
+describe('admin API', () => {
   let p: Running;
   let admin: number;
   before(async () => {

@@ -37,7 +37,7 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-describe('review: upgrade requests on routes without reverse_proxy', () => {
+describe('upgrade requests on routes without reverse_proxy', () => {
   test('an upgrade request answered by respond is written to the access log', async () => {
     const p = await startPortcullis(`
 {

@@ -11,7 +11,7 @@ function req(target: string, host: string, extra = '', method = 'GET'): string {
   return `${method} ${target} HTTP/1.1\r\nHost: ${host}\r\n${extra}Connection: close\r\n\r\n`;
 }
 
-describe('review: framing and hosts', () => {
+describe('framing and hosts', () => {
   let p: Running;
   before(async () => {
     p = await startPortcullis(`

@@ -19,7 +19,7 @@ function locationOf(text: string): string | null {
   return m ? m[1]! : null;
 }
 
-describe('review: redirects built from placeholders', () => {
+describe('open redirect regression: redirects built from placeholders', () => {
   let p: Running;
   before(async () => {
     p = await startPortcullis(`
