@@ -108,7 +108,7 @@ export function createReverseProxy(config: ReverseProxyHandler, deps: HandlerDep
     const upgrade = head === null ? null : upgradeType(ctx);
     const base = buildRequestHeaders(ctx, isTrusted(ctx.remoteIp));
     const pending = upgrade === null ? prepareBody(ctx.req, config.request_buffers, writeTimeout) : noBody;
-    const body = pending instanceof Promise ? await pending.catch(() => null) : pending;
+    const body = pending instanceof Promise ? await pending.catch(bodyLost) : pending;
     if (body === null) return; // the client left while its body was being buffered
     const path = ctx.query === '' ? ctx.rawPath : `${ctx.rawPath}?${ctx.query}`;
     const deadline = retry.tryDuration > 0 ? performance.now() + retry.tryDuration : 0;
@@ -154,6 +154,12 @@ export function createReverseProxy(config: ReverseProxyHandler, deps: HandlerDep
       (tried ??= []).push(upstream);
     }
   };
+}
+
+/** A body that failed while being buffered: request_body's 413 goes to the client; a client that left gets nothing. */
+function bodyLost(error: unknown): null {
+  if (error instanceof PortcullisError) throw error;
+  return null;
 }
 
 /** Whether Node will send this response chunked (only then can it carry trailers). */

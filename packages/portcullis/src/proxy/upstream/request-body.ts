@@ -52,12 +52,17 @@ function streamed(req: IncomingMessage, prefix: Buffer | null, writeTimeoutMs: n
 
 function bufferUpTo(req: IncomingMessage, limit: number): Promise<{ buffer: Buffer; complete: boolean }> {
   if (req.readableEnded) return Promise.resolve({ buffer: Buffer.alloc(0), complete: true });
+  // A stream that already failed emits nothing more: listening for it would wait forever.
+  if (req.destroyed) return Promise.reject(bodyFailure(req));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const detach = (): void => {
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+    };
     const done = (complete: boolean): void => {
       req.pause();
-      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      detach();
       resolve({ buffer: Buffer.concat(chunks, size), complete });
     };
     const onData = (chunk: Buffer): void => {
@@ -67,17 +72,32 @@ function bufferUpTo(req: IncomingMessage, limit: number): Promise<{ buffer: Buff
     };
     const onEnd = (): void => done(true);
     const onError = (error: Error): void => {
-      req.off('data', onData).off('end', onEnd).off('close', onClose);
+      detach();
       reject(error);
     };
-    const onClose = (): void => {
-      if (!req.complete) onError(new Error('client closed the connection while sending the request body'));
-    };
+    // 'close' before 'end' (which detaches us) means the body was cut short.
+    const onClose = (): void => onError(bodyFailure(req));
     req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
   });
 }
 
-/** A stream over req (after `prefix`) that attaches on undici's first read, with backpressure both ways. */
+/** Why the client's body stopped: request_body's 413 if that is what failed it, else the client left. */
+function bodyFailure(req: IncomingMessage): Error {
+  return req.errored ?? new Error('client closed the connection while sending the request body');
+}
+
+/** Takes a failure that nobody is left to hear (see streamOver). */
+function ignore(): void {}
+
+/**
+ * A stream over req (after `prefix`) that attaches on undici's first read, with backpressure
+ * both ways. Every failure of the client's body destroys this stream with the cause (a 413 from
+ * request_body stays a 413): undici listens to a body stream for as long as the request lives
+ * and aborts it with that error, which reaches round-trip's onResponseError. Once undici has let
+ * go (it aborted the request itself, say because the client left, and removed its listeners in
+ * the same tick as a read that failed), a late error has nobody to tell and must not be an
+ * unhandled 'error' that ends the process.
+ */
 function streamOver(req: IncomingMessage, prefix: Buffer | null, writeTimeoutMs: number, onTouched: () => void): Readable {
   let attached = false;
   let stall: NodeJS.Timeout | null = null;
@@ -97,8 +117,9 @@ function streamOver(req: IncomingMessage, prefix: Buffer | null, writeTimeoutMs:
   const onError = (error: Error): void => {
     out.destroy(error);
   };
+  // 'close' before 'end' means the body was cut short; after 'end' it is the normal teardown.
   const onClose = (): void => {
-    if (!req.complete) out.destroy(new Error('client closed the connection while sending the request body'));
+    if (!req.readableEnded) out.destroy(bodyFailure(req));
   };
   const detach = (): void => {
     req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
@@ -115,10 +136,13 @@ function streamOver(req: IncomingMessage, prefix: Buffer | null, writeTimeoutMs:
           return;
         }
         if (req.destroyed) {
-          this.destroy(new Error('client closed the connection while sending the request body'));
+          this.destroy(bodyFailure(req));
           return;
         }
         req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+        // IncomingMessage decides to emit 'error' a tick before it does; detaching in between
+        // (undici dropping this stream) must not leave that emit unheard. Never removed.
+        req.on('error', ignore);
       }
       req.resume();
     },
@@ -128,6 +152,7 @@ function streamOver(req: IncomingMessage, prefix: Buffer | null, writeTimeoutMs:
       callback(error);
     },
   });
+  out.on('error', ignore);
   out.once('end', () => {
     clearStall();
     detach();
