@@ -217,8 +217,8 @@ describe('security regression: file_server path traversal and symlink escape (CW
 
   it('refuses a directory swapped for an outside symlink after the path was checked (TOCTOU)', { skip: process.platform !== 'linux' && 'the post-open check uses /proc/self/fd' }, async () => {
     // Large enough not to be held in memory, so every GET opens the file again.
-    const inside = Buffer.alloc(200_000, 'i');
-    const outsideBytes = Buffer.concat([Buffer.from(SECRET), Buffer.alloc(200_000, 's')]);
+    const inside = Buffer.alloc(2_000_000, 'i');
+    const outsideBytes = Buffer.concat([Buffer.from(SECRET), Buffer.alloc(2_000_000, 's')]);
     const swapRoot = join(base, 'swap-root');
     const elsewhere = join(base, 'elsewhere');
     mkdirSync(join(swapRoot, 'assets'), { recursive: true });

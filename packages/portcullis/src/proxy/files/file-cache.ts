@@ -2,8 +2,9 @@
  * The two caches that keep file_server off the disk for hot files:
  * - resolutions (request path -> file, index, sidecars, or nothing), trusted for one second, so
  *   each path is re-resolved and re-stat'ed at most once a second however many requests it gets;
- * - contents of small files, LRU by bytes, each entry tied to the inode, size and mtime it was read
- *   with, so a changed file is re-read as soon as its resolution is refreshed.
+ * - contents of files up to a size the caller picks, LRU by bytes, each entry tied to the inode,
+ *   size and mtime it was read with, so a changed file is re-read as soon as its resolution is
+ *   refreshed.
  * Both are bounded: a flood of distinct paths evicts old entries instead of growing memory.
  */
 import type { FileInfo } from './etag.ts';
@@ -92,7 +93,7 @@ interface ContentEntry {
   body: Buffer;
 }
 
-/** An LRU of small file contents bounded by total bytes. */
+/** An LRU of file contents bounded by total bytes. */
 export function createContentCache(maxEntryBytes: number, maxTotalBytes: number): ContentCache {
   // Map iteration order is insertion order: re-inserting on a hit makes the first key the LRU one.
   const entries = new Map<string, ContentEntry>();
@@ -128,6 +129,34 @@ export function createContentCache(maxEntryBytes: number, maxTotalBytes: number)
     clear() {
       entries.clear();
       total = 0;
+    },
+  };
+}
+
+export interface ReadBudget {
+  /** Claims `bytes` for a whole-file read; false when that would pass the budget. */
+  take(bytes: number): boolean;
+  /** Returns bytes claimed by take(). */
+  give(bytes: number): void;
+}
+
+/**
+ * Bounds the memory held by whole-file reads that are still being sent. A cached buffer is shared
+ * by every response that sends it, but one read on a miss (or evicted while a slow client is
+ * still receiving it) is held per response; without a bound, many slow clients fetching distinct
+ * large files would each pin up to a cacheable file's size. Past the budget a file is streamed
+ * through a small buffer instead, so memory stays at cache + budget whatever the load.
+ */
+export function createReadBudget(maxBytes: number): ReadBudget {
+  let used = 0;
+  return {
+    take(bytes) {
+      if (used + bytes > maxBytes) return false;
+      used += bytes;
+      return true;
+    },
+    give(bytes) {
+      used -= bytes;
     },
   };
 }
