@@ -12,6 +12,7 @@ import { compileIpRanges } from '../kernel/ip-ranges.ts';
 import { didYouMean } from './dispenser.ts';
 import { checkRegexp } from './matcher-syntax.ts';
 import { adminListenProblem, defaultServerOptions, LOG_LEVELS } from './global-options.ts';
+import { defaultTransport } from './directives/reverse-proxy.ts';
 
 interface Ctx {
   errors: ErrorList;
@@ -314,15 +315,7 @@ const HANDLERS: Record<string, Record<string, Field | Check>> = {
         max_conns_per_host: withDefault(count, () => 0),
         tls: withDefault(nullable(obj({ insecure_skip_verify: withDefault(bool, () => false), server_name: opt(str(true)), ca_files: opt(list(str(true))) })), () => null),
       }),
-      () => ({
-        dial_timeout_ms: 3000,
-        response_header_timeout_ms: 0,
-        read_timeout_ms: 0,
-        write_timeout_ms: 0,
-        keepalive_idle_ms: 120_000,
-        max_conns_per_host: 0,
-        tls: null,
-      }),
+      defaultTransport,
     ),
     flush_interval_ms: withDefault(num(-1, MAX, false), () => 0),
     request_buffers: withDefault(count, () => 0),

@@ -122,15 +122,7 @@ function defaultHandler(): ReverseProxyHandler {
     load_balancing: { policy: 'random', try_duration_ms: 0, try_interval_ms: 250 },
     health_checks: { active: null, passive: null },
     headers: {},
-    transport: {
-      dial_timeout_ms: 3000,
-      response_header_timeout_ms: 0,
-      read_timeout_ms: 0,
-      write_timeout_ms: 0,
-      keepalive_idle_ms: 120_000,
-      max_conns_per_host: 0,
-      tls: null,
-    },
+    transport: defaultTransport(),
     flush_interval_ms: 0,
     request_buffers: 0,
   };
@@ -500,4 +492,17 @@ function parseTransport(disp: Dispenser, sub: Directive, h: ReverseProxyHandler,
     },
   );
   return wantsTls;
+}
+
+/** Caddy's transport defaults: 3 s dial timeout, 2 min keep-alive, no other limits. */
+export function defaultTransport(): ReverseProxyHandler['transport'] {
+  return {
+    dial_timeout_ms: 3000,
+    response_header_timeout_ms: 0,
+    read_timeout_ms: 0,
+    write_timeout_ms: 0,
+    keepalive_idle_ms: 120_000,
+    max_conns_per_host: 0,
+    tls: null,
+  };
 }
