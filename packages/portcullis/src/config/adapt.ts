@@ -129,6 +129,7 @@ export function adaptCaddyfile(parsed: ParsedCaddyfile): Config {
     ...(defaultBind !== undefined ? { defaultBind } : {}),
     autoHttps: rest.autoHttps,
     metrics: rest.metrics,
+    tls: rest.tls,
     sites,
   };
 }

@@ -62,6 +62,7 @@ export function defaultGlobalOptions(): GlobalOptions {
     httpsPort: 443,
     autoHttps: 'on',
     metrics: { perHost: false },
+    tls: { storage: null, localCerts: false },
     order: [...DEFAULT_DIRECTIVE_ORDER],
   };
 }
@@ -78,24 +79,18 @@ export function logLevel(disp: Dispenser, token: Token, label: string): string |
 
 /** Options of the TLS module, accepted now and used when automatic HTTPS arrives. */
 const LATER_TLS_OPTIONS = new Set([
-  'acme_ca',
-  'acme_ca_root',
   'acme_dns',
   'acme_eab',
   'cert_issuer',
   'cert_lifetime',
-  'default_sni',
-  'email',
   'fallback_sni',
   'key_type',
-  'local_certs',
   'ocsp_interval',
   'ocsp_stapling',
   'on_demand_tls',
   'preferred_chains',
   'renew_interval',
   'skip_install_trust',
-  'storage',
   'storage_clean_interval',
 ]);
 
@@ -137,6 +132,28 @@ export function parseGlobalOptions(block: ServerBlock | null, errors: ErrorList)
       for (const t of d.args) if (checkBindAddress(disp, t)) (options.defaultBind ??= []).push(t.text);
     },
     auto_https: (d, disp) => parseAutoHttps(d, disp, options),
+    email: (d, disp) => {
+      const t = singleArg(disp, d, 'email <address>');
+      if (t && !/^[^@\s]+@[^@\s]+$/.test(t.text)) disp.error(t, `${JSON.stringify(t.text)} is not an email address`);
+      else if (t) options.tls.email = t.text;
+    },
+    acme_ca: (d, disp) => {
+      const t = singleArg(disp, d, 'acme_ca <directory_url>');
+      if (t && !/^https?:\/\/\S+$/.test(t.text)) disp.error(t, `${JSON.stringify(t.text)} is not an ACME directory URL`);
+      else if (t) options.tls.acmeCa = t.text;
+    },
+    acme_ca_root: (d, disp) => {
+      const t = singleArg(disp, d, 'acme_ca_root <pem_file>');
+      if (t) options.tls.acmeCaRoot = t.text;
+    },
+    local_certs: (d, disp) => {
+      options.tls.localCerts = flag(disp, d) || options.tls.localCerts;
+    },
+    default_sni: (d, disp) => {
+      const t = singleArg(disp, d, 'default_sni <name>');
+      if (t) options.tls.defaultSni = t.text.toLowerCase();
+    },
+    storage: (d, disp) => parseStorage(d, disp, options),
     servers: (d, disp) => {
       if (serversSeen !== null) {
         disp.error(d, `servers options are already set at ${serversSeen.source.file}:${serversSeen.source.line}; write them in one block`);
@@ -339,12 +356,22 @@ function parseOrder(d: Directive, disp: Dispenser, options: GlobalOptions): void
   else options.order = moved;
 }
 
-function checkLaterTlsOption(d: Directive, disp: Dispenser): void {
-  if (d.name === 'email') {
-    const t = singleArg(disp, d, 'email <address>');
-    if (t && !/^[^@\s]+@[^@\s]+$/.test(t.text)) disp.error(t, `${JSON.stringify(t.text)} is not an email address`);
-  } else if (d.name === 'acme_ca') {
-    const t = singleArg(disp, d, 'acme_ca <directory_url>');
-    if (t && !/^https?:\/\/\S+$/.test(t.text)) disp.error(t, `${JSON.stringify(t.text)} is not an ACME directory URL`);
+function checkLaterTlsOption(_d: Directive, _disp: Dispenser): void {
+  // Accepted for Caddyfile compatibility; the TLS module does not use them yet.
+}
+
+/** `storage file_system <path>` or `storage file_system { root <path> }` (Caddy's spelling). */
+function parseStorage(d: Directive, disp: Dispenser, options: GlobalOptions): void {
+  const [kind, path] = d.args;
+  if (kind?.text !== 'file_system') {
+    disp.error(kind ?? d, 'storage: only file_system is supported (storage file_system <path>)');
+    return;
   }
+  if (path !== undefined) {
+    options.tls.storage = path.text;
+    return;
+  }
+  const root = d.block?.find((sub) => sub.name === 'root');
+  if (root?.args.length === 1) options.tls.storage = root.args[0]!.text;
+  else disp.error(d, 'storage file_system needs a path: storage file_system <path>');
 }

@@ -20,7 +20,24 @@ export interface Config {
   autoHttps: 'on' | 'off' | 'disable_redirects';
   /** Global `metrics` option: per-host metric labels; the endpoint itself is the `metrics` directive. */
   metrics: { perHost: boolean };
+  /** Global TLS options: where certificates live and who issues them. */
+  tls: GlobalTlsOptions;
   sites: SiteConfig[];
+}
+
+export interface GlobalTlsOptions {
+  /** Directory for certificates, keys and the internal CA (`storage file_system <path>`); null: the default data dir. */
+  storage: string | null;
+  /** ACME account email (`email`). */
+  email?: string;
+  /** ACME directory URL (`acme_ca`); Let's Encrypt when absent. */
+  acmeCa?: string;
+  /** PEM file of the ACME server's root, for private ACME servers (`acme_ca_root`). */
+  acmeCaRoot?: string;
+  /** `local_certs`: every HTTPS site gets its certificate from the internal CA. */
+  localCerts: boolean;
+  /** The certificate for clients that send no SNI or an unknown name (`default_sni`). */
+  defaultSni?: string;
 }
 
 export interface AdminConfig {

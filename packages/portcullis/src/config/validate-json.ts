@@ -428,6 +428,17 @@ const config = obj({
   defaultBind: opt(list(str(true))),
   autoHttps: withDefault(oneOf(['on', 'off', 'disable_redirects']), () => 'on'),
   metrics: withDefault(obj({ perHost: withDefault(bool, () => false) }), () => ({ perHost: false })),
+  tls: withDefault(
+    obj({
+      storage: withDefault(nullable(str(true)), () => null),
+      email: opt(str(true)),
+      acmeCa: opt(str(true)),
+      acmeCaRoot: opt(str(true)),
+      localCerts: withDefault(bool, () => false),
+      defaultSni: opt(str(true)),
+    }),
+    () => ({ storage: null, localCerts: false }),
+  ),
   sites: list(site),
 });
 
