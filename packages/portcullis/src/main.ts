@@ -11,7 +11,8 @@ import { systemClock } from './kernel/clock.ts';
 import { EventBus } from './kernel/events.ts';
 import { createLogger, type Logger } from './kernel/logger.ts';
 import { loadMetricsKit, type MetricsKit } from './kernel/metrics.ts';
-import { buildRuntime, configUsesMetrics, createFrontDoor, type Runtime, type RuntimeDeps } from './proxy/index.ts';
+import { buildRuntime, configUsesMetrics, createFrontDoor, httpsSites, type Runtime, type RuntimeDeps } from './proxy/index.ts';
+import type { CertificateManager } from './tls/index.ts';
 import { ErrorCodes, PortcullisError } from './kernel/errors.ts';
 
 export interface StartOptions {
@@ -30,6 +31,8 @@ export interface Instance {
   /** Bound listener addresses by listener key. */
   addresses(): Map<string, { address: string; port: number }>;
   adminAddress(): { host: string; port: number } | null;
+  /** Path of the internal CA's root certificate, once an HTTPS site has needed it. */
+  certificateAuthority(): string | null;
   /** Graceful: stops accepting, lets in-flight requests finish within the grace period. */
   stop(): Promise<void>;
   /** Resolves when the instance has stopped (admin `/stop`, a signal, or stop()). */
@@ -48,11 +51,29 @@ export async function start(options: StartOptions): Promise<Instance> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const events = new EventBus();
   let metrics: MetricsKit | null = null;
+  let certificates: CertificateManager | null = null;
+  let certificatesFor = '';
+  /** Certificates for every HTTPS site, before the runtime that serves them goes live. */
+  const prepareTls = async (next: Config): Promise<void> => {
+    const sites = httpsSites(next);
+    if (sites.length === 0) return;
+    const settings = JSON.stringify(next.tls);
+    if (certificates === null || certificatesFor !== settings) {
+      // Loaded only when a site uses HTTPS: the X.509 library is not free in memory.
+      const tls = await import('./tls/index.ts');
+      const fresh = await tls.createCertificateManager({ storage: next.tls.storage, global: next.tls, logger, clock: systemClock });
+      await certificates?.close();
+      certificates = fresh;
+      certificatesFor = settings;
+    }
+    await certificates.prepare(sites.map(({ site, hosts }) => ({ name: site.name, source: site.source, hosts, tls: site.tls })));
+  };
   const depsFor = async (next: Config): Promise<RuntimeDeps> => {
     if (metrics === null && configUsesMetrics(next)) metrics = await loadMetricsKit();
-    return { logger, events, clock: systemClock, metrics, configFile };
+    await prepareTls(next);
+    return { logger, events, clock: systemClock, metrics, configFile, httpsAvailable: true };
   };
-  const front = createFrontDoor({ logger, events });
+  const front = createFrontDoor({ logger, events, certificates: () => certificates });
 
   await front.apply(buildRuntime(config, await depsFor(config)));
 
@@ -111,6 +132,7 @@ export async function start(options: StartOptions): Promise<Instance> {
     load: (next) => serialized(() => applyConfig(next)),
     addresses: () => front.addresses(),
     adminAddress: () => admin?.address() ?? null,
+    certificateAuthority: () => certificates?.rootCertificatePath() ?? null,
     stop() {
       stopRequested = true;
       stopping ??= (async () => {
@@ -119,6 +141,7 @@ export async function start(options: StartOptions): Promise<Instance> {
         await queue;
         await admin?.close();
         await front.close(config.server.gracePeriodMs);
+        await certificates?.close();
         resolveStopped();
       })();
       return stopping;
@@ -147,4 +170,29 @@ export async function start(options: StartOptions): Promise<Instance> {
   }
   logger.info({ config: configFile, listeners: [...front.addresses().keys()] }, 'serving');
   return instance;
+}
+
+/**
+ * `portcullis validate`: everything `start` does short of listening: load, get certificates
+ * for HTTPS sites (so bad certificate files are reported), compile every route.
+ */
+export async function checkConfig(options: StartOptions): Promise<Config> {
+  const configFile = resolve(options.configFile);
+  const config = loadConfig(configFile, { ...(options.adapter ? { adapter: options.adapter } : {}), env: options.env ?? process.env });
+  const logger = options.logger ?? createLogger({ level: 'warn' });
+  const sites = httpsSites(config);
+  let certificates: CertificateManager | null = null;
+  try {
+    if (sites.length > 0) {
+      const tls = await import('./tls/index.ts');
+      certificates = await tls.createCertificateManager({ storage: config.tls.storage, global: config.tls, logger, clock: systemClock });
+      await certificates.prepare(sites.map(({ site, hosts }) => ({ name: site.name, source: site.source, hosts, tls: site.tls })));
+    }
+    const metrics = configUsesMetrics(config) ? await loadMetricsKit() : null;
+    const runtime = buildRuntime(config, { logger, events: new EventBus(), clock: systemClock, metrics, configFile, httpsAvailable: true });
+    await runtime.dispose();
+    return config;
+  } finally {
+    await certificates?.close();
+  }
 }

@@ -10,8 +10,13 @@ import { freePort } from './support/instance.ts';
 
 const BIN = new URL('../src/cli/bin.ts', import.meta.url).pathname;
 
+// Certificates and the internal CA go to a temp dir, never the user's data dir.
+const DATA_DIR = mkdtempSync(join(tmpdir(), 'portcullis-cli-data-'));
+process.on('exit', () => rmSync(DATA_DIR, { recursive: true, force: true }));
+const ENV = { ...process.env, PORTCULLIS_DATA_DIR: DATA_DIR };
+
 function cli(args: string[], cwd?: string) {
-  const result = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: 20_000 });
+  const result = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: 20_000, env: ENV });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -58,14 +63,21 @@ describe('portcullis CLI', () => {
     rmSync(dir, { recursive: true });
   });
 
-  test('a site that needs HTTPS is refused with a message naming the address and the http:// way out', () => {
+  test('a public name, which needs ACME, is refused with a message naming the site and the ways out', () => {
     const dir = tempDir();
     const file = join(dir, 'Portcullisfile');
     writeFileSync(file, 'example.com {\n\trespond "hi"\n}\n');
     const { code, stderr } = cli(['validate', '-c', file]);
     assert.equal(code, 1);
-    assert.match(stderr, new RegExp(`${file}:1: .*example\\.com.*HTTPS.*http://example\\.com`));
+    assert.match(stderr, new RegExp(`${file}:1: .*example\\.com.*ACME.*tls internal`));
     rmSync(dir, { recursive: true });
+  });
+
+  test('trust prints the internal root certificate path', () => {
+    const { code, stdout } = cli(['trust', '--no-install']);
+    assert.equal(code, 0);
+    assert.equal(stdout.trim(), join(DATA_DIR, 'pki', 'authorities', 'local', 'root.crt'));
+    assert.match(readFileSync(stdout.trim(), 'utf8'), /BEGIN CERTIFICATE/);
   });
 
   test('a Caddyfile in the working directory is used when there is no Portcullisfile', () => {
@@ -94,7 +106,7 @@ describe('portcullis CLI', () => {
     const adminPort = await freePort();
     const config = (text: string) => `{\n\tadmin 127.0.0.1:${adminPort}\n}\nhttp://127.0.0.1:${port} {\n\trespond "${text}"\n}\n`;
     writeFileSync(file, config('one'));
-    const child = spawn(process.execPath, [BIN, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: ENV });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));

@@ -6,6 +6,7 @@ import { validateCommand } from './commands/validate.ts';
 import { adaptCommand } from './commands/adapt.ts';
 import { fmtCommand } from './commands/fmt.ts';
 import { reloadCommand } from './commands/reload.ts';
+import { trustCommand } from './commands/trust.ts';
 
 export function createProgram(): Command {
   const program = new Command('portcullis')
@@ -17,6 +18,7 @@ export function createProgram(): Command {
   program.addCommand(adaptCommand());
   program.addCommand(fmtCommand());
   program.addCommand(reloadCommand());
+  program.addCommand(trustCommand());
   program
     .command('version')
     .description('print the version')

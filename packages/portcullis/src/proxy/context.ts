@@ -52,6 +52,11 @@ export interface RequestContext {
   siteName: string;
   /** `file:line` of the innermost route that handled the request, for metrics. */
   routeName: string;
+  /**
+   * Content-Length of a response whose head went out as a raw header list (writeHeadWith), which
+   * res.getHeader cannot see; -1 otherwise. Read by the access log and metrics.
+   */
+  contentLength: number;
   readonly logger: Logger;
 }
 

@@ -6,26 +6,35 @@
  * which is disposed once they are done.
  */
 import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import type { Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
+import type { CertificateProvider } from './ports.ts';
 import type { Duplex } from 'node:stream';
 import type { ServerOptions } from '../config/types.ts';
 import { ErrorCodes, PortcullisError } from '../kernel/errors.ts';
 import type { EventBus } from '../kernel/events.ts';
-import { closeGracefully } from '../kernel/graceful-close.ts';
+import { closeGracefully, type Closable } from '../kernel/graceful-close.ts';
+import { trackConnections } from './tls-connections.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { RequestContext } from './context.ts';
 import type { ListenerPlan } from './listen-plan.ts';
-import { createRequestContext } from './request-context.ts';
+import { createRequestContext, plainIp } from './request-context.ts';
 import type { CompiledSite, Runtime } from './runtime.ts';
 import { serveRequest } from './serve-request.ts';
 
 export interface FrontDoorDeps {
   logger: Logger;
   events: EventBus;
+  /** The certificates HTTPS listeners present; read at every handshake, so renewals apply at once. */
+  certificates: () => CertificateProvider | null;
 }
 
 interface Listener {
   plan: ListenerPlan;
-  server: Server;
+  server: Server | Http2SecureServer;
+  /** What a graceful close needs; node:http has it built in, HTTPS listeners track it. */
+  closable: Closable;
   /** Upgraded sockets (WebSocket tunnels) are outside node's connection tracking. */
   upgraded: Set<Duplex>;
 }
@@ -72,7 +81,8 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     if (!needLog && !needMetrics && !needEvent) return;
     const status = res.headersSent ? res.statusCode : 0;
     const seconds = (performance.now() - ctx.startedAt) / 1000;
-    const length = Number(res.getHeader('content-length'));
+    // A head written as a raw list (file_server, reverse_proxy) is not visible to getHeader.
+    const length = ctx.contentLength >= 0 ? ctx.contentLength : Number(res.getHeader('content-length'));
     const size = Number.isFinite(length) ? length : 0;
     if (needLog) {
       const bytesRead = Number(ctx.req.headers['content-length']) || 0;
@@ -112,7 +122,8 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     }
     ctx.siteName = site.name;
     runtime.inflight++;
-    res.once('close', () => {
+    // `on`, not `once`: a response emits 'close' once, and once() costs a wrapper per request.
+    res.on('close', () => {
       try {
         finish(runtime, ctx, site);
       } catch (error) {
@@ -120,10 +131,8 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
         logger.error({ err: error, id: ctx.id }, 'recording a finished request failed');
       }
     });
-    serveRequest(ctx, site).catch((error: unknown) => {
-      logger.error({ err: error, id: ctx.id }, 'request failed outside the error path');
-      res.destroy();
-    });
+    // Never rejects: failures outside the error path are logged and cut there.
+    void serveRequest(ctx, site);
   }
 
   /**
@@ -146,7 +155,8 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     onRequest(listener.plan, req, res);
   }
 
-  function configure(server: Server, options: ServerOptions): void {
+  function configure(listener: Listener, options: ServerOptions): void {
+    const server = listener.server as Server;
     server.headersTimeout = options.readHeaderTimeoutMs;
     // Node requires requestTimeout >= headersTimeout; 0 disables it.
     server.requestTimeout = options.readTimeoutMs === 0 ? 0 : Math.max(options.readTimeoutMs, options.readHeaderTimeoutMs);
@@ -154,19 +164,60 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     server.timeout = options.writeTimeoutMs;
   }
 
-  function open(plan: ListenerPlan, options: ServerOptions): Promise<Listener> {
-    const server = createServer(
-      {
-        maxHeaderSize: options.maxHeaderBytes,
-        requireHostHeader: true,
-        // Never the lenient parser: it accepts the request-smuggling shapes this server must refuse.
-        insecureHTTPParser: false,
-        connectionsCheckingInterval: 1000,
-      },
-      (req, res) => onRequest(listener.plan, req, res),
+  /**
+   * Clients that send no SNI (an IP address in the URL) never reach the SNICallback: Node
+   * handshakes them with the server's default context, which `setSecureContext` can only
+   * build from PEM. So each connection's default is chosen as it arrives, from the address it
+   * arrived on (or default_sni), which also follows renewals. `_sharedCreds` is the field
+   * tls.Server hands to every new TLSSocket; test/https.test.ts guards this behaviour.
+   */
+  function chooseDefaultContext(server: Http2SecureServer): void {
+    server.prependListener('connection', (socket: Socket) => {
+      const context = deps.certificates()?.contextForAddress(plainIp(socket.localAddress ?? '')) ?? null;
+      (server as unknown as { _sharedCreds: SecureContext | null })._sharedCreds = context;
+    });
+  }
+
+  /** TLS SNI: the provider's certificate for the name, or an alert, never some other site's certificate. */
+  function sniCallback(servername: string, callback: (error: Error | null, context?: SecureContext) => void): void {
+    const provider = deps.certificates();
+    Promise.resolve(provider === null ? null : provider.contextFor(servername.toLowerCase())).then(
+      (context) => (context === null ? callback(new Error(`no certificate for ${servername}`)) : callback(null, context)),
+      (error: Error) => callback(error),
     );
-    const listener: Listener = { plan, server, upgraded: new Set() };
-    configure(server, options);
+  }
+
+  function createListenerServer(plan: ListenerPlan, options: ServerOptions, onReq: (req: IncomingMessage, res: ServerResponse) => void): Server | Http2SecureServer {
+    const http1 = {
+      maxHeaderSize: options.maxHeaderBytes,
+      requireHostHeader: true,
+      // Never the lenient parser: it accepts the request-smuggling shapes this server must refuse.
+      insecureHTTPParser: false,
+      connectionsCheckingInterval: 1000,
+    };
+    if (plan.scheme === 'http') return createServer(http1, onReq);
+    // HTTP/2 and HTTP/1.1 on one TLS port (ALPN h2, http/1.1); the compatibility API gives h2
+    // requests the same req/res surface the handlers use.
+    const server = createSecureServer(
+      {
+        ...http1,
+        allowHTTP1: true,
+        SNICallback: sniCallback,
+        minVersion: 'TLSv1.2',
+        maxSessionMemory: 10,
+        settings: { maxHeaderListSize: options.maxHeaderBytes },
+      },
+      onReq as never,
+    );
+    chooseDefaultContext(server);
+    return server;
+  }
+
+  function open(plan: ListenerPlan, options: ServerOptions): Promise<Listener> {
+    const server = createListenerServer(plan, options, (req, res) => onRequest(listener.plan, req, res));
+    const closable = plan.scheme === 'https' ? trackConnections(server as Http2SecureServer) : (server as Server);
+    const listener: Listener = { plan, server, closable, upgraded: new Set() };
+    configure(listener, options);
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(listener, req, socket, head));
     server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
       logger.debug({ code: error.code, listener: plan.key }, 'client error');
@@ -187,7 +238,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
   }
 
   function closeListener(listener: Listener, graceMs: number): Promise<void> {
-    return closeGracefully(listener.server, graceMs, () => {
+    return closeGracefully(listener.closable, graceMs, () => {
       for (const socket of listener.upgraded) socket.destroy();
     });
   }
@@ -223,7 +274,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
       for (const plan of runtime.listeners) {
         const listener = listeners.get(plan.key)!;
         listener.plan = plan;
-        configure(listener.server, runtime.config.server);
+        configure(listener, runtime.config.server);
       }
       const gone = [...listeners.values()].filter((l) => !wanted.has(l.plan.key));
       for (const listener of gone) listeners.delete(listener.plan.key);

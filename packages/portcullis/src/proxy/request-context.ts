@@ -64,7 +64,8 @@ export function createRequestContext(req: IncomingMessage, res: ServerResponse, 
   const rawPath = q === -1 ? url : url.slice(0, q);
   const path = normalizePath(rawPath);
   if (path === null) return null;
-  const hostport = req.headers.host ?? '';
+  // HTTP/2 carries the host in :authority (RFC 9113 §8.3.1); HTTP/1.1 in Host.
+  const hostport = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
   const socket = req.socket;
   const remoteIp = plainIp(socket.remoteAddress ?? '');
   return {
@@ -91,6 +92,7 @@ export function createRequestContext(req: IncomingMessage, res: ServerResponse, 
     upstreamHostport: '',
     siteName: '',
     routeName: '',
+    contentLength: -1,
     logger: options.logger,
   };
 }

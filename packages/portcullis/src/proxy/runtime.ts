@@ -24,6 +24,8 @@ export interface RuntimeDeps {
   clock: Clock;
   /** Loaded by the caller when configUsesMetrics(config); null otherwise. */
   metrics: MetricsKit | null;
+  /** Whether HTTPS listeners have a certificate provider (else HTTPS sites are config errors). */
+  httpsAvailable: boolean;
   configFile: string | null;
 }
 
@@ -59,7 +61,7 @@ function usesHandler(routes: RouteConfig[], name: HandlerConfig['handler']): boo
 
 /** Compiles a config; throws ConfigErrors when something in it cannot be compiled. */
 export function buildRuntime(config: Config, deps: RuntimeDeps): Runtime {
-  const listeners = planListeners(config);
+  const listeners = planListeners(config, { httpsAvailable: deps.httpsAvailable });
   const disposers: (() => void | Promise<void>)[] = [];
   const handlerDeps: HandlerDeps = {
     logger: deps.logger,
@@ -77,7 +79,9 @@ export function buildRuntime(config: Config, deps: RuntimeDeps): Runtime {
 
   const compiled = new Map<object, CompiledSite>();
   try {
-    for (const site of config.sites) {
+    // The planned sites: the config's, plus the HTTP->HTTPS redirect sites automatic HTTPS adds.
+    const sites = new Set(listeners.flatMap((plan) => plan.sites.map((entry) => entry.site)));
+    for (const site of sites) {
       const accessLog = site.log ? createAccessLogger(site.log) : null;
       if (accessLog) disposers.push(() => accessLog.close());
       compiled.set(site, {

@@ -9,18 +9,28 @@ import { writeErrorResponse } from './error-response.ts';
 import { writeHead } from './response.ts';
 import type { CompiledSite } from './runtime.ts';
 
+/**
+ * Serves one request; never rejects. A failure of the error path itself is logged and the
+ * connection cut here, so the front door attaches no rejection handler per request.
+ */
 export async function serveRequest(ctx: RequestContext, site: CompiledSite): Promise<void> {
   try {
-    await site.handler(ctx, endOfChain);
-    // Nothing wrote a response: Caddy answers 200 with an empty body. (A finished WebSocket
-    // tunnel also wrote nothing through res, but its socket is gone.)
-    if (!ctx.res.headersSent && !ctx.res.writableEnded && !ctx.res.destroyed && ctx.res.statusCode !== 101) {
-      ctx.res.setHeader('Content-Length', 0);
-      writeHead(ctx, 200);
-      ctx.res.end();
+    try {
+      await site.handler(ctx, endOfChain);
+      // Nothing wrote a response: Caddy answers 200 with an empty body. (A finished WebSocket
+      // tunnel also wrote nothing through res, but its socket is gone.)
+      const res = ctx.res;
+      if (!res.headersSent && !res.writableEnded && !res.destroyed && res.statusCode !== 101) {
+        res.setHeader('Content-Length', 0);
+        writeHead(ctx, 200);
+        res.end();
+      }
+    } catch (error) {
+      await serveError(ctx, site, toPortcullisError(error));
     }
   } catch (error) {
-    await serveError(ctx, site, toPortcullisError(error));
+    ctx.logger.error({ err: error, id: ctx.id }, 'request failed outside the error path');
+    ctx.res.destroy();
   }
 }
 

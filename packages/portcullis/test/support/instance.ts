@@ -6,6 +6,14 @@ import { join } from 'node:path';
 import { silentLogger, type Logger } from '../../src/kernel/logger.ts';
 import { start, type Instance } from '../../src/main.ts';
 
+// Tests never write certificates into the user's data dir: unless a config names its own
+// storage, the internal CA and certificates go to a temp dir removed when the process exits.
+if (process.env.PORTCULLIS_DATA_DIR === undefined) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-test-data-'));
+  process.env.PORTCULLIS_DATA_DIR = dataDir;
+  process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+}
+
 export interface Running {
   instance: Instance;
   dir: string;

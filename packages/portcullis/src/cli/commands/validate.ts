@@ -1,11 +1,7 @@
-/** `portcullis validate`: load and compile the config without serving it. */
+/** `portcullis validate`: load the config, get its certificates and compile it, without serving. */
 import { Command } from 'commander';
-import { loadConfig } from '../../config/index.ts';
-import { systemClock } from '../../kernel/clock.ts';
-import { EventBus } from '../../kernel/events.ts';
+import { checkConfig } from '../../main.ts';
 import { silentLogger } from '../../kernel/logger.ts';
-import { buildRuntime, configUsesMetrics } from '../../proxy/index.ts';
-import { loadMetricsKit } from '../../kernel/metrics.ts';
 import { addConfigOptions, adapterOf, configPath, reportError, type ConfigOptions } from '../config-option.ts';
 
 export function validateCommand(): Command {
@@ -13,10 +9,7 @@ export function validateCommand(): Command {
     try {
       const file = configPath(options);
       const adapter = adapterOf(options);
-      const config = loadConfig(file, adapter ? { adapter } : {});
-      // Compiling catches what adapting cannot: regexps, CIDRs, listener conflicts.
-      const runtime = buildRuntime(config, { logger: silentLogger(), events: new EventBus(), clock: systemClock, metrics: configUsesMetrics(config) ? await loadMetricsKit() : null, configFile: file });
-      await runtime.dispose();
+      const config = await checkConfig({ configFile: file, logger: silentLogger(), ...(adapter ? { adapter } : {}) });
       process.stdout.write(`${file}: valid config (${config.sites.length} site${config.sites.length === 1 ? '' : 's'})\n`);
     } catch (error) {
       reportError(error);

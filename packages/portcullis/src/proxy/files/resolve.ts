@@ -16,6 +16,8 @@ import { classifyFsError, isInside, realRoot, type FsFailure, type RealRoot } fr
 export interface Variant {
   readonly encoding: Encoding;
   readonly file: FileInfo;
+  /** The head of a whole 200 of this sidecar (see wholeResponseFields). */
+  readonly fields: readonly string[];
 }
 
 export interface FileTarget {
@@ -28,6 +30,8 @@ export interface FileTarget {
   readonly implicitIndex: boolean;
   /** Existing sidecars, in configured order. */
   readonly variants: readonly Variant[];
+  /** The head of a whole 200 of `file` (see wholeResponseFields). */
+  readonly fields: readonly string[];
 }
 
 export interface DirTarget {
@@ -107,11 +111,26 @@ async function fileTarget(
   implicitIndex: boolean,
   options: ResolveOptions,
 ): Promise<FileTarget> {
+  const contentType = contentTypeFor(path.basename(lexical.abs));
   const variants: Variant[] = [];
   for (const encoding of options.encodings) {
     const suffix = SIDECAR_SUFFIX[encoding];
     const sidecar = await resolveFile(root, { abs: lexical.abs + suffix, rel: lexical.rel + suffix }, options.hidden);
-    if (sidecar !== null) variants.push({ encoding, file: sidecar });
+    if (sidecar !== null) variants.push({ encoding, file: sidecar, fields: wholeResponseFields(contentType, encoding, sidecar) });
   }
-  return { kind: 'file', root, file, contentType: contentTypeFor(path.basename(lexical.abs)), implicitIndex, variants };
+  return { kind: 'file', root, file, contentType, implicitIndex, variants, fields: wholeResponseFields(contentType, null, file) };
+}
+
+/**
+ * The fields of a whole-file response, as a flat `[name, value, ...]` list computed once per stat
+ * instead of per request: the same fields, in the same order, that file_server sets one by one
+ * on its other paths (Vary assumes no earlier handler set one).
+ */
+export function wholeResponseFields(contentType: string, encoding: Encoding | null, file: FileInfo): string[] {
+  const fields = ['Content-Type', contentType, 'Vary', 'Accept-Encoding'];
+  if (encoding !== null) fields.push('Content-Encoding', encoding);
+  if (file.etag !== '') fields.push('ETag', file.etag);
+  if (file.lastModified !== '') fields.push('Last-Modified', file.lastModified);
+  fields.push('Accept-Ranges', 'bytes', 'Content-Length', file.contentLength);
+  return fields;
 }

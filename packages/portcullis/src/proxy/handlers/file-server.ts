@@ -13,7 +13,7 @@ import { ErrorCodes, httpError } from '../../kernel/errors.ts';
 import type { Handler, Next, RequestContext } from '../context.ts';
 import type { HandlerDeps } from '../handler-deps.ts';
 import { normalizePath } from '../normalize-path.ts';
-import { writeHead } from '../response.ts';
+import { writeHead, writeHeadWith } from '../response.ts';
 import { listingParams, readListing, renderListingHtml, renderListingJson, sortListing } from '../files/browse.ts';
 import { evaluatePreconditions, ifRangeAllows } from '../files/conditional.ts';
 import { sameFile, type FileInfo } from '../files/etag.ts';
@@ -21,7 +21,7 @@ import { createContentCache, createReadBudget, createResolutionCache } from '../
 import { compileHide } from '../files/hide.ts';
 import { acceptedEncodings, type Encoding } from '../files/precompressed.ts';
 import { parseRange } from '../files/range.ts';
-import { resolveTarget, type DirTarget, type FileTarget, type ResolveOptions } from '../files/resolve.ts';
+import { resolveTarget, type DirTarget, type FileTarget, type Resolution, type ResolveOptions } from '../files/resolve.ts';
 import { classifyFsError, openVerified, procFdAvailable, relativeRequestPath, type FsFailure } from '../files/safe-path.ts';
 import { sendMultipart, sendRange, sendWhole, type BodySource } from '../files/send.ts';
 
@@ -39,6 +39,8 @@ const MAX_READS_IN_FLIGHT = 32 * 1024 * 1024;
 const MAX_RESOLUTIONS = 10_000;
 /** Distinct `root` values remembered in their absolute form. */
 const MAX_DYNAMIC_ROOTS = 256;
+/** What a handler that answered synchronously returns. */
+const DONE: Promise<void> = Promise.resolve();
 
 /** Compiles a file_server handler. */
 export function createFileServer(config: FileServerHandler, deps: HandlerDeps): Handler {
@@ -102,14 +104,20 @@ export function createFileServer(config: FileServerHandler, deps: HandlerDeps): 
     throw httpError(405, 'method not allowed', ErrorCodes.ERR_HTTP_METHOD_NOT_ALLOWED, { Allow: 'GET, HEAD' });
   }
 
-  async function serveFile(ctx: RequestContext, target: FileTarget, key: string, next: Next): Promise<void> {
-    if (canonicalRedirect(ctx, target.implicitIndex)) return;
+  /**
+   * Everything up to the body is synchronous; a whole 200 (or HEAD) of a cached file with no
+   * Range and no Vary set earlier is answered right here with its precomputed head, and only
+   * what needs the disk or a range goes on to sendFile.
+   */
+  function serveFile(ctx: RequestContext, target: FileTarget, key: string, next: Next): Promise<void> {
+    if (canonicalRedirect(ctx, target.implicitIndex)) return DONE;
     rejectMethod(ctx);
     const res = ctx.res;
     const req = ctx.req;
 
     let file = target.file;
     let encoding: Encoding | null = null;
+    let fields = target.fields;
     if (target.variants.length > 0) {
       const accepted = acceptedEncodings(headerString(req.headers['accept-encoding']), encodings);
       for (const enc of accepted) {
@@ -117,6 +125,7 @@ export function createFileServer(config: FileServerHandler, deps: HandlerDeps): 
         if (variant !== undefined) {
           file = variant.file;
           encoding = enc;
+          fields = variant.fields;
           break;
         }
       }
@@ -135,10 +144,38 @@ export function createFileServer(config: FileServerHandler, deps: HandlerDeps): 
         else if (file.lastModified !== '') res.setHeader('Last-Modified', file.lastModified);
         writeHead(ctx, 304);
         res.end();
-        return;
+        return DONE;
       }
     }
 
+    if ((!plain || req.headers.range === undefined) && !res.hasHeader('vary')) {
+      if (ctx.method === 'HEAD') {
+        writeHeadWith(ctx, successStatus(ctx), fields, file.size);
+        res.end();
+        return DONE;
+      }
+      const cached = file.size <= MAX_CACHED_FILE ? contents.get(file) : undefined;
+      if (cached !== undefined) {
+        writeHeadWith(ctx, successStatus(ctx), fields, file.size);
+        res.end(cached);
+        return DONE;
+      }
+    }
+    return sendFile(ctx, target, key, next, file, encoding, plain);
+  }
+
+  /** The rest of serveFile: reads from disk, ranges, and heads that merge with fields set earlier. */
+  async function sendFile(
+    ctx: RequestContext,
+    target: FileTarget,
+    key: string,
+    next: Next,
+    file: FileInfo,
+    encoding: Encoding | null,
+    plain: boolean,
+  ): Promise<void> {
+    const res = ctx.res;
+    const req = ctx.req;
     let source: BodySource = { kind: 'none' };
     let info: FileInfo = file;
     if (ctx.method !== 'HEAD') {
@@ -250,13 +287,7 @@ export function createFileServer(config: FileServerHandler, deps: HandlerDeps): 
     res.end(ctx.method === 'HEAD' ? undefined : body);
   }
 
-  return async function fileServer(ctx: RequestContext, next: Next): Promise<void> {
-    const rel = relativeRequestPath(ctx.path);
-    if (rel === null) throw httpError(400, 'invalid file path', ErrorCodes.ERR_HTTP_BAD_REQUEST);
-    const root = rootOf(ctx);
-    const key = staticRoot !== null ? rel : root + '\0' + rel;
-    const now = clock.now();
-    const target = resolutions.fresh(key, now) ?? (await resolutions.load(key, now, () => resolveTarget(root, rel, resolveOptions)));
+  function serveTarget(ctx: RequestContext, target: Resolution, key: string, rel: string, next: Next): Promise<void> {
     switch (target.kind) {
       case 'file':
         return serveFile(ctx, target, key, next);
@@ -264,6 +295,28 @@ export function createFileServer(config: FileServerHandler, deps: HandlerDeps): 
         return serveDirectory(ctx, target, rel, next);
       default:
         return fail(target.kind, ctx, next);
+    }
+  }
+
+  async function resolveAndServe(ctx: RequestContext, root: string, rel: string, key: string, now: number, next: Next): Promise<void> {
+    const target = await resolutions.load(key, now, () => resolveTarget(root, rel, resolveOptions));
+    return serveTarget(ctx, target, key, rel, next);
+  }
+
+  // Not async: a cached file is answered without a promise of its own. Errors still reach the
+  // caller as a rejected promise, as from any handler.
+  return function fileServer(ctx: RequestContext, next: Next): Promise<void> {
+    try {
+      const rel = relativeRequestPath(ctx.path);
+      if (rel === null) throw httpError(400, 'invalid file path', ErrorCodes.ERR_HTTP_BAD_REQUEST);
+      const root = rootOf(ctx);
+      const key = staticRoot !== null ? rel : root + '\0' + rel;
+      const now = clock.now();
+      const target = resolutions.fresh(key, now);
+      if (target !== undefined) return serveTarget(ctx, target, key, rel, next);
+      return resolveAndServe(ctx, root, rel, key, now, next);
+    } catch (error) {
+      return Promise.reject(error);
     }
   };
 }

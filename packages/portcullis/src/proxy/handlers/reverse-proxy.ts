@@ -9,7 +9,7 @@ import type { ReverseProxyHandler } from '../../config/types.ts';
 import { ErrorCodes, PortcullisError, httpError } from '../../kernel/errors.ts';
 import type { Handler, RequestContext } from '../context.ts';
 import type { HandlerDeps } from '../handler-deps.ts';
-import { buildRequestHeaders, compileTrustedProxies, stripResponseHeaders, upgradeType } from '../upstream/forward-headers.ts';
+import { buildRequestHeaders, compileTrustedProxies, connectionNamed, isHopByHopResponseField, stripResponseHeaders, upgradeType } from '../upstream/forward-headers.ts';
 import { compileHeaderMapOps, type HeaderMap } from '../header-ops.ts';
 import { startActiveHealth } from '../upstream/health-active.ts';
 import { createPassiveHealth } from '../upstream/health-passive.ts';
@@ -80,16 +80,42 @@ export function createReverseProxy(config: ReverseProxyHandler, deps: HandlerDep
       const cookie = policy.stickyCookie?.(ctx, upstream);
       if (cookie) res.appendHeader('set-cookie', cookie);
     };
+    /**
+     * stripResponseHeaders then copy, in one pass and without deleting from the upstream's map
+     * (a delete turns the object into a slow dictionary); for when no header_down needs the
+     * stripped map.
+     */
+    const copyForwardable = (headers: HeaderMap, named: Set<string> | null): void => {
+      const res = ctx.res;
+      for (const name of Object.keys(headers)) {
+        if (isHopByHopResponseField(name, named)) continue;
+        const value = headers[name]!;
+        if (name === 'set-cookie') res.appendHeader(name, value);
+        else res.setHeader(name, value);
+      }
+      const cookie = policy.stickyCookie?.(ctx, upstream);
+      if (cookie) res.appendHeader('set-cookie', cookie);
+    };
     return {
       onHead(status, headers, latencyMs) {
         passive.recordResponse(upstream, status, latencyMs);
         const trailer = headers.trailer;
-        stripResponseHeaders(headers, false);
-        headerDown?.(headers, ctx);
-        copy(headers);
+        let length: HeaderMap[string] | undefined;
+        let type: HeaderMap[string] | undefined;
+        if (headerDown === null) {
+          const named = connectionNamed(headers);
+          copyForwardable(headers, named);
+          length = isHopByHopResponseField('content-length', named) ? undefined : headers['content-length'];
+          type = isHopByHopResponseField('content-type', named) ? undefined : headers['content-type'];
+        } else {
+          stripResponseHeaders(headers, false);
+          headerDown(headers, ctx);
+          copy(headers);
+          length = headers['content-length'];
+          type = headers['content-type'];
+        }
         // Announce trailers only where Node will send them: a chunked body (RFC 9112 §7.1.2).
-        if (trailer !== undefined && willBeChunked(ctx, status, headers)) ctx.res.setHeader('trailer', trailer);
-        const type = headers['content-type'];
+        if (trailer !== undefined && willBeChunked(ctx, status, length)) ctx.res.setHeader('trailer', trailer);
         return { flush: flushAlways || (typeof type === 'string' && type.startsWith('text/event-stream')) };
       },
       onUpgrade(status, headers, socket) {
@@ -163,8 +189,8 @@ function bodyLost(error: unknown): null {
 }
 
 /** Whether Node will send this response chunked (only then can it carry trailers). */
-function willBeChunked(ctx: RequestContext, status: number, headers: HeaderMap): boolean {
-  if (headers['content-length'] !== undefined || status === 204 || status === 304 || ctx.method === 'HEAD') return false;
+function willBeChunked(ctx: RequestContext, status: number, contentLength: HeaderMap[string] | undefined): boolean {
+  if (contentLength !== undefined || status === 204 || status === 304 || ctx.method === 'HEAD') return false;
   const req = ctx.req;
   return req.httpVersionMajor > 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1);
 }

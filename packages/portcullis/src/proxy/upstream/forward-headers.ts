@@ -81,11 +81,15 @@ export function buildRequestHeaders(ctx: RequestContext, peerTrusted: boolean): 
   for (const name of Object.keys(source)) {
     const value = source[name];
     if (value === undefined) continue;
+    // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) are framing, not fields.
+    if (name.charCodeAt(0) === 58 /* : */) continue;
     if (HOP_HEADERS.has(name) || FORWARDED.has(name) || name === 'expect') continue;
     if (named !== null && named.has(name) && !CONNECTION_PROOF.has(name)) continue;
     if (!peerTrusted && FORWARDING_CLAIMS.has(name)) continue;
     out[name] = value;
   }
+  // An HTTP/2 client names the host in :authority; the upstream speaks HTTP/1.1 and needs Host.
+  if (out.host === undefined && ctx.hostport !== '') out.host = ctx.hostport;
   // Tell the upstream trailers are understood only when the client said so (golang/go#21096).
   if (hasToken(source.te, 'trailers')) out.te = 'trailers';
   setForwarded(out, ctx, peerTrusted);
@@ -121,6 +125,21 @@ export function stripResponseHeaders(headers: HeaderMap, keepUpgrade: boolean): 
   for (const name of Object.keys(headers)) {
     if (HOP_HEADERS.has(name) && !(keepUpgrade && name === 'upgrade')) delete headers[name];
   }
+}
+
+/**
+ * The fields an upstream's final (non-101) response head names in Connection, beyond the
+ * hop-by-hop list, or null when there are none: most upstreams send only `keep-alive`/`close`.
+ */
+export function connectionNamed(headers: HeaderMap): Set<string> | null {
+  const connection = headers.connection;
+  if (connection === undefined || connection === '' || connection === 'keep-alive' || connection === 'close') return null;
+  return tokens(connection);
+}
+
+/** Whether stripResponseHeaders(headers, false) would remove `name`, given connectionNamed(headers). */
+export function isHopByHopResponseField(name: string, named: Set<string> | null): boolean {
+  return HOP_HEADERS.has(name) || (named !== null && named.has(name));
 }
 
 function tokens(value: string | string[]): Set<string> {

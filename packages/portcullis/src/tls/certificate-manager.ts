@@ -1,0 +1,255 @@
+/**
+ * The certificate manager: plans which issuer each site's hosts get, loads files, reuses
+ * stored certificates or issues from the internal CA, serves them by SNI, and renews internal
+ * ones in the background at two thirds of their life.
+ */
+import { join, resolve } from 'node:path';
+import type { SecureContext } from 'node:tls';
+import type { GlobalTlsOptions } from '../config/types.ts';
+import type { Clock } from '../kernel/clock.ts';
+import { ConfigErrors, type PortcullisError } from '../kernel/errors.ts';
+import type { Logger } from '../kernel/logger.ts';
+import type { CertificateProvider } from '../proxy/ports.ts';
+import { certificateCovers, loadCertificate, remainingLifeFraction, type LoadedCertificate } from './certificate.ts';
+import { loadCertificateFiles } from './certificate-files.ts';
+import { buildIndex, selectByAddress, selectByName, serve, type CertificateIndex, type ServedCertificate } from './certificate-index.ts';
+import { withFileLock } from './file-lock.ts';
+import { storageName } from './host-names.ts';
+import { openInternalCa, rootCertificatePathIn, type InternalCa } from './internal-ca.ts';
+import { readTextIfExists, writeFileAtomic } from './private-files.ts';
+import { planSites, siteError, type SitePlan, type TlsSite } from './site-plan.ts';
+import { defaultStorageDir } from './storage-dir.ts';
+
+const HOUR = 60 * 60 * 1000;
+/** Caddy's default lifetime for internal leaves. */
+const LEAF_LIFETIME = 12 * HOUR;
+/** Renewal starts when this fraction of the life remains; a stored certificate with more is reused. */
+const RENEW_WHEN_REMAINING = 1 / 3;
+/** Spread renewals of certificates issued together over up to 2% of their life. */
+const JITTER_FRACTION = 0.02;
+const RETRY_FIRST = 60 * 1000;
+const RETRY_MAX = HOUR;
+
+export interface CertificateManager extends CertificateProvider {
+  /**
+   * Makes sure every host has a certificate: loads `tls cert key` files, reuses stored ones,
+   * issues from the internal CA. Throws ConfigErrors naming each site (file:line) that cannot
+   * get one, and then keeps serving what it served before. Idempotent; called on every reload.
+   */
+  prepare(sites: TlsSite[]): Promise<void>;
+  /** Absolute path of the internal CA's root certificate (PEM), created with the manager when storage is writable. */
+  rootCertificatePath(): string;
+  /** Stops renewal timers (after any renewal in progress). */
+  close(): Promise<void>;
+}
+
+export interface CertificateManagerOptions {
+  /** Storage directory; null: the global `storage` option, else defaultStorageDir(). */
+  storage: string | null;
+  global: GlobalTlsOptions;
+  logger: Logger;
+  /** Lifetimes and renewal decisions read this clock; timers use wall time. */
+  clock: Clock;
+  /** How often renewal is checked (Caddy/certmagic: 10 min); tests shorten it. Default 10 min. */
+  renewCheckIntervalMs?: number;
+}
+
+interface Managed {
+  host: string;
+  issuer: 'files' | 'internal';
+  served: ServedCertificate;
+  /** Clock time when background renewal is due (internal only). */
+  renewAt: number;
+  /** Clock time before which a failed renewal is not retried. */
+  retryAt: number;
+  failures: number;
+}
+
+interface State {
+  managed: ReadonlyMap<string, Managed>;
+  index: CertificateIndex;
+}
+
+function renewalTime(cert: LoadedCertificate): number {
+  const life = cert.notAfter - cert.notBefore;
+  return cert.notBefore + life * (1 - RENEW_WHEN_REMAINING) - Math.random() * life * JITTER_FRACTION;
+}
+
+/** Creates the manager and opens (on first start: creates) the internal CA in storage. */
+export async function createCertificateManager(options: CertificateManagerOptions): Promise<CertificateManager> {
+  const { global, logger, clock } = options;
+  const storage = resolve(options.storage ?? global.storage ?? defaultStorageDir());
+  const locks = join(storage, 'locks');
+  const log = logger.child({ module: 'tls' });
+  let state: State = { managed: new Map(), index: buildIndex([], global.defaultSni) };
+  let caPromise: Promise<InternalCa> | null = null;
+  let closed = false;
+
+  // prepare and renewal never interleave: each sees the state the previous one left.
+  let queue: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = queue.then(work, work);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+
+  const internalCa = (): Promise<InternalCa> => {
+    caPromise ??= openInternalCa({ storage, clock, logger: log });
+    // A failure (unwritable storage) is retried next time rather than remembered.
+    caPromise.catch(() => (caPromise = null));
+    return caPromise;
+  };
+
+  /** A stored or new internal certificate for `host`; `replacing` is the one renewal replaces. */
+  const obtainInternal = async (host: string, replacing: LoadedCertificate | null): Promise<LoadedCertificate> => {
+    const ca = await internalCa();
+    const name = storageName(host);
+    const dir = join(storage, 'certificates', 'local', name);
+    const certPath = join(dir, `${name}.crt`);
+    const keyPath = join(dir, `${name}.key`);
+    const usable = (cert: LoadedCertificate | null): cert is LoadedCertificate =>
+      cert !== null &&
+      cert.fingerprint !== replacing?.fingerprint &&
+      remainingLifeFraction(cert, clock.now()) > RENEW_WHEN_REMAINING &&
+      certificateCovers(cert.leaf, host) &&
+      ca.signedByRoot(cert.issuers[0]) &&
+      cert.issuers[0] !== undefined &&
+      cert.leaf.verify(cert.issuers[0].publicKey);
+    const readStored = async (): Promise<LoadedCertificate | null> => {
+      const [certPem, keyPem] = await Promise.all([readTextIfExists(certPath), readTextIfExists(keyPath)]);
+      if (certPem === null || keyPem === null) return null;
+      try {
+        return loadCertificate(certPem, keyPem);
+      } catch {
+        // Half-written by another process, or damaged: issue under the lock instead.
+        return null;
+      }
+    };
+    const stored = await readStored();
+    if (usable(stored)) return stored;
+    return withFileLock(locks, `issue_cert_local_${name}`, async () => {
+      const again = await readStored();
+      if (usable(again)) return again;
+      const pair = await ca.issue([host], LEAF_LIFETIME);
+      const cert = loadCertificate(pair.chainPem, pair.keyPem);
+      await writeFileAtomic(keyPath, pair.keyPem, 0o600);
+      await writeFileAtomic(certPath, cert.chainPem, 0o644);
+      log.info({ host, notAfter: new Date(cert.notAfter).toISOString() }, 'issued a certificate from the internal CA');
+      return cert;
+    });
+  };
+
+  /** Reuses a served context for the same certificate, so unchanged names keep their object. */
+  const served = (cert: LoadedCertificate, previous: Managed | undefined): ServedCertificate =>
+    previous && previous.served.cert.fingerprint === cert.fingerprint && previous.served.cert.keyPem === cert.keyPem
+      ? previous.served
+      : serve(cert);
+
+  const managedInternal = (host: string, cert: LoadedCertificate, previous: Managed | undefined): Managed => ({
+    host,
+    issuer: 'internal',
+    served: served(cert, previous),
+    renewAt: previous?.served.cert.fingerprint === cert.fingerprint ? previous.renewAt : renewalTime(cert),
+    retryAt: 0,
+    failures: 0,
+  });
+
+  const planFiles = async (plan: SitePlan, next: Map<string, Managed>, errors: PortcullisError[]): Promise<void> => {
+    const cert = await loadCertificateFiles(plan, clock.now(), errors);
+    if (cert === null) return;
+    const previous = plan.hosts.map((h) => state.managed.get(h)).find((m) => m?.served.cert.fingerprint === cert.fingerprint);
+    const shared = served(cert, previous);
+    for (const host of plan.hosts) {
+      if (!next.has(host)) next.set(host, { host, issuer: 'files', served: shared, renewAt: Infinity, retryAt: 0, failures: 0 });
+    }
+  };
+
+  const planInternal = async (plan: SitePlan, next: Map<string, Managed>, errors: PortcullisError[]): Promise<void> => {
+    for (const host of plan.hosts) {
+      if (next.has(host)) continue; // an earlier site already holds a certificate for it
+      const previous = state.managed.get(host);
+      if (previous?.issuer === 'internal' && clock.now() < previous.renewAt) {
+        next.set(host, previous);
+        continue;
+      }
+      try {
+        const cert = await obtainInternal(host, null);
+        next.set(host, managedInternal(host, cert, previous));
+      } catch (error) {
+        errors.push(siteError(plan.site, `cannot get a certificate for ${host} from the internal CA: ${(error as Error).message}`));
+      }
+    }
+  };
+
+  const prepare = (sites: TlsSite[]): Promise<void> =>
+    exclusive(async () => {
+      const errors: PortcullisError[] = [];
+      const plans = planSites(sites, global, errors);
+      const next = new Map<string, Managed>();
+      for (const plan of plans) if (plan.issuer === 'files') await planFiles(plan, next, errors);
+      for (const plan of plans) if (plan.issuer === 'internal') await planInternal(plan, next, errors);
+      // A config that cannot be served leaves the previous certificates in place.
+      if (errors.length > 0) throw new ConfigErrors(errors);
+      const index = buildIndex([...next].map(([host, m]) => [host, m.served]), global.defaultSni);
+      if (global.defaultSni !== undefined && index.fallback === null) {
+        log.warn({ defaultSni: global.defaultSni }, 'default_sni names no site with a certificate; unknown names will fail the handshake');
+      }
+      state = { managed: next, index };
+    });
+
+  const renewOne = async (m: Managed, now: number): Promise<Managed> => {
+    try {
+      const cert = await obtainInternal(m.host, m.served.cert);
+      log.info({ host: m.host }, 'renewed a certificate from the internal CA');
+      return managedInternal(m.host, cert, m);
+    } catch (error) {
+      const delay = Math.min(RETRY_MAX, RETRY_FIRST * 2 ** m.failures);
+      log.warn({ host: m.host, err: error, retryInMs: delay }, 'certificate renewal failed; will retry');
+      return { ...m, failures: m.failures + 1, retryAt: now + delay };
+    }
+  };
+
+  const renewDue = (): Promise<void> =>
+    exclusive(async () => {
+      const now = clock.now();
+      if (caPromise !== null) {
+        try {
+          await (await caPromise).maintain();
+        } catch (error) {
+          log.warn({ err: error }, 'renewing the internal CA intermediate certificate failed; will retry');
+        }
+      }
+      const due = [...state.managed.values()].filter((m) => m.issuer === 'internal' && now >= m.renewAt && now >= m.retryAt);
+      if (due.length === 0) return;
+      const managed = new Map(state.managed);
+      for (const m of due) managed.set(m.host, await renewOne(m, now));
+      state = { managed, index: buildIndex([...managed].map(([host, x]) => [host, x.served]), global.defaultSni) };
+    });
+
+  // The root exists from the start, so rootCertificatePath() names a real file (`portcullis
+  // trust` copies it). Failure (read-only storage) is not fatal here: sites that need the CA
+  // report it at prepare, and a files-only config never needs it.
+  await internalCa().catch((error: unknown) => log.debug({ err: error }, 'internal CA not available yet'));
+
+  let ticking = false;
+  const timer = setInterval(() => {
+    if (ticking || closed) return;
+    ticking = true;
+    renewDue()
+      .catch((error: unknown) => log.warn({ err: error }, 'certificate maintenance failed'))
+      .finally(() => (ticking = false));
+  }, options.renewCheckIntervalMs ?? 10 * 60 * 1000);
+  timer.unref();
+
+  return {
+    prepare,
+    contextFor: (servername: string): SecureContext | null => selectByName(state.index, servername),
+    contextForAddress: (localAddress: string): SecureContext | null => selectByAddress(state.index, localAddress),
+    rootCertificatePath: () => rootCertificatePathIn(storage),
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      await queue;
+    },
+  };
+}
