@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { freePort, startPortcullis } from './support/instance.ts';
 
 const EXAMPLES = new URL('../../../examples/', import.meta.url).pathname;
@@ -29,6 +29,31 @@ describe('examples/Portcullisfile', () => {
       const listing = await request(`${base}/css/`, { headers: { host: `localhost:${web}`, accept: 'application/json' } });
       assert.equal(listing.statusCode, 200);
       assert.ok(((await listing.body.json()) as { name: string }[]).some((f) => f.name === 'site.css'));
+    } finally {
+      await p.stop();
+    }
+  });
+});
+
+describe('examples/https.Portcullisfile', () => {
+  test('serves localhost over HTTPS from the internal CA and redirects plain HTTP', async () => {
+    const [httpPort, httpsPort] = await Promise.all([freePort(), freePort()]);
+    const text = readFileSync(`${EXAMPLES}https.Portcullisfile`, 'utf8')
+      .replace('http_port 8480', `http_port ${httpPort}\n\tdefault_bind 127.0.0.1`)
+      .replace('https_port 8443', `https_port ${httpsPort}`);
+    const p = await startPortcullis(text);
+    try {
+      const ca = readFileSync(p.instance.certificateAuthority()!, 'utf8');
+      const dispatcher = new Agent({ connect: { ca, servername: 'localhost' } });
+      const page = await request(`https://127.0.0.1:${httpsPort}/`, { dispatcher, headers: { host: `localhost:${httpsPort}` } });
+      assert.equal(page.statusCode, 200);
+      assert.match(await page.body.text(), /^Hello over HTTP\/(1\.1|2\.0) with TLS from Portcullis$/);
+      assert.equal(page.headers['strict-transport-security'], 'max-age=31536000');
+      await dispatcher.close();
+      const redirect = await request(`http://127.0.0.1:${httpPort}/x`, { headers: { host: 'localhost' } });
+      assert.equal(redirect.statusCode, 308);
+      assert.equal(redirect.headers.location, `https://localhost:${httpsPort}/x`);
+      await redirect.body.dump();
     } finally {
       await p.stop();
     }
