@@ -20,9 +20,10 @@ PEERS=(
   curl:curl
   openssl:openssl
   util-linux:taskset          # pins servers and load generators to cores
+  pebble:pebble               # ACME server for issuance and renewal tests
+  pebble:pebble-challtestsrv  # DNS for pebble's challenge validation
 )
 # Added with the issues that need them (move a line up into PEERS then):
-#   pebble:pebble pebble:pebble-challtestsrv     ACME issuance and renewal
 #   slapd:slapd ldap-utils:ldapadd               LDAP user store
 #   postgresql:pg_ctlcluster                     multi-node store
 #   apache2:apache2 libapache2-mod-auth-openidc:/usr/lib/apache2/modules/mod_auth_openidc.so

@@ -61,7 +61,15 @@ export async function start(options: StartOptions): Promise<Instance> {
     if (certificates === null || certificatesFor !== settings) {
       // Loaded only when a site uses HTTPS: the X.509 library is not free in memory.
       const tls = await import('./tls/index.ts');
-      const fresh = await tls.createCertificateManager({ storage: next.tls.storage, global: next.tls, logger, clock: systemClock });
+      const fresh = await tls.createCertificateManager({
+        storage: next.tls.storage,
+        global: next.tls,
+        logger,
+        clock: systemClock,
+        // Only a serving instance answers ACME challenges, so only it orders certificates;
+        // without redirects' HTTP listener (auto_https off) HTTP-01 cannot be answered.
+        acmeChallenges: next.autoHttps === 'off' ? ['tls-alpn-01'] : ['http-01', 'tls-alpn-01'],
+      });
       await certificates?.close();
       certificates = fresh;
       certificatesFor = settings;

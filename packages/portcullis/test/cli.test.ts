@@ -63,13 +63,13 @@ describe('portcullis CLI', () => {
     rmSync(dir, { recursive: true });
   });
 
-  test('a public name, which needs ACME, is refused with a message naming the site and the ways out', () => {
+  test('a wildcard public name, which needs a DNS challenge, is refused with the site and the way out', () => {
     const dir = tempDir();
     const file = join(dir, 'Portcullisfile');
-    writeFileSync(file, 'example.com {\n\trespond "hi"\n}\n');
+    writeFileSync(file, '*.example.com {\n\trespond "hi"\n}\n');
     const { code, stderr } = cli(['validate', '-c', file]);
     assert.equal(code, 1);
-    assert.match(stderr, new RegExp(`${file}:1: .*example\\.com.*ACME.*tls internal`));
+    assert.match(stderr, new RegExp(`${file}:1: .*\\*\\.example\\.com.*DNS challenge`));
     rmSync(dir, { recursive: true });
   });
 

@@ -8,7 +8,7 @@
 import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import { createSecureServer, type Http2SecureServer } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { SecureContext } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import type { CertificateProvider } from './ports.ts';
 import type { Duplex } from 'node:stream';
 import type { ServerOptions } from '../config/types.ts';
@@ -22,6 +22,9 @@ import type { ListenerPlan } from './listen-plan.ts';
 import { createRequestContext, plainIp } from './request-context.ts';
 import type { CompiledSite, Runtime } from './runtime.ts';
 import { serveRequest } from './serve-request.ts';
+
+const ACME_HTTP_PREFIX = '/.well-known/acme-challenge/';
+const ACME_CONTEXT = Symbol('acme-tls/1 context');
 
 export interface FrontDoorDeps {
   logger: Logger;
@@ -110,6 +113,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
       res.writeHead(503, { 'content-length': 0, connection: 'close' }).end();
       return;
     }
+    if (plan.scheme === 'http' && req.url !== undefined && req.url.startsWith(ACME_HTTP_PREFIX) && answerAcmeChallenge(req, res)) return;
     const ctx = hasOneHost(req) ? createRequestContext(req, res, { scheme: plan.scheme, logger }) : null;
     if (ctx === null) {
       res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end('400 Bad Request: malformed request target or Host\n');
@@ -178,8 +182,39 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     });
   }
 
+  /**
+   * ACME HTTP-01 answers come before routing, redirects and any gate: the CA's validation
+   * servers must reach them whatever the site's rules say.
+   */
+  function answerAcmeChallenge(req: IncomingMessage, res: ServerResponse): boolean {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    const answer = deps.certificates()?.httpChallenge(req.headers.host ?? '', req.url!) ?? null;
+    if (answer === null) return false;
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(answer) }).end(req.method === 'HEAD' ? undefined : answer);
+    return true;
+  }
+
+  /**
+   * ALPN (RFC 7301): h2, then http/1.1; `acme-tls/1` only while a TLS-ALPN-01 challenge for
+   * the name is pending (RFC 8737), remembered on the socket for the SNI callback that follows.
+   */
+  function alpnCallback(this: TLSSocket, { servername, protocols }: { servername: string; protocols: string[] }): string | undefined {
+    if (protocols.includes('acme-tls/1')) {
+      const context = deps.certificates()?.alpnChallengeContext((servername ?? '').toLowerCase()) ?? null;
+      if (context === null) return undefined;
+      (this as TLSSocket & { [ACME_CONTEXT]?: SecureContext })[ACME_CONTEXT] = context;
+      // RFC 8737 §3: a challenge connection carries no application data.
+      this.once('secure', () => this.destroy());
+      return 'acme-tls/1';
+    }
+    if (protocols.includes('h2')) return 'h2';
+    return protocols.includes('http/1.1') ? 'http/1.1' : undefined;
+  }
+
   /** TLS SNI: the provider's certificate for the name, or an alert, never some other site's certificate. */
-  function sniCallback(servername: string, callback: (error: Error | null, context?: SecureContext) => void): void {
+  function sniCallback(this: TLSSocket, servername: string, callback: (error: Error | null, context?: SecureContext) => void): void {
+    const challenge = (this as TLSSocket & { [ACME_CONTEXT]?: SecureContext })[ACME_CONTEXT];
+    if (challenge !== undefined) return callback(null, challenge);
     const provider = deps.certificates();
     Promise.resolve(provider === null ? null : provider.contextFor(servername.toLowerCase())).then(
       (context) => (context === null ? callback(new Error(`no certificate for ${servername}`)) : callback(null, context)),
@@ -202,6 +237,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
       {
         ...http1,
         allowHTTP1: true,
+        ALPNCallback: alpnCallback,
         SNICallback: sniCallback,
         minVersion: 'TLSv1.2',
         maxSessionMemory: 10,

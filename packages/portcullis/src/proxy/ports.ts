@@ -16,4 +16,8 @@ export interface CertificateProvider {
    * connection arrived on, or the `default_sni` certificate; null fails the handshake.
    */
   contextForAddress(localAddress: string): SecureContext | null;
+  /** ACME HTTP-01: the key authorization for `/.well-known/acme-challenge/<token>`, or null. */
+  httpChallenge(host: string, path: string): string | null;
+  /** ACME TLS-ALPN-01 (RFC 8737): the challenge certificate for a handshake offering `acme-tls/1`, or null. */
+  alpnChallengeContext(servername: string): SecureContext | null;
 }

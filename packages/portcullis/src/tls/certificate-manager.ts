@@ -1,8 +1,10 @@
 /**
  * The certificate manager: plans which issuer each site's hosts get, loads files, reuses
  * stored certificates or issues from the internal CA, serves them by SNI, and renews internal
- * ones in the background at two thirds of their life.
+ * ones in the background at two thirds of their life. ACME certificates are obtained and
+ * renewed in the background by acme/acme-maintainer.ts; prepare never waits for a CA.
  */
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { SecureContext } from 'node:tls';
 import type { GlobalTlsOptions } from '../config/types.ts';
@@ -10,10 +12,15 @@ import type { Clock } from '../kernel/clock.ts';
 import { ConfigErrors, type PortcullisError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { CertificateProvider } from '../proxy/ports.ts';
-import { certificateCovers, loadCertificate, remainingLifeFraction, type LoadedCertificate } from './certificate.ts';
+import { certificateCovers, loadCertificate, parseCertificateChain, remainingLifeFraction, type LoadedCertificate } from './certificate.ts';
 import { loadCertificateFiles } from './certificate-files.ts';
 import { buildIndex, selectByAddress, selectByName, serve, type CertificateIndex, type ServedCertificate } from './certificate-index.ts';
 import { withFileLock } from './file-lock.ts';
+import { createAcmeIssuer } from './acme/acme-issuer.ts';
+import { createAcmeMaintainer, type AcmeMaintainer, type AcmeWant } from './acme/acme-maintainer.ts';
+import { caStorageKey, LETS_ENCRYPT_DIRECTORY } from './acme/ca-storage.ts';
+import { createChallengeStore } from './acme/challenge-store.ts';
+import type { ChallengeType } from './acme/order.ts';
 import { storageName } from './host-names.ts';
 import { openInternalCa, rootCertificatePathIn, type InternalCa } from './internal-ca.ts';
 import { readTextIfExists, writeFileAtomic } from './private-files.ts';
@@ -39,8 +46,31 @@ export interface CertificateManager extends CertificateProvider {
   prepare(sites: TlsSite[]): Promise<void>;
   /** Absolute path of the internal CA's root certificate (PEM), created with the manager when storage is writable. */
   rootCertificatePath(): string;
-  /** Stops renewal timers (after any renewal in progress). */
+  /**
+   * HTTP-01 (RFC 8555 section 8.3): the key authorization to answer a request for
+   * `/.well-known/acme-challenge/<token>` with (200, text/plain), or null to route it as usual.
+   * `host` is the Host header as received (a port is ignored); `path` the request target's path.
+   */
+  httpChallenge(host: string, path: string): string | null;
+  /**
+   * TLS-ALPN-01 (RFC 8737): the challenge certificate's context for a handshake whose client
+   * offered ALPN `acme-tls/1` for `servername`, or null (fail that handshake).
+   */
+  alpnChallengeContext(servername: string): SecureContext | null;
+  /** Stops renewal timers, aborts ACME requests in flight and waits for them to end. */
   close(): Promise<void>;
+}
+
+/** Retry and polling limits for ACME; production uses the defaults, tests shorten them. */
+export interface AcmeTuning {
+  /** First retry after a failed order (default 60 s); doubles per failure up to retryMaxMs (default 1 h). */
+  retryFirstMs?: number;
+  retryMaxMs?: number;
+  /** Timeout of each request to the CA (default 30 s). */
+  requestTimeoutMs?: number;
+  /** Polling of pending authorizations and orders: first and longest wait (default 1 s, 10 s). */
+  pollMinMs?: number;
+  pollMaxMs?: number;
 }
 
 export interface CertificateManagerOptions {
@@ -52,6 +82,14 @@ export interface CertificateManagerOptions {
   clock: Clock;
   /** How often renewal is checked (Caddy/certmagic: 10 min); tests shorten it. Default 10 min. */
   renewCheckIntervalMs?: number;
+  /**
+   * The ACME challenge types this process's listeners answer, most preferred first: `http-01`
+   * when the HTTP port calls httpChallenge, `tls-alpn-01` when the HTTPS port routes
+   * `acme-tls/1` handshakes to alpnChallengeContext. Default none: ACME sites are accepted and
+   * served from storage but nothing is ordered (`validate`, `trust`, tests never contact a CA).
+   */
+  acmeChallenges?: readonly ChallengeType[];
+  acme?: AcmeTuning;
 }
 
 interface Managed {
@@ -84,6 +122,19 @@ export async function createCertificateManager(options: CertificateManagerOption
   let state: State = { managed: new Map(), index: buildIndex([], global.defaultSni) };
   let caPromise: Promise<InternalCa> | null = null;
   let closed = false;
+  const challengeStore = createChallengeStore();
+  const acmeChallenges = options.acmeChallenges ?? [];
+  const tuning = options.acme ?? {};
+  const shutdown = new AbortController();
+  /** Created at the first prepare with an ACME site, when the CA settings are known good. */
+  let acme: AcmeMaintainer | null = null;
+
+  /** The SNI index over files/internal certificates plus ACME ones for hosts no other site claimed. */
+  const indexOf = (managed: ReadonlyMap<string, Managed>): CertificateIndex => {
+    const entries: [string, ServedCertificate][] = [...managed].map(([host, m]) => [host, m.served]);
+    if (acme !== null) for (const [host, served] of acme.served()) if (!managed.has(host)) entries.push([host, served]);
+    return buildIndex(entries, global.defaultSni);
+  };
 
   // prepare and renewal never interleave: each sees the state the previous one left.
   let queue: Promise<unknown> = Promise.resolve();
@@ -181,6 +232,68 @@ export async function createCertificateManager(options: CertificateManagerOption
     }
   };
 
+  /** Hosts of ACME plans that no files or internal plan holds, first site's email winning. */
+  const acmeWants = (plans: SitePlan[], next: ReadonlyMap<string, Managed>): AcmeWant[] => {
+    const wants = new Map<string, AcmeWant>();
+    for (const plan of plans) {
+      if (plan.issuer !== 'acme') continue;
+      for (const host of plan.hosts) if (!next.has(host) && !wants.has(host)) wants.set(host, { host, email: plan.email });
+    }
+    return [...wants.values()];
+  };
+
+  /** The ACME maintainer, created on first use; bad CA settings become errors on the first ACME site. */
+  const acmeMaintainer = async (plans: SitePlan[], errors: PortcullisError[]): Promise<AcmeMaintainer | null> => {
+    if (acme !== null) return acme;
+    const first = plans.find((p) => p.issuer === 'acme')!;
+    const directoryUrl = global.acmeCa ?? LETS_ENCRYPT_DIRECTORY;
+    try {
+      caStorageKey(directoryUrl);
+    } catch (error) {
+      errors.push(siteError(first.site, `acme_ca: ${(error as Error).message}`));
+      return null;
+    }
+    let caRootPem: string | null = null;
+    if (global.acmeCaRoot !== undefined) {
+      try {
+        caRootPem = await readFile(resolve(global.acmeCaRoot), 'utf8');
+        parseCertificateChain(caRootPem);
+      } catch (error) {
+        errors.push(siteError(first.site, `acme_ca_root ${global.acmeCaRoot}: ${(error as Error).message}`));
+        return null;
+      }
+    }
+    if (acmeChallenges.length === 0) {
+      log.warn('no ACME challenge is answered by this process; ACME certificates are served from storage only');
+    }
+    const issuer = createAcmeIssuer({
+      storage,
+      clock,
+      log,
+      store: challengeStore,
+      connection: {
+        directoryUrl,
+        caRootPem,
+        requestTimeoutMs: tuning.requestTimeoutMs ?? 30_000,
+        pollMinMs: tuning.pollMinMs ?? 1000,
+        pollMaxMs: tuning.pollMaxMs ?? 10_000,
+        signal: shutdown.signal,
+      },
+    });
+    acme = createAcmeMaintainer({
+      issuer,
+      clock,
+      log,
+      challenges: acmeChallenges,
+      renewalTime,
+      retryFirstMs: tuning.retryFirstMs ?? RETRY_FIRST,
+      retryMaxMs: tuning.retryMaxMs ?? RETRY_MAX,
+      // Called between prepares and renewals too: JavaScript runs it to completion, so the swap is whole.
+      onChange: () => (state = { managed: state.managed, index: indexOf(state.managed) }),
+    });
+    return acme;
+  };
+
   const prepare = (sites: TlsSite[]): Promise<void> =>
     exclusive(async () => {
       const errors: PortcullisError[] = [];
@@ -188,9 +301,12 @@ export async function createCertificateManager(options: CertificateManagerOption
       const next = new Map<string, Managed>();
       for (const plan of plans) if (plan.issuer === 'files') await planFiles(plan, next, errors);
       for (const plan of plans) if (plan.issuer === 'internal') await planInternal(plan, next, errors);
+      const wants = acmeWants(plans, next);
+      const maintainer = wants.length > 0 ? await acmeMaintainer(plans, errors) : acme;
       // A config that cannot be served leaves the previous certificates in place.
       if (errors.length > 0) throw new ConfigErrors(errors);
-      const index = buildIndex([...next].map(([host, m]) => [host, m.served]), global.defaultSni);
+      await maintainer?.want(wants);
+      const index = indexOf(next);
       if (global.defaultSni !== undefined && index.fallback === null) {
         log.warn({ defaultSni: global.defaultSni }, 'default_sni names no site with a certificate; unknown names will fail the handshake');
       }
@@ -223,7 +339,7 @@ export async function createCertificateManager(options: CertificateManagerOption
       if (due.length === 0) return;
       const managed = new Map(state.managed);
       for (const m of due) managed.set(m.host, await renewOne(m, now));
-      state = { managed, index: buildIndex([...managed].map(([host, x]) => [host, x.served]), global.defaultSni) };
+      state = { managed, index: indexOf(managed) };
     });
 
   // The root exists from the start, so rootCertificatePath() names a real file (`portcullis
@@ -234,6 +350,7 @@ export async function createCertificateManager(options: CertificateManagerOption
   let ticking = false;
   const timer = setInterval(() => {
     if (ticking || closed) return;
+    acme?.check();
     ticking = true;
     renewDue()
       .catch((error: unknown) => log.warn({ err: error }, 'certificate maintenance failed'))
@@ -246,10 +363,13 @@ export async function createCertificateManager(options: CertificateManagerOption
     contextFor: (servername: string): SecureContext | null => selectByName(state.index, servername),
     contextForAddress: (localAddress: string): SecureContext | null => selectByAddress(state.index, localAddress),
     rootCertificatePath: () => rootCertificatePathIn(storage),
+    httpChallenge: (host: string, path: string): string | null => challengeStore.httpAnswer(host, path),
+    alpnChallengeContext: (servername: string): SecureContext | null => challengeStore.alpnContext(servername),
     async close() {
       closed = true;
       clearInterval(timer);
-      await queue;
+      shutdown.abort();
+      await Promise.all([queue, acme?.close()]);
     },
   };
 }

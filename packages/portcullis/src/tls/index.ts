@@ -1,8 +1,9 @@
 /**
  * The TLS module: certificates in, SecureContext out. Files named by `tls cert key`, an
- * internal CA for local names; ACME comes next behind the same manager.
+ * internal CA for local names, and an ACME CA for public names, behind one manager.
  */
 export { createCertificateManager } from './certificate-manager.ts';
-export type { CertificateManager, CertificateManagerOptions } from './certificate-manager.ts';
+export type { AcmeTuning, CertificateManager, CertificateManagerOptions } from './certificate-manager.ts';
+export type { ChallengeType } from './acme/order.ts';
 export type { TlsSite } from './site-plan.ts';
 export { defaultStorageDir } from './storage-dir.ts';

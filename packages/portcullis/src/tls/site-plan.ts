@@ -21,7 +21,9 @@ export interface SitePlan {
   site: TlsSite;
   /** Canonical hosts (host-names.ts), deduplicated. */
   hosts: string[];
-  issuer: 'files' | 'internal';
+  issuer: 'files' | 'internal' | 'acme';
+  /** ACME account email: the site's `tls <email>`, else the global `email`. */
+  email?: string;
 }
 
 /** A config error about a site, `file:line: tls: site X: message`. */
@@ -53,17 +55,30 @@ export function planSites(sites: TlsSite[], global: GlobalTlsOptions, errors: Po
       plans.push({ site, hosts, issuer: 'files' });
       continue;
     }
-    if (mode === 'internal' || global.localCerts) {
+    // `local_certs` changes the default only; an explicit `tls <email>` still asks the ACME CA.
+    if (mode === 'internal' || (global.localCerts && mode !== 'acme')) {
       plans.push({ site, hosts, issuer: 'internal' });
       continue;
     }
-    if (hosts.every(isLocalHost)) {
-      plans.push({ site, hosts, issuer: 'internal' });
+    const explicitAcme = mode === 'acme';
+    // Caddy decides per name: local names get the internal CA even in a site with public ones.
+    const local = explicitAcme ? [] : hosts.filter(isLocalHost);
+    const publicHosts = explicitAcme ? hosts : hosts.filter((h) => !isLocalHost(h));
+    if (local.length > 0) plans.push({ site, hosts: local, issuer: 'internal' });
+    if (publicHosts.length === 0) continue;
+    const wildcards = publicHosts.filter((h) => h.startsWith('*.'));
+    if (wildcards.length > 0) {
+      errors.push(
+        siteError(
+          site,
+          `wildcard certificates from ACME need a DNS challenge, not built yet (${wildcards.join(', ')}); use \`tls internal\` or \`tls <cert> <key>\``,
+          site.tls?.source ?? site.source,
+        ),
+      );
       continue;
     }
-    errors.push(
-      siteError(site, 'automatic certificates from an ACME CA are not available yet; add `tls internal` or `tls <cert> <key>`'),
-    );
+    const email = site.tls?.email ?? global.email;
+    plans.push({ site, hosts: publicHosts, issuer: 'acme', ...(email ? { email } : {}) });
   }
   return plans;
 }

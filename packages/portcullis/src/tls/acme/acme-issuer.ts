@@ -1,0 +1,121 @@
+/**
+ * Certificates from one ACME CA, kept in storage: a stored certificate is reused while it is
+ * good, and a new one is ordered under a lock shared by every process using the storage, so
+ * two never order the same name at once (the second finds the first one's certificate).
+ */
+import { join } from 'node:path';
+import type { Client } from 'acme-client';
+import type { Clock } from '../../kernel/clock.ts';
+import type { Logger } from '../../kernel/logger.ts';
+import { certificateCovers, loadCertificate, remainingLifeFraction, type LoadedCertificate } from '../certificate.ts';
+import { withFileLock } from '../file-lock.ts';
+import { readTextIfExists, writeFileAtomic } from '../private-files.ts';
+import { accountKey } from './account.ts';
+import { createAcmeClient, loadAcmeLibrary, type AcmeConnection } from './acme-client.ts';
+import { acmePaths } from './ca-storage.ts';
+import type { ChallengeStore } from './challenge-store.ts';
+import { orderCertificate, type ChallengeType } from './order.ts';
+
+/** Renewal starts when this fraction of the life remains (Caddy: two thirds gone). */
+export const ACME_RENEW_WHEN_REMAINING = 1 / 3;
+/** An order holds the lock while the CA validates; its holder refreshes it, so this is only for dead holders. */
+const LOCK_STALE_MS = 2 * 60 * 1000;
+const LOCK_WAIT_MS = 10 * 60 * 1000;
+
+export interface AcmeIssuerOptions {
+  storage: string;
+  connection: AcmeConnection;
+  clock: Clock;
+  log: Logger;
+  store: ChallengeStore;
+}
+
+export interface AcmeIssuer {
+  /** A stored certificate for `host` valid now, or null (damaged files count as none). */
+  stored(host: string): Promise<LoadedCertificate | null>;
+  /**
+   * A certificate for `host` that is not `replacing` and not yet due for renewal: one another
+   * process stored meanwhile, else a new order answered with `challenges` in that order.
+   */
+  obtain(host: string, email: string | undefined, challenges: readonly ChallengeType[], replacing: LoadedCertificate | null): Promise<LoadedCertificate>;
+}
+
+/** An issuer for `options.connection.directoryUrl` (validated by the caller). */
+export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
+  const { storage, connection, clock, log, store } = options;
+  const locks = join(storage, 'locks');
+  const certPaths = acmePaths(storage, connection.directoryUrl, undefined);
+  /** Registered clients by account email; a failed registration is retried next time. */
+  const clients = new Map<string, Promise<Client>>();
+
+  const register = async (email: string | undefined): Promise<Client> => {
+    const acme = await loadAcmeLibrary();
+    const paths = acmePaths(storage, connection.directoryUrl, email);
+    const key = await accountKey(acme, paths, locks);
+    if (key.created) log.info({ path: paths.accountKey }, 'created an ACME account key');
+    const client = await createAcmeClient(connection, key.pem);
+    // With a known key the CA returns the existing account (RFC 8555 section 7.3.1), so this is safe on every start.
+    await client.createAccount({ termsOfServiceAgreed: true, ...(email ? { contact: [`mailto:${email}`] } : {}) });
+    return client;
+  };
+
+  const clientFor = (email: string | undefined): Promise<Client> => {
+    const id = email ?? '';
+    let client = clients.get(id);
+    if (client === undefined) {
+      client = register(email);
+      clients.set(id, client);
+      client.catch(() => clients.delete(id));
+    }
+    return client;
+  };
+
+  const read = async (host: string): Promise<LoadedCertificate | null> => {
+    const paths = certPaths.certificate(host);
+    const [certPem, keyPem] = await Promise.all([readTextIfExists(paths.cert), readTextIfExists(paths.key)]);
+    if (certPem === null || keyPem === null) return null;
+    try {
+      const cert = loadCertificate(certPem, keyPem);
+      return certificateCovers(cert.leaf, host) ? cert : null;
+    } catch {
+      return null; // half-written by a crashed process or damaged: order again
+    }
+  };
+
+  const fresh = (cert: LoadedCertificate | null, replacing: LoadedCertificate | null): cert is LoadedCertificate =>
+    cert !== null &&
+    cert.fingerprint !== replacing?.fingerprint &&
+    cert.notBefore <= clock.now() &&
+    remainingLifeFraction(cert, clock.now()) > ACME_RENEW_WHEN_REMAINING;
+
+  return {
+    async stored(host) {
+      const cert = await read(host);
+      const now = clock.now();
+      return cert !== null && cert.notAfter > now ? cert : null;
+    },
+    async obtain(host, email, challenges, replacing) {
+      const before = await read(host);
+      if (fresh(before, replacing)) return before;
+      const paths = certPaths.certificate(host);
+      return withFileLock(
+        locks,
+        certPaths.lockName(host),
+        async () => {
+          const again = await read(host);
+          if (fresh(again, replacing)) return again;
+          const acme = await loadAcmeLibrary();
+          const client = await clientFor(email);
+          const ordered = await orderCertificate({ acme, client, host, challenges, store, log });
+          const cert = loadCertificate(ordered.chainPem, ordered.keyPem);
+          if (!certificateCovers(cert.leaf, host)) throw new Error(`the ACME server issued a certificate that does not cover ${host}`);
+          await writeFileAtomic(paths.key, ordered.keyPem, 0o600);
+          await writeFileAtomic(paths.cert, cert.chainPem, 0o644);
+          log.info({ host, notAfter: new Date(cert.notAfter).toISOString() }, 'obtained a certificate from the ACME CA');
+          return cert;
+        },
+        { staleMs: LOCK_STALE_MS, timeoutMs: LOCK_WAIT_MS },
+      );
+    },
+  };
+}
