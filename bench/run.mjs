@@ -1,16 +1,21 @@
 // Side-by-side benchmark of Portcullis, Caddy and nginx: `npm run bench` (see README.md).
 //
 // Every server gets the same job on loopback: reverse-proxy to one shared upstream, and serve
-// static files. wrk measures each in turn, the server pinned to one core and wrk (with the
+// static files, over HTTP and over HTTPS with one shared certificate. wrk (HTTP/1.1), h2load
+// (h2) and handshake-client.mjs (new TLS connections) measure each in turn, the server pinned to one core and wrk (with the
 // upstream) to the other, for N rounds whose server order rotates; the report gives medians.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus as cpuList, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createProcessSet, logTail } from './lib/processes.mjs';
-import { freePort, probe, waitReady } from './lib/net.mjs';
+import { freePort, probe, probeTls, waitReady } from './lib/net.mjs';
+import { groupCpuSeconds } from './lib/cpu.mjs';
+import { runH2load } from './lib/h2load.mjs';
+import { runHandshakes } from './lib/handshake.mjs';
+import { generateCertificate } from './lib/tls-cert.mjs';
 import { groupRssKiB, samplePeakRss } from './lib/rss.mjs';
 import { findBinary } from './lib/which.mjs';
 import { median } from './lib/stats.mjs';
@@ -27,11 +32,20 @@ const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 /** In report order: the first one present is the subject of the ratios. */
 const PEERS = [portcullis, caddy, nginx];
 
+/**
+ * kind: `http` wrk over keep-alive HTTP/1.1; `https-h1` wrk over keep-alive HTTPS; `https-h2`
+ * h2load over HTTP/2 (TLS, ALPN h2); `handshake` a new TLS 1.3 connection per request (full
+ * handshake, one GET, close), rate = handshakes per second.
+ * @type {{ name: string, label: string, path: string, size: number, kind: 'http' | 'https-h1' | 'https-h2' | 'handshake' }[]}
+ */
 const SCENARIOS = [
-  { name: 'proxy-1k', label: 'proxy 1 KB', path: '/proxy/1k', size: 1024 },
-  { name: 'proxy-100k', label: 'proxy 100 KB', path: '/proxy/100k', size: 100 * 1024 },
-  { name: 'static-1k', label: 'static 1 KB', path: '/1k.bin', size: 1024 },
-  { name: 'static-1m', label: 'static 1 MB', path: '/1m.bin', size: 1024 * 1024 },
+  { name: 'proxy-1k', label: 'proxy 1 KB', path: '/proxy/1k', size: 1024, kind: 'http' },
+  { name: 'proxy-100k', label: 'proxy 100 KB', path: '/proxy/100k', size: 100 * 1024, kind: 'http' },
+  { name: 'static-1k', label: 'static 1 KB', path: '/1k.bin', size: 1024, kind: 'http' },
+  { name: 'static-1m', label: 'static 1 MB', path: '/1m.bin', size: 1024 * 1024, kind: 'http' },
+  { name: 'tls-handshake', label: 'TLS handshake + 1 KB', path: '/1k.bin', size: 1024, kind: 'handshake' },
+  { name: 'https-1k-h1', label: 'HTTPS 1 KB h1', path: '/1k.bin', size: 1024, kind: 'https-h1' },
+  { name: 'https-1k-h2', label: 'HTTPS 1 KB h2', path: '/1k.bin', size: 1024, kind: 'https-h2' },
 ];
 
 const USAGE = `usage: node bench/run.mjs [options]
@@ -40,7 +54,9 @@ const USAGE = `usage: node bench/run.mjs [options]
   --scenarios LIST   ${SCENARIOS.map((s) => s.name).join(',')} (default: all)
   --rounds N         rounds per measurement, medians reported (env BENCH_ROUNDS, default 3)
   --duration S       seconds per wrk run (env BENCH_DURATION, default 10)
-  --connections N    wrk connections (env BENCH_CONNECTIONS, default 50)
+  --connections N    wrk and h2load connections (env BENCH_CONNECTIONS, default 50)
+  --streams N        h2load concurrent streams per connection (env BENCH_H2_STREAMS, default 10)
+  --handshake-clients N  concurrent new-connection loops in tls-handshake (env BENCH_HANDSHAKE_CLIENTS, default 16)
   --warmup S         warm-up seconds per server and scenario before round 1 (env BENCH_WARMUP, default 2)
   --upstream KIND    nginx | node (env BENCH_UPSTREAM, default nginx when installed)
   --keep             keep the temp dir with generated configs and server logs
@@ -65,6 +81,20 @@ async function main() {
   }
   const notes = [];
   const selected = [];
+  const wanted = SCENARIOS.filter((s) => opts.scenarios.includes(s.name));
+  const tlsWanted = wanted.some((s) => s.kind !== 'http');
+  const openssl = tlsWanted ? findBinary('openssl') : null;
+  const h2load = wanted.some((s) => s.kind === 'https-h2') ? findBinary('h2load') : null;
+  /** Scenarios that cannot run for want of a tool, with the reason. */
+  const unavailable = new Map();
+  for (const sc of wanted) {
+    if (sc.kind !== 'http' && !openssl) unavailable.set(sc.name, 'openssl (to generate the certificate) is not installed');
+    else if (sc.kind === 'https-h2' && !h2load) unavailable.set(sc.name, `h2load is not installed (Debian package nghttp2-client); ${INSTALL_HINT}`);
+  }
+  for (const [name, why] of unavailable) {
+    console.error(`bench: skipping ${name}: ${why}`);
+    notes.push(`${name} skipped: ${why}.`);
+  }
   for (const peer of PEERS.filter((p) => opts.only.includes(p.name))) {
     const found = peer.locate();
     if ('missing' in found) {
@@ -120,6 +150,9 @@ async function main() {
     chmodSync(staticDir, 0o755);
     writeFileSync(join(staticDir, '1k.bin'), makeBody(1024), { mode: 0o644 });
     writeFileSync(join(staticDir, '1m.bin'), makeBody(1024 * 1024), { mode: 0o644 });
+    // One certificate for every server, made fresh per run (see lib/tls-cert.mjs).
+    const cert = tlsWanted && openssl ? generateCertificate({ openssl, dir }) : null;
+    const ca = cert ? readFileSync(cert.cert) : null;
 
     const upstream = await startUpstream({
       kind: upstreamKind, port: await freePort(), dir, cpus: loadCpus, nginx: nginxBin, procs,
@@ -130,9 +163,15 @@ async function main() {
     const idle = [];
     for (const { peer, command } of selected) {
       const port = await freePort();
-      const proc = peer.start({ command, procs, dir, port, upstreamPort: upstream.port, staticDir, cpus: serverCpus });
+      const tls = cert ? { port: await freePort(), cert: cert.cert, key: cert.key } : undefined;
+      const proc = peer.start({ command, procs, dir, port, upstreamPort: upstream.port, staticDir, cpus: serverCpus, tls });
       try {
         await waitReady(`http://127.0.0.1:${port}/1k.bin`, { exited: proc.exited });
+        if (tls && ca) {
+          await waitReady(`https://127.0.0.1:${tls.port}/1k.bin`, {
+            exited: proc.exited, check: (url, timeoutMs) => probeTls(url, { ca, alpn: 'http/1.1', timeoutMs }),
+          });
+        }
       } catch (err) {
         const tail = logTail(proc.logFile);
         console.error(`bench: skipping ${peer.label}: ${err.message}\n${tail}`);
@@ -143,35 +182,63 @@ async function main() {
       }
       await sleep(1000);
       idle.push({ server: peer.name, label: peer.label, idleRssKiB: groupRssKiB(proc.pid) });
-      servers.push({ peer, proc, port, version: safeVersion(peer, command) });
+      servers.push({ peer, proc, port, tlsPort: tls?.port ?? 0, version: safeVersion(peer, command) });
       console.error(`bench: ${peer.label} on 127.0.0.1:${port} (pid ${proc.pid})`);
     }
     if (servers.length === 0) throw new Error('no server started');
 
     // A server that answers wrongly would look fast: check every scenario's status and size.
+    // Over TLS also the protocol: TLS 1.3 with our certificate (the probe trusts only it and
+    // checks the name), and the ALPN protocol the load generator will speak.
     const jobs = [];
-    for (const sc of SCENARIOS.filter((s) => opts.scenarios.includes(s.name))) {
+    for (const sc of wanted.filter((s) => !unavailable.has(s.name))) {
       for (const server of servers) {
-        const res = await probe(`http://127.0.0.1:${server.port}${sc.path}`, 5000);
-        if (res.status === 200 && res.length === sc.size) {
+        const url = scenarioUrl(sc, server);
+        const res = sc.kind === 'http'
+          ? await probe(url, 5000)
+          : await probeTls(url, { ca: /** @type {Buffer} */ (ca), alpn: sc.kind === 'https-h2' ? 'h2' : 'http/1.1', timeoutMs: 5000 });
+        const wantAlpn = sc.kind === 'https-h2' ? 'h2' : 'http/1.1';
+        const tlsOk = sc.kind === 'http' || ('protocol' in res && res.protocol === 'TLSv1.3' && res.alpn === wantAlpn);
+        if (res.status === 200 && res.length === sc.size && tlsOk) {
           jobs.push({ sc, server });
         } else {
-          const got = res.error ?? `status ${res.status}, ${res.length} bytes`;
-          console.error(`bench: skipping ${sc.label} on ${server.peer.label}: expected 200 with ${sc.size} bytes, got ${got}`);
-          notes.push(`${sc.label} on ${server.peer.label} skipped: answered ${got} instead of 200 with ${sc.size} bytes.`);
+          const tlsInfo = sc.kind === 'http' ? '' : `, ${'protocol' in res ? res.protocol ?? 'no TLS' : 'no TLS'}, ALPN ${'alpn' in res ? res.alpn ?? 'none' : 'none'}`;
+          const got = res.error ?? `status ${res.status}, ${res.length} bytes${tlsInfo}`;
+          const want = `200 with ${sc.size} bytes${sc.kind === 'http' ? '' : `, TLSv1.3, ALPN ${wantAlpn}`}`;
+          console.error(`bench: skipping ${sc.label} on ${server.peer.label}: expected ${want}, got ${got}`);
+          notes.push(`${sc.label} on ${server.peer.label} skipped: answered ${got} instead of ${want}.`);
         }
       }
     }
 
     const wrkArgs = { procs, wrk, connections: opts.connections, threads: 1, cpus: loadCpus };
+    /**
+     * One timed run of a scenario against a server with the scenario's load generator.
+     * @param {typeof SCENARIOS[number]} sc @param {typeof servers[number]} server @param {number} durationS
+     * @returns {Promise<{ rps: number, p50Ms: number, p99Ms: number, errors: number }>}
+     */
+    const measure = (sc, server, durationS) => {
+      const url = scenarioUrl(sc, server);
+      if (sc.kind === 'https-h2') {
+        return runH2load({
+          procs, h2load: /** @type {string} */ (h2load), url, durationS,
+          connections: opts.connections, streams: opts.streams, cpus: loadCpus,
+        });
+      }
+      if (sc.kind === 'handshake') {
+        return runHandshakes({
+          procs, node: process.execPath, port: server.tlsPort, path: sc.path, size: sc.size,
+          concurrency: opts.handshakeClients, durationS, cpus: loadCpus,
+        });
+      }
+      return runWrk({ ...wrkArgs, url, durationS });
+    };
     if (opts.warmup > 0) {
       console.error(`bench: warming up (${opts.warmup} s per server and scenario)`);
-      for (const { sc, server } of jobs) {
-        await runWrk({ ...wrkArgs, url: `http://127.0.0.1:${server.port}${sc.path}`, durationS: opts.warmup });
-      }
+      for (const { sc, server } of jobs) await measure(sc, server, opts.warmup);
     }
 
-    /** @type {Map<string, { rps: number[], p50: number[], p99: number[], peak: number, errors: number }>} */
+    /** @type {Map<string, { rps: number[], p50: number[], p99: number[], cpu: number[], peak: number, errors: number }>} */
     const samples = new Map();
     for (let round = 0; round < opts.rounds; round++) {
       // Rotate which server goes first so none always runs on a warmer or cooler machine.
@@ -182,17 +249,24 @@ async function main() {
           if (!jobs.some((j) => j.sc === sc && j.server === server)) continue;
           if (server.proc.exited()) throw new Error(`${server.peer.label} exited:\n${logTail(server.proc.logFile)}`);
           const sampler = samplePeakRss(server.proc.pid);
-          const result = await runWrk({ ...wrkArgs, url: `http://127.0.0.1:${server.port}${sc.path}`, durationS: opts.duration });
+          const cpuBefore = groupCpuSeconds(server.proc.pid);
+          const t0 = performance.now();
+          const result = await measure(sc, server, opts.duration);
+          // Server CPU as a share of one core over the run (the load generator's start-up and
+          // exit are inside the window, so a saturated server reads slightly under 100 %).
+          const cpuPct = (100 * (groupCpuSeconds(server.proc.pid) - cpuBefore)) / ((performance.now() - t0) / 1000);
           const peak = sampler.stop();
           const key = `${sc.name}\0${server.peer.name}`;
-          const s = samples.get(key) ?? { rps: [], p50: [], p99: [], peak: 0, errors: 0 };
+          const s = samples.get(key) ?? { rps: [], p50: [], p99: [], cpu: [], peak: 0, errors: 0 };
           s.rps.push(result.rps);
           s.p50.push(result.p50Ms);
           s.p99.push(result.p99Ms);
+          s.cpu.push(cpuPct);
           s.peak = Math.max(s.peak, peak);
           s.errors += result.errors;
           samples.set(key, s);
-          console.error(`  ${sc.label.padEnd(13)} ${server.peer.label.padEnd(11)} ${Math.round(result.rps).toString().padStart(7)} rps  p99 ${result.p99Ms.toFixed(2)} ms${result.errors ? `  ${result.errors} errors` : ''}`);
+          const p99 = Number.isNaN(result.p99Ms) ? '' : `  p99 ${result.p99Ms.toFixed(2)} ms`;
+          console.error(`  ${sc.label.padEnd(20)} ${server.peer.label.padEnd(11)} ${Math.round(result.rps).toString().padStart(7)} rps${p99}  CPU ${Math.round(cpuPct)} %${result.errors ? `  ${result.errors} errors` : ''}`);
           await sleep(300);
         }
       }
@@ -203,16 +277,20 @@ async function main() {
       const [scenario, server] = key.split('\0');
       rows.push({
         scenario, server, rps: median(s.rps), rpsMin: Math.min(...s.rps), rpsMax: Math.max(...s.rps),
-        p50Ms: median(s.p50), p99Ms: median(s.p99), peakRssKiB: s.peak, errors: s.errors, rounds: s.rps.length,
+        p50Ms: median(s.p50), p99Ms: median(s.p99), cpuPct: median(s.cpu),
+        // Requests per second of server CPU: what one fully busy core would do, which stays
+        // comparable when the load generator, not the server, was the limit.
+        perCpuS: median(s.rps.map((r, i) => (s.cpu[i] ?? 0) > 0 ? r / ((s.cpu[i] ?? 0) / 100) : Number.NaN)),
+        peakRssKiB: s.peak, errors: s.errors, rounds: s.rps.length,
       });
     }
     if (rows.some((r) => r.errors > 0)) {
       notes.push('errors counts socket errors, timeouts and non-2xx/3xx responses over all rounds; a row with errors is not comparable.');
     }
-    const header = describeRun({ opts, cpuCount, servers, upstreamKind, serverCpus, loadCpus, wrk });
+    const header = describeRun({ opts, cpuCount, servers, upstreamKind, serverCpus, loadCpus, wrk, h2load, openssl, wanted });
     const report = renderReport({
       header,
-      scenarios: SCENARIOS.filter((s) => opts.scenarios.includes(s.name)),
+      scenarios: wanted,
       servers: servers.map((s) => ({ name: s.peer.name, label: s.peer.label })),
       rows, idle, notes,
     });
@@ -245,6 +323,8 @@ function readOptions() {
       rounds: { type: 'string' },
       duration: { type: 'string' },
       connections: { type: 'string' },
+      streams: { type: 'string' },
+      'handshake-clients': { type: 'string' },
       warmup: { type: 'string' },
       upstream: { type: 'string' },
       keep: { type: 'boolean' },
@@ -273,6 +353,8 @@ function readOptions() {
     rounds: int(values.rounds ?? process.env.BENCH_ROUNDS, 3, 1, 50, 'rounds'),
     duration: int(values.duration ?? process.env.BENCH_DURATION, 10, 1, 600, 'duration'),
     connections: int(values.connections ?? process.env.BENCH_CONNECTIONS, 50, 1, 10_000, 'connections'),
+    streams: int(values.streams ?? process.env.BENCH_H2_STREAMS, 10, 1, 1000, 'streams'),
+    handshakeClients: int(values['handshake-clients'] ?? process.env.BENCH_HANDSHAKE_CLIENTS, 16, 1, 1000, 'handshake-clients'),
     warmup: int(values.warmup ?? process.env.BENCH_WARMUP, 2, 0, 60, 'warmup'),
     upstream,
     keep: values.keep === true || process.env.BENCH_KEEP === '1',
@@ -322,7 +404,14 @@ function pinSelf(taskset, cpus) {
   }
 }
 
-function describeRun({ opts, cpuCount, servers, upstreamKind, serverCpus, loadCpus, wrk }) {
+/** The URL a scenario's load generator and correctness check use on a server. */
+function scenarioUrl(sc, server) {
+  return sc.kind === 'http'
+    ? `http://127.0.0.1:${server.port}${sc.path}`
+    : `https://127.0.0.1:${server.tlsPort}${sc.path}`;
+}
+
+function describeRun({ opts, cpuCount, servers, upstreamKind, serverCpus, loadCpus, wrk, h2load, openssl, wanted }) {
   const versions = servers.map((s) => `${s.peer.label} ${s.version}`);
   const wrkVersion = safeExec(wrk, ['--version']).split('\n')[0]?.split(' ')[1] ?? '?';
   const commit = safeExec('git', ['rev-parse', '--short', 'HEAD']).trim();
@@ -330,6 +419,22 @@ function describeRun({ opts, cpuCount, servers, upstreamKind, serverCpus, loadCp
   const pinning = serverCpus !== undefined
     ? `servers pinned to CPU ${serverCpus}; wrk, the upstream and this harness to CPU ${loadCpus}`
     : 'no CPU pinning';
+  const tls = [];
+  if (wanted.some((s) => s.kind !== 'http')) {
+    const osslVersion = openssl ? safeExec(openssl, ['version']).split(' ')[1] ?? '?' : '?';
+    tls.push('', `TLS: one self-signed ECDSA P-256 certificate (SAN localhost, 127.0.0.1) made with openssl ${osslVersion} for this run, ` +
+      'read from the same files by every server; clients offer TLS 1.3 only and connect to 127.0.0.1 (no SNI; wrk sends the IP as SNI).');
+  }
+  if (wanted.some((s) => s.kind === 'https-h1')) tls.push('', `HTTPS h1: wrk as above over https:// (keep-alive; one handshake per connection, then reused).`);
+  if (wanted.some((s) => s.kind === 'https-h2') && h2load) {
+    const v = safeExec(h2load, ['--version']).trim().split(' ')[1] ?? '?';
+    tls.push('', `HTTPS h2: h2load ${v} -t1 -c${opts.connections} -m${opts.streams} -D${opts.duration} (ALPN h2, keep-alive); h2load reports no latency percentiles, hence –.`);
+  }
+  if (wanted.some((s) => s.kind === 'handshake')) {
+    tls.push('', `TLS handshake: bench/handshake-client.mjs (Node ${process.versions.node}, OpenSSL ${process.versions.openssl}), ${opts.handshakeClients} concurrent loops of ` +
+      'new connection, full TLS 1.3 handshake (no session offered; a resumed one counts as an error), one GET with Connection: close, 200 and 1 KB checked, close. ' +
+      'rps is handshakes per second; p50/p99 are connect-to-last-byte. The client needs about as much CPU per handshake as a fast server, so a server below ~100 % CPU was limited by the client: compare "per CPU-s" (handshakes per second of server CPU) there.');
+  }
   return [
     `${new Date().toISOString()} · commit ${commit || '?'} · ${cpu}, ${cpuCount} CPUs · Linux ${release()}`,
     '',
@@ -338,6 +443,7 @@ function describeRun({ opts, cpuCount, servers, upstreamKind, serverCpus, loadCp
       `Upstream: ${upstreamKind}. ${pinning}.`,
     '',
     `Versions: ${versions.join(', ')}.`,
+    ...tls,
   ];
 }
 

@@ -2,7 +2,9 @@
  * Renders the bench results as Markdown.
  *
  * @typedef {{ scenario: string, server: string, rps: number, rpsMin: number, rpsMax: number,
- *   p50Ms: number, p99Ms: number, peakRssKiB: number, errors: number, rounds: number }} Row
+ *   p50Ms: number, p99Ms: number, cpuPct: number, perCpuS: number, peakRssKiB: number,
+ *   errors: number, rounds: number }} Row
+ *   p50Ms/p99Ms are NaN where the load generator gives no percentiles (h2load).
  * @typedef {{ server: string, label: string, idleRssKiB: number }} Idle
  */
 
@@ -15,14 +17,14 @@ export function renderReport({ header, scenarios, servers, rows, idle, notes }) 
   const label = Object.fromEntries(servers.map((s) => [s.name, s.label]));
   const out = ['# Portcullis benchmark', '', ...header, ''];
 
-  out.push('| scenario | server | rps | rps min–max | p50 | p99 | peak RSS | errors |');
-  out.push('|---|---|---:|---:|---:|---:|---:|---:|');
+  out.push('| scenario | server | rps | rps min–max | p50 | p99 | server CPU | per CPU-s | peak RSS | errors |');
+  out.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const sc of scenarios) {
     for (const s of servers) {
       const r = rows.find((x) => x.scenario === sc.name && x.server === s.name);
       if (!r) continue;
       out.push(`| ${sc.label} | ${s.label} | ${int(r.rps)} | ${int(r.rpsMin)}–${int(r.rpsMax)} | ` +
-        `${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${mib(r.peakRssKiB)} | ${r.errors} |`);
+        `${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${pct(r.cpuPct)} | ${int(r.perCpuS)} | ${mib(r.peakRssKiB)} | ${r.errors} |`);
     }
   }
 
@@ -30,18 +32,22 @@ export function renderReport({ header, scenarios, servers, rows, idle, notes }) 
   const others = servers.slice(1);
   if (subject && others.length > 0) {
     out.push('', `## Ratios: ${subject.label} / peer`, '',
-      'rps: above 1 means faster than the peer. p99: below 1 means lower tail latency.', '');
-    const cols = [...others.map((o) => `rps vs ${o.label}`), ...others.map((o) => `p99 vs ${o.label}`)];
+      'rps and per CPU-s: above 1 means faster than the peer (per CPU-s: per second of server CPU, ' +
+      'the fair comparison when a server was not saturated). p99: below 1 means lower tail latency.', '');
+    /** @type {('rps' | 'perCpuS' | 'p99Ms')[]} */
+    const keys = ['rps', 'perCpuS', 'p99Ms'];
+    const name = { rps: 'rps', perCpuS: 'per CPU-s', p99Ms: 'p99' };
+    const cols = keys.flatMap((k) => others.map((o) => `${name[k]} vs ${o.label}`));
     out.push(`| scenario | ${cols.join(' | ')} |`);
     out.push(`|---|${cols.map(() => '---:').join('|')}|`);
     for (const sc of scenarios) {
       const mine = rows.find((x) => x.scenario === sc.name && x.server === subject.name);
       if (!mine) continue;
-      const cell = (/** @type {string} */ other, /** @type {'rps' | 'p99Ms'} */ key) => {
+      const cell = (/** @type {string} */ other, /** @type {'rps' | 'perCpuS' | 'p99Ms'} */ key) => {
         const theirs = rows.find((x) => x.scenario === sc.name && x.server === other);
-        return theirs && theirs[key] > 0 ? `${(mine[key] / theirs[key]).toFixed(2)}×` : '–';
+        return theirs && theirs[key] > 0 && mine[key] > 0 ? `${(mine[key] / theirs[key]).toFixed(2)}×` : '–';
       };
-      out.push(`| ${sc.label} | ${[...others.map((o) => cell(o.name, 'rps')), ...others.map((o) => cell(o.name, 'p99Ms'))].join(' | ')} |`);
+      out.push(`| ${sc.label} | ${keys.flatMap((k) => others.map((o) => cell(o.name, k))).join(' | ')} |`);
     }
   }
 
@@ -55,12 +61,18 @@ export function renderReport({ header, scenarios, servers, rows, idle, notes }) 
 
 /** @param {number} n */
 function int(n) {
-  return Math.round(n).toLocaleString('en-US');
+  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–';
 }
 
 /** @param {number} n */
 function ms(n) {
+  if (!Number.isFinite(n)) return '–';
   return `${n < 10 ? n.toFixed(2) : n.toFixed(1)} ms`;
+}
+
+/** @param {number} n */
+function pct(n) {
+  return Number.isFinite(n) ? `${Math.round(n)} %` : '–';
 }
 
 /** @param {number} kib */

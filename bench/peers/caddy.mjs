@@ -18,11 +18,11 @@ export const caddy = {
   },
   /**
    * @param {{ command: string, procs: any, dir: string, port: number, upstreamPort: number,
-   *   staticDir: string, cpus?: string }} opts
+   *   staticDir: string, cpus?: string, tls?: { port: number, cert: string, key: string } }} opts
    */
-  start({ command, procs, dir, port, upstreamPort, staticDir, cpus }) {
+  start({ command, procs, dir, port, upstreamPort, staticDir, cpus, tls }) {
     const file = join(dir, 'caddy.Caddyfile');
-    writeCaddyfile({ file, port, upstreamPort, staticDir, admin: 'admin off' });
+    writeCaddyfile({ file, port, upstreamPort, staticDir, admin: 'admin off', tls });
     return procs.start({
       name: 'caddy', command, args: ['run', '--config', file, '--adapter', 'caddyfile'],
       cwd: dir,

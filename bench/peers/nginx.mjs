@@ -6,6 +6,7 @@ import { findBinary } from '../lib/which.mjs';
 import { renderTemplate } from '../lib/template.mjs';
 
 const TEMPLATE = fileURLToPath(new URL('../configs/nginx.conf.tmpl', import.meta.url));
+const TLS_TEMPLATE = fileURLToPath(new URL('../configs/nginx-tls.conf.tmpl', import.meta.url));
 
 /** nginx (Debian's package) with the equivalent of the shared Caddyfile. */
 export const nginx = {
@@ -24,13 +25,16 @@ export const nginx = {
   },
   /**
    * @param {{ command: string, procs: any, dir: string, port: number, upstreamPort: number,
-   *   staticDir: string, cpus?: string }} opts
+   *   staticDir: string, cpus?: string, tls?: { port: number, cert: string, key: string } }} opts
    */
-  start({ command, procs, dir, port, upstreamPort, staticDir, cpus }) {
+  start({ command, procs, dir, port, upstreamPort, staticDir, cpus, tls }) {
     mkdirSync(join(dir, 'nginx-tmp'), { recursive: true });
     const file = join(dir, 'nginx.conf');
+    const tlsServer = tls
+      ? renderTemplate(TLS_TEMPLATE, { TLS_PORT: tls.port, CERT: tls.cert, KEY: tls.key, STATIC_DIR: staticDir })
+      : '';
     writeFileSync(file, renderTemplate(TEMPLATE, {
-      DIR: dir, PORT: port, UPSTREAM_PORT: upstreamPort, STATIC_DIR: staticDir,
+      DIR: dir, PORT: port, UPSTREAM_PORT: upstreamPort, STATIC_DIR: staticDir, TLS_SERVER: tlsServer,
     }));
     return procs.start({
       name: 'nginx', command, args: ['-c', file, '-g', 'daemon off;'],

@@ -31,17 +31,18 @@ export const portcullis = {
   },
   /**
    * @param {{ command: string, procs: any, dir: string, port: number, upstreamPort: number,
-   *   staticDir: string, cpus?: string }} opts
+   *   staticDir: string, cpus?: string, tls?: { port: number, cert: string, key: string } }} opts
    */
-  start({ command, procs, dir, port, upstreamPort, staticDir, cpus }) {
+  start({ command, procs, dir, port, upstreamPort, staticDir, cpus, tls }) {
     const file = join(dir, 'Portcullisfile');
     const admin = process.env.BENCH_PORTCULLIS_ADMIN?.trim() || 'off';
     writeCaddyfile({
       file, port, upstreamPort, staticDir, admin: `admin ${admin}`,
-      globalExtra: process.env.BENCH_PORTCULLIS_GLOBAL ?? '',
+      globalExtra: process.env.BENCH_PORTCULLIS_GLOBAL ?? '', tls,
     });
+    // Certificate state (the internal CA it creates at start) stays in the run dir.
     /** @type {NodeJS.ProcessEnv} */
-    const env = { ...process.env, NODE_ENV: 'production' };
+    const env = { ...process.env, NODE_ENV: 'production', PORTCULLIS_DATA_DIR: join(dir, 'portcullis-data') };
     if (process.env.BENCH_PORTCULLIS_NODE_OPTIONS !== undefined) {
       env.NODE_OPTIONS = process.env.BENCH_PORTCULLIS_NODE_OPTIONS;
     }
