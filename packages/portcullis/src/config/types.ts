@@ -97,6 +97,20 @@ export interface TlsConfig {
   certFile?: string;
   keyFile?: string;
   email?: string;
+  /**
+   * `client_auth { ... }`: TLS client certificates for this site's names (mutual TLS). Caddy's
+   * modes: request = ask, neither require nor verify; require = must be sent, not verified;
+   * verify_if_given = verified when sent; require_and_verify = must be sent and chain to a
+   * trusted CA. `source` is the `client_auth` line.
+   */
+  clientAuth?: {
+    mode: 'request' | 'require' | 'verify_if_given' | 'require_and_verify';
+    /** PEM files of the CAs client certificates must chain to (`trusted_ca_cert_file`). */
+    trustedCaFiles: string[];
+    /** Base64 DER CA certificates written inline (`trusted_ca_cert`). */
+    trustedCaCerts?: string[];
+    source: SourceLocation;
+  };
   source: SourceLocation;
 }
 

@@ -380,6 +380,23 @@ const tlsConfig = obj({
   certFile: opt(str(true)),
   keyFile: opt(str(true)),
   email: opt(str(true)),
+  clientAuth: opt(
+    obj(
+      {
+        mode: oneOf(['request', 'require', 'verify_if_given', 'require_and_verify']),
+        trustedCaFiles: withDefault(list(str(true)), () => []),
+        trustedCaCerts: opt(list(str(true))),
+        source: sourceField,
+      },
+      (out, path, ctx) => {
+        const cas = (out.trustedCaFiles as string[] | undefined)?.length ?? 0;
+        const inline = (out.trustedCaCerts as string[] | undefined)?.length ?? 0;
+        if ((out.mode === 'verify_if_given' || out.mode === 'require_and_verify') && cas + inline === 0) {
+          fail(ctx, path, `mode ${String(out.mode)} needs trustedCaFiles or trustedCaCerts`);
+        }
+      },
+    ),
+  ),
   source: sourceField,
 });
 

@@ -16,6 +16,7 @@ import { ErrorCodes, PortcullisError } from '../kernel/errors.ts';
 import type { EventBus } from '../kernel/events.ts';
 import { closeGracefully, type Closable } from '../kernel/graceful-close.ts';
 import { trackConnections } from './tls-connections.ts';
+import { admittedBy, requestClientCertificate, tlsSocketOf } from './tls-client-auth.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { RequestContext } from './context.ts';
 import type { ListenerPlan } from './listen-plan.ts';
@@ -124,6 +125,14 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`404 Not Found: no site is served for host ${JSON.stringify(ctx.host)}\n`);
       return;
     }
+    if (plan.scheme === 'https' && !clientCertificateAdmits(req, ctx.host)) {
+      // The handshake was made for another name (SNI) than the one this request asks for
+      // (Host), and this site needs a client certificate that handshake did not check:
+      // Caddy's strict_sni_host answer.
+      res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' })
+        .end('421 Misdirected Request: this site needs a TLS client certificate; connect with its name as SNI\n');
+      return;
+    }
     ctx.siteName = site.name;
     runtime.inflight++;
     // `on`, not `once`: a response emits 'close' once, and once() costs a wrapper per request.
@@ -137,6 +146,11 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     });
     // Never rejects: failures outside the error path are logged and cut there.
     void serveRequest(ctx, site);
+  }
+
+  function clientCertificateAdmits(req: IncomingMessage, host: string): boolean {
+    const policy = deps.certificates()?.clientAuthFor(host) ?? null;
+    return policy === null || admittedBy(tlsSocketOf(req), policy);
   }
 
   /**
@@ -216,8 +230,15 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     const challenge = (this as TLSSocket & { [ACME_CONTEXT]?: SecureContext })[ACME_CONTEXT];
     if (challenge !== undefined) return callback(null, challenge);
     const provider = deps.certificates();
-    Promise.resolve(provider === null ? null : provider.contextFor(servername.toLowerCase())).then(
-      (context) => (context === null ? callback(new Error(`no certificate for ${servername}`)) : callback(null, context)),
+    const name = servername.toLowerCase();
+    Promise.resolve(provider === null ? null : provider.contextFor(name)).then(
+      (context) => {
+        if (context === null) return callback(new Error(`no certificate for ${servername}`));
+        // Only names whose site has client_auth ask for a certificate (browsers prompt otherwise).
+        const policy = provider!.clientAuthFor(name);
+        if (policy !== null && !requestClientCertificate(this, policy)) return callback(new Error(`cannot ask for a client certificate for ${servername}`));
+        callback(null, context);
+      },
       (error: Error) => callback(error),
     );
   }

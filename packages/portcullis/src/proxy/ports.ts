@@ -16,8 +16,30 @@ export interface CertificateProvider {
    * connection arrived on, or the `default_sni` certificate; null fails the handshake.
    */
   contextForAddress(localAddress: string): SecureContext | null;
+  /**
+   * The client-certificate policy (`tls { client_auth }`) for a server name the client sent
+   * (SNI, lower-cased; the same name lookup as contextFor), or null: never ask this name's
+   * clients for a certificate (browsers would prompt on sites that do not use one).
+   */
+  clientAuthFor(servername: string): ClientAuthPolicy | null;
   /** ACME HTTP-01: the key authorization for `/.well-known/acme-challenge/<token>`, or null. */
   httpChallenge(host: string, path: string): string | null;
   /** ACME TLS-ALPN-01 (RFC 8737): the challenge certificate for a handshake offering `acme-tls/1`, or null. */
   alpnChallengeContext(servername: string): SecureContext | null;
+}
+
+/**
+ * How a handshake treats client certificates for one name. Every policy asks for a
+ * certificate (TLS CertificateRequest); the trusted CAs live in that name's SecureContext.
+ */
+export interface ClientAuthPolicy {
+  /** A client that sends no certificate fails the handshake (`require`, `require_and_verify`). */
+  requireCertificate: boolean;
+  /** A certificate that does not chain to the trusted CAs fails the handshake (`verify_if_given`, `require_and_verify`). */
+  verifyCertificate: boolean;
+  /**
+   * Equal for names that share one policy (mode and CA set): a connection admitted for one of
+   * them may carry requests for the others, one admitted under another id may not.
+   */
+  id: string;
 }

@@ -11,7 +11,8 @@ import { siteError, type SitePlan } from './site-plan.ts';
 /** PEM files are small; anything larger is a wrong path (a disk image, a log), not a certificate. */
 const MAX_PEM_BYTES = 1024 * 1024;
 
-async function readPem(path: string, what: string): Promise<string> {
+/** A PEM file's text; throws an Error naming the file and what is wrong (missing, unreadable, too large). */
+export async function readPem(path: string, what: string): Promise<string> {
   let data: Buffer;
   try {
     data = await readFile(path);

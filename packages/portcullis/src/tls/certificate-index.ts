@@ -3,8 +3,11 @@
  * deep, then the `default_sni` certificate, else none (the handshake fails rather than show a
  * certificate for another name). Built once per prepare or renewal; lookups are map reads.
  */
+import { constants } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
+import type { ClientAuthPolicy } from '../proxy/ports.ts';
 import type { LoadedCertificate } from './certificate.ts';
+import type { SiteClientAuth } from './client-auth.ts';
 import { canonicalHost, canonicalIp, canonicalServername, isIpHost, wildcardOf } from './host-names.ts';
 
 /** A certificate with the one SecureContext built for it. */
@@ -13,10 +16,22 @@ export interface ServedCertificate {
   context: SecureContext;
 }
 
+/** What one name (or address) is served with. */
+export interface IndexEntry {
+  /** The context after SNI: the certificate, plus the trusted client CAs under client_auth. */
+  context: SecureContext;
+  clientAuth: ClientAuthPolicy | null;
+  /**
+   * The context a connection starts with before SNI is known (the listener's default), or
+   * null to fail clients that send no SNI. See addressContext().
+   */
+  addressContext: SecureContext | null;
+}
+
 export interface CertificateIndex {
-  byName: ReadonlyMap<string, ServedCertificate>;
-  byIp: ReadonlyMap<string, ServedCertificate>;
-  fallback: ServedCertificate | null;
+  byName: ReadonlyMap<string, IndexEntry>;
+  byIp: ReadonlyMap<string, IndexEntry>;
+  fallback: IndexEntry | null;
 }
 
 /** The context for a certificate; ALPN and protocol limits are the listener's business. */
@@ -24,41 +39,84 @@ export function serve(cert: LoadedCertificate): ServedCertificate {
   return { cert, context: createSecureContext({ cert: cert.chainPem, key: cert.keyPem }) };
 }
 
-function lookupName(byName: ReadonlyMap<string, ServedCertificate>, name: string): ServedCertificate | undefined {
+/**
+ * The context a connection starts with. Two holes are closed here when any name uses
+ * client_auth. Clients without SNI never reach the SNI callback, so nothing would ask them for
+ * a certificate: a name under client_auth gets none (the handshake fails). And TLS session
+ * resumption skips the SNI callback too (OpenSSL calls the certificate callback only for full
+ * handshakes), while tickets are sealed with the keys of this starting context: a ticket from
+ * another name's handshake, resumed with a client_auth name's SNI, would skip client
+ * authentication. So the starting context issues no tickets (SSL_OP_NO_TICKET; Node keeps no
+ * server-side session cache unless asked), and every client_auth handshake is a full one.
+ */
+function addressContext(served: ServedCertificate, clientAuth: ClientAuthPolicy | null, anyClientAuth: boolean): SecureContext | null {
+  if (clientAuth !== null) return null;
+  if (!anyClientAuth) return served.context;
+  return createSecureContext({ cert: served.cert.chainPem, key: served.cert.keyPem, secureOptions: constants.SSL_OP_NO_TICKET });
+}
+
+function entryFor(served: ServedCertificate, auth: SiteClientAuth | undefined, anyClientAuth: boolean): IndexEntry {
+  if (auth === undefined) return { context: served.context, clientAuth: null, addressContext: addressContext(served, null, anyClientAuth) };
+  // The `ca` option also becomes the CertificateRequest's list of acceptable CA names, which
+  // lets a browser offer only the matching certificates (RFC 8446 section 4.2.4).
+  const context = createSecureContext({ cert: served.cert.chainPem, key: served.cert.keyPem, ca: auth.caPem || undefined });
+  return { context, clientAuth: auth.policy, addressContext: null };
+}
+
+function lookupName(byName: ReadonlyMap<string, IndexEntry>, name: string): IndexEntry | undefined {
   const exact = byName.get(name);
   if (exact) return exact;
   const wildcard = wildcardOf(name);
   return wildcard === null ? undefined : byName.get(wildcard);
 }
 
-/** Indexes canonical host -> certificate pairs; `defaultSni` picks the fallback when it has one. */
-export function buildIndex(hosts: Iterable<[string, ServedCertificate]>, defaultSni: string | undefined): CertificateIndex {
-  const byName = new Map<string, ServedCertificate>();
-  const byIp = new Map<string, ServedCertificate>();
-  for (const [host, served] of hosts) (isIpHost(host) ? byIp : byName).set(host, served);
-  let fallback: ServedCertificate | null = null;
+/**
+ * Indexes canonical host -> certificate pairs; `defaultSni` picks the fallback when it has one;
+ * `clientAuth` (canonical host -> the site's client authentication) adds the trusted CAs and
+ * the policy to those hosts' entries.
+ */
+export function buildIndex(
+  hosts: Iterable<[string, ServedCertificate]>,
+  defaultSni: string | undefined,
+  clientAuth: ReadonlyMap<string, SiteClientAuth> = new Map(),
+): CertificateIndex {
+  const byName = new Map<string, IndexEntry>();
+  const byIp = new Map<string, IndexEntry>();
+  const anyClientAuth = clientAuth.size > 0;
+  for (const [host, served] of hosts) (isIpHost(host) ? byIp : byName).set(host, entryFor(served, clientAuth.get(host), anyClientAuth));
+  let fallback: IndexEntry | null = null;
   const sni = defaultSni === undefined ? null : canonicalHost(defaultSni);
   if (sni !== null) fallback = (isIpHost(sni) ? byIp.get(sni) : lookupName(byName, sni)) ?? null;
   return { byName, byIp, fallback };
 }
 
-/** The context for an SNI name (any case, optional trailing dot), or null. */
-export function selectByName(index: CertificateIndex, servername: string): SecureContext | null {
+/** The entry for an SNI name (any case, optional trailing dot), or null. */
+export function entryByName(index: CertificateIndex, servername: string): IndexEntry | null {
   // Fast path for the usual lower-case name; keys starting with `*` are never matched literally.
   if (servername.charCodeAt(0) !== 42) {
     const hit = index.byName.get(servername);
-    if (hit) return hit.context;
+    if (hit) return hit;
   }
   const name = canonicalServername(servername);
-  if (name === null) return index.fallback?.context ?? null;
+  if (name === null) return index.fallback;
   // RFC 6066 section 3 forbids IP literals in SNI, but some clients send them anyway.
-  const served = isIpHost(name) ? index.byIp.get(name) : lookupName(index.byName, name);
-  return (served ?? index.fallback)?.context ?? null;
+  const entry = isIpHost(name) ? index.byIp.get(name) : lookupName(index.byName, name);
+  return entry ?? index.fallback;
 }
 
-/** The context for the local address a connection without SNI arrived on, or null. */
+/** The context for an SNI name, or null. */
+export function selectByName(index: CertificateIndex, servername: string): SecureContext | null {
+  return entryByName(index, servername)?.context ?? null;
+}
+
+/** The client-certificate policy for an SNI name (the same lookup as selectByName), or null. */
+export function clientAuthByName(index: CertificateIndex, servername: string): ClientAuthPolicy | null {
+  return entryByName(index, servername)?.clientAuth ?? null;
+}
+
+/** The starting context for the local address a connection arrived on (used as is when it sends no SNI), or null. */
 export function selectByAddress(index: CertificateIndex, localAddress: string): SecureContext | null {
   const ip = canonicalIp(localAddress);
-  const served = ip === null ? undefined : index.byIp.get(ip);
-  return (served ?? index.fallback)?.context ?? null;
+  const entry = ip === null ? undefined : index.byIp.get(ip);
+  return (entry ?? index.fallback)?.addressContext ?? null;
 }

@@ -11,10 +11,11 @@ import type { GlobalTlsOptions } from '../config/types.ts';
 import type { Clock } from '../kernel/clock.ts';
 import { ConfigErrors, type PortcullisError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/logger.ts';
-import type { CertificateProvider } from '../proxy/ports.ts';
+import type { CertificateProvider, ClientAuthPolicy } from '../proxy/ports.ts';
 import { certificateCovers, loadCertificate, parseCertificateChain, remainingLifeFraction, type LoadedCertificate } from './certificate.ts';
 import { loadCertificateFiles } from './certificate-files.ts';
-import { buildIndex, selectByAddress, selectByName, serve, type CertificateIndex, type ServedCertificate } from './certificate-index.ts';
+import { buildIndex, clientAuthByName, selectByAddress, selectByName, serve, type CertificateIndex, type ServedCertificate } from './certificate-index.ts';
+import { loadClientAuth, type SiteClientAuth } from './client-auth.ts';
 import { withFileLock } from './file-lock.ts';
 import { createAcmeIssuer } from './acme/acme-issuer.ts';
 import { createAcmeMaintainer, type AcmeMaintainer, type AcmeWant } from './acme/acme-maintainer.ts';
@@ -105,6 +106,8 @@ interface Managed {
 
 interface State {
   managed: ReadonlyMap<string, Managed>;
+  /** Canonical host -> its site's client_auth, for hosts of sites that have one. */
+  clientAuth: ReadonlyMap<string, SiteClientAuth>;
   index: CertificateIndex;
 }
 
@@ -119,7 +122,7 @@ export async function createCertificateManager(options: CertificateManagerOption
   const storage = resolve(options.storage ?? global.storage ?? defaultStorageDir());
   const locks = join(storage, 'locks');
   const log = logger.child({ module: 'tls' });
-  let state: State = { managed: new Map(), index: buildIndex([], global.defaultSni) };
+  let state: State = { managed: new Map(), clientAuth: new Map(), index: buildIndex([], global.defaultSni) };
   let caPromise: Promise<InternalCa> | null = null;
   let closed = false;
   const challengeStore = createChallengeStore();
@@ -130,10 +133,10 @@ export async function createCertificateManager(options: CertificateManagerOption
   let acme: AcmeMaintainer | null = null;
 
   /** The SNI index over files/internal certificates plus ACME ones for hosts no other site claimed. */
-  const indexOf = (managed: ReadonlyMap<string, Managed>): CertificateIndex => {
+  const indexOf = (managed: ReadonlyMap<string, Managed>, clientAuth: ReadonlyMap<string, SiteClientAuth>): CertificateIndex => {
     const entries: [string, ServedCertificate][] = [...managed].map(([host, m]) => [host, m.served]);
     if (acme !== null) for (const [host, served] of acme.served()) if (!managed.has(host)) entries.push([host, served]);
-    return buildIndex(entries, global.defaultSni);
+    return buildIndex(entries, global.defaultSni, clientAuth);
   };
 
   // prepare and renewal never interleave: each sees the state the previous one left.
@@ -289,15 +292,42 @@ export async function createCertificateManager(options: CertificateManagerOption
       retryFirstMs: tuning.retryFirstMs ?? RETRY_FIRST,
       retryMaxMs: tuning.retryMaxMs ?? RETRY_MAX,
       // Called between prepares and renewals too: JavaScript runs it to completion, so the swap is whole.
-      onChange: () => (state = { managed: state.managed, index: indexOf(state.managed) }),
+      onChange: () => (state = { ...state, index: indexOf(state.managed, state.clientAuth) }),
     });
     return acme;
+  };
+
+  /**
+   * Each host's client_auth. Certificates, and so client authentication, are chosen per name,
+   * not per port: a host that two sites serve (on two ports) with different client_auth
+   * settings cannot be told apart in the handshake, so it is an error rather than a guess.
+   */
+  const clientAuthByHost = async (plans: SitePlan[], errors: PortcullisError[]): Promise<Map<string, SiteClientAuth>> => {
+    const bySite = new Map<TlsSite, SiteClientAuth | null>();
+    const owner = new Map<string, TlsSite>();
+    const out = new Map<string, SiteClientAuth>();
+    for (const plan of plans) {
+      if (!bySite.has(plan.site)) bySite.set(plan.site, await loadClientAuth(plan.site, clock.now(), errors));
+      const auth = bySite.get(plan.site) ?? null;
+      for (const host of plan.hosts) {
+        const first = owner.get(host);
+        if (first === undefined) {
+          owner.set(host, plan.site);
+          if (auth !== null) out.set(host, auth);
+        } else if (first !== plan.site && (out.get(host)?.policy.id ?? null) !== (auth?.policy.id ?? null)) {
+          const where = plan.site.tls?.clientAuth?.source ?? first.tls?.clientAuth?.source ?? plan.site.source;
+          errors.push(siteError(plan.site, `${host} is also served by site ${first.name} with different client_auth settings; client authentication is chosen per name, so give both sites the same client_auth`, where));
+        }
+      }
+    }
+    return out;
   };
 
   const prepare = (sites: TlsSite[]): Promise<void> =>
     exclusive(async () => {
       const errors: PortcullisError[] = [];
       const plans = planSites(sites, global, errors);
+      const clientAuth = await clientAuthByHost(plans, errors);
       const next = new Map<string, Managed>();
       for (const plan of plans) if (plan.issuer === 'files') await planFiles(plan, next, errors);
       for (const plan of plans) if (plan.issuer === 'internal') await planInternal(plan, next, errors);
@@ -306,11 +336,11 @@ export async function createCertificateManager(options: CertificateManagerOption
       // A config that cannot be served leaves the previous certificates in place.
       if (errors.length > 0) throw new ConfigErrors(errors);
       await maintainer?.want(wants);
-      const index = indexOf(next);
+      const index = indexOf(next, clientAuth);
       if (global.defaultSni !== undefined && index.fallback === null) {
         log.warn({ defaultSni: global.defaultSni }, 'default_sni names no site with a certificate; unknown names will fail the handshake');
       }
-      state = { managed: next, index };
+      state = { managed: next, clientAuth, index };
     });
 
   const renewOne = async (m: Managed, now: number): Promise<Managed> => {
@@ -339,7 +369,7 @@ export async function createCertificateManager(options: CertificateManagerOption
       if (due.length === 0) return;
       const managed = new Map(state.managed);
       for (const m of due) managed.set(m.host, await renewOne(m, now));
-      state = { managed, index: indexOf(managed) };
+      state = { managed, clientAuth: state.clientAuth, index: indexOf(managed, state.clientAuth) };
     });
 
   // The root exists from the start, so rootCertificatePath() names a real file (`portcullis
@@ -361,6 +391,7 @@ export async function createCertificateManager(options: CertificateManagerOption
   return {
     prepare,
     contextFor: (servername: string): SecureContext | null => selectByName(state.index, servername),
+    clientAuthFor: (servername: string): ClientAuthPolicy | null => clientAuthByName(state.index, servername),
     contextForAddress: (localAddress: string): SecureContext | null => selectByAddress(state.index, localAddress),
     rootCertificatePath: () => rootCertificatePathIn(storage),
     httpChallenge: (host: string, path: string): string | null => challengeStore.httpAnswer(host, path),

@@ -98,9 +98,12 @@ export function createContentCache(maxEntryBytes: number, maxTotalBytes: number)
   // Map iteration order is insertion order: re-inserting on a hit makes the first key the LRU one.
   const entries = new Map<string, ContentEntry>();
   let total = 0;
+  /** The most recently used key: a hit on it needs no re-insertion (one file served hot is the common case). */
+  let newest: string | null = null;
   function remove(key: string, entry: ContentEntry): void {
     entries.delete(key);
     total -= entry.body.length;
+    if (newest === key) newest = null;
   }
   return {
     maxEntryBytes,
@@ -111,8 +114,11 @@ export function createContentCache(maxEntryBytes: number, maxTotalBytes: number)
         remove(file.realPath, entry);
         return undefined;
       }
-      entries.delete(file.realPath);
-      entries.set(file.realPath, entry);
+      if (newest !== file.realPath) {
+        entries.delete(file.realPath);
+        entries.set(file.realPath, entry);
+        newest = file.realPath;
+      }
       return entry.body;
     },
     set(file, body) {
@@ -120,6 +126,7 @@ export function createContentCache(maxEntryBytes: number, maxTotalBytes: number)
       const old = entries.get(file.realPath);
       if (old !== undefined) remove(file.realPath, old);
       entries.set(file.realPath, { file, body });
+      newest = file.realPath;
       total += body.length;
       for (const [key, entry] of entries) {
         if (total <= maxTotalBytes) break;
@@ -129,6 +136,7 @@ export function createContentCache(maxEntryBytes: number, maxTotalBytes: number)
     clear() {
       entries.clear();
       total = 0;
+      newest = null;
     },
   };
 }
