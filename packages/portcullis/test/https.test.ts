@@ -149,3 +149,44 @@ describe('HTTPS for an IP address site', () => {
     }
   });
 });
+
+describe('tls protocols on the live listener', () => {
+  test('a site limited to TLS 1.3 refuses a TLS 1.2 client; other sites on the port still accept it', async () => {
+    const httpsPort = await freePort();
+    const p = await startPortcullis(`
+{
+	admin off
+	default_bind 127.0.0.1
+	https_port ${httpsPort}
+	auto_https disable_redirects
+	storage file_system $DIR/data
+}
+modern.localhost {
+	tls internal {
+		protocols tls1.3
+	}
+	respond "modern"
+}
+plain.localhost {
+	respond "plain"
+}
+`);
+    try {
+      const ca = readFileSync(p.instance.certificateAuthority()!, 'utf8');
+      const get = async (name: string, maxVersion: 'TLSv1.2' | 'TLSv1.3') => {
+        const dispatcher = new Agent({ connect: { ca, servername: name, maxVersion } });
+        try {
+          const res = await request(`https://127.0.0.1:${httpsPort}/`, { dispatcher, headers: { host: name } });
+          return await res.body.text();
+        } finally {
+          await dispatcher.destroy();
+        }
+      };
+      assert.equal(await get('modern.localhost', 'TLSv1.3'), 'modern');
+      await assert.rejects(get('modern.localhost', 'TLSv1.2'));
+      assert.equal(await get('plain.localhost', 'TLSv1.2'), 'plain');
+    } finally {
+      await p.stop();
+    }
+  });
+});

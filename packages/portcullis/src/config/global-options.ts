@@ -19,6 +19,7 @@ import {
   noBlock,
   singleArg,
   sizeArg,
+  where,
   type Dispenser,
 } from './dispenser.ts';
 import { checkIpRanges } from './matcher-syntax.ts';
@@ -87,7 +88,6 @@ const LATER_TLS_OPTIONS = new Set([
   'key_type',
   'ocsp_interval',
   'ocsp_stapling',
-  'on_demand_tls',
   'preferred_chains',
   'renew_interval',
   'skip_install_trust',
@@ -154,6 +154,7 @@ export function parseGlobalOptions(block: ServerBlock | null, errors: ErrorList)
       if (t) options.tls.defaultSni = t.text.toLowerCase();
     },
     storage: (d, disp) => parseStorage(d, disp, options),
+    on_demand_tls: (d, disp) => parseOnDemandTls(d, disp, options),
     servers: (d, disp) => {
       if (serversSeen !== null) {
         disp.error(d, `servers options are already set at ${serversSeen.source.file}:${serversSeen.source.line}; write them in one block`);
@@ -358,6 +359,64 @@ function parseOrder(d: Directive, disp: Dispenser, options: GlobalOptions): void
 
 function checkLaterTlsOption(_d: Directive, _disp: Dispenser): void {
   // Accepted for Caddyfile compatibility; the TLS module does not use them yet.
+}
+
+/** An `ask` endpoint: an absolute http(s) URL without credentials or fragment. */
+function askUrl(disp: Dispenser, t: Token): string | null {
+  let url: URL | null = null;
+  try {
+    url = new URL(t.text);
+  } catch {
+    // reported below
+  }
+  if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hash !== '' || url.username !== '' || url.password !== '') {
+    disp.error(t, `${JSON.stringify(t.text)} is not an http:// or https:// URL (without credentials or #fragment)`);
+    return null;
+  }
+  return t.text;
+}
+
+/**
+ * `on_demand_tls { ask <url> }` (or Caddy 2.8's `permission http { endpoint <url> }`). Caddy
+ * 2.6's `interval` and `burst` were removed in 2.7; they are accepted and ignored, since the
+ * ask endpoint decides and Portcullis limits concurrent orders itself.
+ */
+function parseOnDemandTls(d: Directive, disp: Dispenser, options: GlobalOptions): void {
+  argCount(disp, d, d.args, 0, 0, 'on_demand_tls { ask <url> }');
+  if (options.tls.onDemand !== undefined) return disp.error(d, 'on_demand_tls is given twice');
+  let ask: string | null = null;
+  const setAsk = (at: Directive, t: Token | null) => {
+    if (t === null) return;
+    if (ask !== null) return disp.error(at, 'on_demand_tls: the ask endpoint is given twice');
+    ask = askUrl(disp, t);
+  };
+  eachSubdirective(
+    disp,
+    d,
+    {
+      ask: (sub) => setAsk(sub, singleArg(disp, sub, 'ask <url>')),
+      permission: (sub) => {
+        if (!argCount(disp, sub, sub.args, 1, 1, 'permission http { endpoint <url> }')) return;
+        if (sub.args[0]!.text !== 'http') return disp.error(sub.args[0]!, 'on_demand_tls: only the http permission module is supported (permission http { endpoint <url> })');
+        eachSubdirective(disp, sub, { endpoint: (e) => setAsk(e, singleArg(disp, e, 'endpoint <url>')) });
+        if (sub.block === null) disp.error(sub, 'permission http: expected a block with endpoint <url>');
+      },
+      // Removed in Caddy 2.7 (the ask endpoint is the rate limit); accepted so older Caddyfiles load.
+      interval: (sub) => {
+        const t = singleArg(disp, sub, 'interval <duration>');
+        if (t) durationArg(disp, t, 'interval');
+      },
+      burst: (sub) => {
+        const t = singleArg(disp, sub, 'burst <count>');
+        if (t) intArg(disp, t, 'burst', 1, Number.MAX_SAFE_INTEGER);
+      },
+    },
+  );
+  if (ask !== null) options.tls.onDemand = { ask, source: where(d) };
+  else if (d.block?.every((sub) => sub.name !== 'ask' && sub.name !== 'permission') ?? true) {
+    // Caddy 2.7: on-demand TLS without a permission check would order certificates for any name a client sends.
+    disp.error(d, 'on_demand_tls needs ask <url>: the endpoint that permits each name before a certificate is obtained');
+  }
 }
 
 /** `storage file_system <path>` or `storage file_system { root <path> }` (Caddy's spelling). */

@@ -38,6 +38,12 @@ export interface GlobalTlsOptions {
   localCerts: boolean;
   /** The certificate for clients that send no SNI or an unknown name (`default_sni`). */
   defaultSni?: string;
+  /**
+   * `on_demand_tls { ask <url> }`: the endpoint asked (`GET <ask>?domain=<name>`, 2xx permits)
+   * before a site with `tls { on_demand }` gets or loads a certificate for a name at handshake
+   * time. `source` is the `on_demand_tls` line.
+   */
+  onDemand?: { ask: string; source: SourceLocation };
 }
 
 export interface AdminConfig {
@@ -111,6 +117,14 @@ export interface TlsConfig {
     trustedCaCerts?: string[];
     source: SourceLocation;
   };
+  /** `on_demand`: certificates for this site's names are obtained at handshake time; `source` is that line. */
+  onDemand?: { source: SourceLocation };
+  /** `protocols <min> [<max>]`: TLS versions for this site's names. */
+  protocols?: { min: 'tls1.2' | 'tls1.3'; max: 'tls1.2' | 'tls1.3' };
+  /** `ciphers`: TLS 1.2 cipher suites by Caddy's (IANA) names, in preference order. */
+  ciphers?: string[];
+  /** `alpn`: accepted for Caddy compatibility, not applied per site (the listener negotiates h2, http/1.1). */
+  alpn?: string[];
   source: SourceLocation;
 }
 

@@ -13,6 +13,7 @@ import { didYouMean } from './dispenser.ts';
 import { checkRegexp } from './matcher-syntax.ts';
 import { adminListenProblem, defaultServerOptions, LOG_LEVELS } from './global-options.ts';
 import { defaultTransport } from './directives/reverse-proxy.ts';
+import { CIPHER_SUITES, TLS_PROTOCOLS } from './directives/tls.ts';
 
 interface Ctx {
   errors: ErrorList;
@@ -397,6 +398,14 @@ const tlsConfig = obj({
       },
     ),
   ),
+  onDemand: opt(obj({ source: sourceField })),
+  protocols: opt(
+    obj({ min: oneOf(TLS_PROTOCOLS), max: withDefault(oneOf(TLS_PROTOCOLS), () => 'tls1.3') }, (out, path, ctx) => {
+      if (TLS_PROTOCOLS.indexOf(out.min as 'tls1.2') > TLS_PROTOCOLS.indexOf(out.max as 'tls1.2')) fail(ctx, path, 'min is above max');
+    }),
+  ),
+  ciphers: opt(list(oneOf(Object.keys(CIPHER_SUITES)), true)),
+  alpn: opt(list(str(true), true)),
   source: sourceField,
 });
 
@@ -453,6 +462,15 @@ const config = obj({
       acmeCaRoot: opt(str(true)),
       localCerts: withDefault(bool, () => false),
       defaultSni: opt(str(true)),
+      onDemand: opt(
+        obj({
+          ask: (v, path, ctx) => {
+            const text = str(true)(v, path, ctx);
+            return text === undefined || /^https?:\/\/[^\s#]+$/.test(text) ? text : fail(ctx, path, 'expected an http:// or https:// URL');
+          },
+          source: sourceField,
+        }),
+      ),
     }),
     () => ({ storage: null, localCerts: false }),
   ),

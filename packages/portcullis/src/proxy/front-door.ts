@@ -225,6 +225,28 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     return protocols.includes('http/1.1') ? 'http/1.1' : undefined;
   }
 
+  /**
+   * A site's `tls { protocols; ciphers }`: Node settles the version and cipher before the SNI
+   * callback can swap in the site's context, so they are checked once the handshake is done,
+   * and a connection that does not meet them is closed before any request is read.
+   */
+  function enforceTlsSettings(socket: TLSSocket): void {
+    const name = typeof socket.servername === 'string' ? socket.servername.toLowerCase() : '';
+    if (name === '') return;
+    const settings = deps.certificates()?.tlsSettingsFor(name) ?? null;
+    if (settings === null) return;
+    const version = socket.getProtocol() ?? '';
+    const rank = (v: string | undefined) => (v === 'TLSv1.3' ? 3 : v === 'TLSv1.2' ? 2 : 0);
+    const tooOld = settings.minVersion !== undefined && rank(version) < rank(settings.minVersion);
+    const tooNew = settings.maxVersion !== undefined && rank(version) > rank(settings.maxVersion);
+    const cipher = socket.getCipher()?.name ?? '';
+    const badCipher = settings.ciphers !== undefined && version === 'TLSv1.2' && !settings.ciphers.split(':').includes(cipher);
+    if (tooOld || tooNew || badCipher) {
+      logger.debug({ servername: name, version, cipher }, 'TLS connection refused by the site\'s protocols or ciphers');
+      socket.destroy();
+    }
+  }
+
   /** TLS SNI: the provider's certificate for the name, or an alert, never some other site's certificate. */
   function sniCallback(this: TLSSocket, servername: string, callback: (error: Error | null, context?: SecureContext) => void): void {
     const challenge = (this as TLSSocket & { [ACME_CONTEXT]?: SecureContext })[ACME_CONTEXT];
@@ -267,6 +289,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
       onReq as never,
     );
     chooseDefaultContext(server);
+    server.prependListener('secureConnection', enforceTlsSettings);
     return server;
   }
 

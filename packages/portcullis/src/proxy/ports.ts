@@ -22,6 +22,8 @@ export interface CertificateProvider {
    * clients for a certificate (browsers would prompt on sites that do not use one).
    */
   clientAuthFor(servername: string): ClientAuthPolicy | null;
+  /** A name's `tls { protocols; ciphers }` (node:tls option spellings), or null for the defaults. */
+  tlsSettingsFor(servername: string): { minVersion?: string; maxVersion?: string; ciphers?: string } | null;
   /** ACME HTTP-01: the key authorization for `/.well-known/acme-challenge/<token>`, or null. */
   httpChallenge(host: string, path: string): string | null;
   /** ACME TLS-ALPN-01 (RFC 8737): the challenge certificate for a handshake offering `acme-tls/1`, or null. */

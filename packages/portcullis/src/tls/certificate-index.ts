@@ -8,6 +8,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import type { ClientAuthPolicy } from '../proxy/ports.ts';
 import type { LoadedCertificate } from './certificate.ts';
 import type { SiteClientAuth } from './client-auth.ts';
+import type { TlsSettings } from './tls-settings.ts';
 import { canonicalHost, canonicalIp, canonicalServername, isIpHost, wildcardOf } from './host-names.ts';
 
 /** A certificate with the one SecureContext built for it. */
@@ -49,17 +50,25 @@ export function serve(cert: LoadedCertificate): ServedCertificate {
  * authentication. So the starting context issues no tickets (SSL_OP_NO_TICKET; Node keeps no
  * server-side session cache unless asked), and every client_auth handshake is a full one.
  */
-function addressContext(served: ServedCertificate, clientAuth: ClientAuthPolicy | null, anyClientAuth: boolean): SecureContext | null {
+function addressContext(served: ServedCertificate, context: SecureContext, settings: TlsSettings | undefined, clientAuth: ClientAuthPolicy | null, anyClientAuth: boolean): SecureContext | null {
   if (clientAuth !== null) return null;
-  if (!anyClientAuth) return served.context;
-  return createSecureContext({ cert: served.cert.chainPem, key: served.cert.keyPem, secureOptions: constants.SSL_OP_NO_TICKET });
+  if (!anyClientAuth) return context;
+  return createSecureContext({ cert: served.cert.chainPem, key: served.cert.keyPem, ...settings?.options, secureOptions: constants.SSL_OP_NO_TICKET });
 }
 
-function entryFor(served: ServedCertificate, auth: SiteClientAuth | undefined, anyClientAuth: boolean): IndexEntry {
-  if (auth === undefined) return { context: served.context, clientAuth: null, addressContext: addressContext(served, null, anyClientAuth) };
+/** The context for a certificate under a site's TLS settings (protocols, ciphers, curves). */
+export function contextWith(served: ServedCertificate, settings: TlsSettings | undefined): SecureContext {
+  return settings === undefined ? served.context : createSecureContext({ cert: served.cert.chainPem, key: served.cert.keyPem, ...settings.options });
+}
+
+function entryFor(served: ServedCertificate, auth: SiteClientAuth | undefined, settings: TlsSettings | undefined, anyClientAuth: boolean): IndexEntry {
+  if (auth === undefined) {
+    const context = contextWith(served, settings);
+    return { context, clientAuth: null, addressContext: addressContext(served, context, settings, null, anyClientAuth) };
+  }
   // The `ca` option also becomes the CertificateRequest's list of acceptable CA names, which
   // lets a browser offer only the matching certificates (RFC 8446 section 4.2.4).
-  const context = createSecureContext({ cert: served.cert.chainPem, key: served.cert.keyPem, ca: auth.caPem || undefined });
+  const context = createSecureContext({ cert: served.cert.chainPem, key: served.cert.keyPem, ca: auth.caPem || undefined, ...settings?.options });
   return { context, clientAuth: auth.policy, addressContext: null };
 }
 
@@ -79,29 +88,34 @@ export function buildIndex(
   hosts: Iterable<[string, ServedCertificate]>,
   defaultSni: string | undefined,
   clientAuth: ReadonlyMap<string, SiteClientAuth> = new Map(),
+  settings: ReadonlyMap<string, TlsSettings> = new Map(),
 ): CertificateIndex {
   const byName = new Map<string, IndexEntry>();
   const byIp = new Map<string, IndexEntry>();
   const anyClientAuth = clientAuth.size > 0;
-  for (const [host, served] of hosts) (isIpHost(host) ? byIp : byName).set(host, entryFor(served, clientAuth.get(host), anyClientAuth));
+  for (const [host, served] of hosts) (isIpHost(host) ? byIp : byName).set(host, entryFor(served, clientAuth.get(host), settings.get(host), anyClientAuth));
   let fallback: IndexEntry | null = null;
   const sni = defaultSni === undefined ? null : canonicalHost(defaultSni);
   if (sni !== null) fallback = (isIpHost(sni) ? byIp.get(sni) : lookupName(byName, sni)) ?? null;
   return { byName, byIp, fallback };
 }
 
-/** The entry for an SNI name (any case, optional trailing dot), or null. */
-export function entryByName(index: CertificateIndex, servername: string): IndexEntry | null {
+/** The entry of a certificate held for an SNI name (any case, optional trailing dot), not the fallback; or null. */
+export function entryHeldFor(index: CertificateIndex, servername: string): IndexEntry | null {
   // Fast path for the usual lower-case name; keys starting with `*` are never matched literally.
   if (servername.charCodeAt(0) !== 42) {
     const hit = index.byName.get(servername);
     if (hit) return hit;
   }
   const name = canonicalServername(servername);
-  if (name === null) return index.fallback;
+  if (name === null) return null;
   // RFC 6066 section 3 forbids IP literals in SNI, but some clients send them anyway.
-  const entry = isIpHost(name) ? index.byIp.get(name) : lookupName(index.byName, name);
-  return entry ?? index.fallback;
+  return (isIpHost(name) ? index.byIp.get(name) : lookupName(index.byName, name)) ?? null;
+}
+
+/** The entry for an SNI name (any case, optional trailing dot), else the fallback, or null. */
+export function entryByName(index: CertificateIndex, servername: string): IndexEntry | null {
+  return entryHeldFor(index, servername) ?? index.fallback;
 }
 
 /** The context for an SNI name, or null. */

@@ -14,10 +14,10 @@ import type { Logger } from '../kernel/logger.ts';
 import type { CertificateProvider, ClientAuthPolicy } from '../proxy/ports.ts';
 import { certificateCovers, loadCertificate, parseCertificateChain, remainingLifeFraction, type LoadedCertificate } from './certificate.ts';
 import { loadCertificateFiles } from './certificate-files.ts';
-import { buildIndex, clientAuthByName, selectByAddress, selectByName, serve, type CertificateIndex, type ServedCertificate } from './certificate-index.ts';
+import { buildIndex, clientAuthByName, contextWith, entryHeldFor, selectByAddress, serve, type CertificateIndex, type ServedCertificate } from './certificate-index.ts';
 import { loadClientAuth, type SiteClientAuth } from './client-auth.ts';
 import { withFileLock } from './file-lock.ts';
-import { createAcmeIssuer } from './acme/acme-issuer.ts';
+import { createAcmeIssuer, type AcmeIssuer } from './acme/acme-issuer.ts';
 import { createAcmeMaintainer, type AcmeMaintainer, type AcmeWant } from './acme/acme-maintainer.ts';
 import { caStorageKey, LETS_ENCRYPT_DIRECTORY } from './acme/ca-storage.ts';
 import { createChallengeStore } from './acme/challenge-store.ts';
@@ -25,7 +25,11 @@ import type { ChallengeType } from './acme/order.ts';
 import { storageName } from './host-names.ts';
 import { openInternalCa, rootCertificatePathIn, type InternalCa } from './internal-ca.ts';
 import { readTextIfExists, writeFileAtomic } from './private-files.ts';
-import { planSites, siteError, type SitePlan, type TlsSite } from './site-plan.ts';
+import { planSites, siteError, type OnDemandRule, type SitePlan, type TlsSite } from './site-plan.ts';
+import { createAskGate, type AskGate } from './ask.ts';
+import { createOnDemand, type OnDemand } from './on-demand.ts';
+import { isLocalHost } from './host-names.ts';
+import { tlsSettingsOf, type TlsSettings } from './tls-settings.ts';
 import { defaultStorageDir } from './storage-dir.ts';
 
 const HOUR = 60 * 60 * 1000;
@@ -91,6 +95,18 @@ export interface CertificateManagerOptions {
    */
   acmeChallenges?: readonly ChallengeType[];
   acme?: AcmeTuning;
+  onDemand?: OnDemandTuning;
+}
+
+/** On-demand TLS limits; production uses the defaults, tests shorten them. */
+export interface OnDemandTuning {
+  /** Ask endpoint request timeout (default 5 s) and decision cache (default 60 s). */
+  askTimeoutMs?: number;
+  askCacheMs?: number;
+  /** How long a handshake waits for its certificate (default 45 s). */
+  waitMs?: number;
+  /** Issuances at once (default 4). */
+  maxConcurrent?: number;
 }
 
 interface Managed {
@@ -108,7 +124,11 @@ interface State {
   managed: ReadonlyMap<string, Managed>;
   /** Canonical host -> its site's client_auth, for hosts of sites that have one. */
   clientAuth: ReadonlyMap<string, SiteClientAuth>;
+  /** Canonical host -> its site's protocols / ciphers / curves, for hosts of sites that set them. */
+  settings: ReadonlyMap<string, TlsSettings>;
   index: CertificateIndex;
+  /** Handshake-time certificates for `tls { on_demand }` sites, or null when there are none. */
+  onDemand: OnDemand | null;
 }
 
 function renewalTime(cert: LoadedCertificate): number {
@@ -122,7 +142,7 @@ export async function createCertificateManager(options: CertificateManagerOption
   const storage = resolve(options.storage ?? global.storage ?? defaultStorageDir());
   const locks = join(storage, 'locks');
   const log = logger.child({ module: 'tls' });
-  let state: State = { managed: new Map(), clientAuth: new Map(), index: buildIndex([], global.defaultSni) };
+  let state: State = { managed: new Map(), clientAuth: new Map(), settings: new Map(), index: buildIndex([], global.defaultSni), onDemand: null };
   let caPromise: Promise<InternalCa> | null = null;
   let closed = false;
   const challengeStore = createChallengeStore();
@@ -131,12 +151,19 @@ export async function createCertificateManager(options: CertificateManagerOption
   const shutdown = new AbortController();
   /** Created at the first prepare with an ACME site, when the CA settings are known good. */
   let acme: AcmeMaintainer | null = null;
+  let acmeIssuer: AcmeIssuer | null = null;
+  const onDemandTuning = options.onDemand ?? {};
+  /** One gate per manager (the manager is rebuilt when global options change), so decisions outlive reloads. */
+  const askGate: AskGate | null =
+    global.onDemand === undefined
+      ? null
+      : createAskGate({ url: global.onDemand.ask, clock, log, timeoutMs: onDemandTuning.askTimeoutMs ?? 5000, cacheMs: onDemandTuning.askCacheMs ?? 60_000 });
 
   /** The SNI index over files/internal certificates plus ACME ones for hosts no other site claimed. */
-  const indexOf = (managed: ReadonlyMap<string, Managed>, clientAuth: ReadonlyMap<string, SiteClientAuth>): CertificateIndex => {
+  const indexOf = (managed: ReadonlyMap<string, Managed>, clientAuth: ReadonlyMap<string, SiteClientAuth>, settings: ReadonlyMap<string, TlsSettings>): CertificateIndex => {
     const entries: [string, ServedCertificate][] = [...managed].map(([host, m]) => [host, m.served]);
     if (acme !== null) for (const [host, served] of acme.served()) if (!managed.has(host)) entries.push([host, served]);
-    return buildIndex(entries, global.defaultSni, clientAuth);
+    return buildIndex(entries, global.defaultSni, clientAuth, settings);
   };
 
   // prepare and renewal never interleave: each sees the state the previous one left.
@@ -245,15 +272,14 @@ export async function createCertificateManager(options: CertificateManagerOption
     return [...wants.values()];
   };
 
-  /** The ACME maintainer, created on first use; bad CA settings become errors on the first ACME site. */
-  const acmeMaintainer = async (plans: SitePlan[], errors: PortcullisError[]): Promise<AcmeMaintainer | null> => {
-    if (acme !== null) return acme;
-    const first = plans.find((p) => p.issuer === 'acme')!;
+  /** The ACME issuer, created on first use; bad CA settings become errors on `first`, the first site that needs it. */
+  const acmeIssuerFor = async (first: TlsSite, errors: PortcullisError[]): Promise<AcmeIssuer | null> => {
+    if (acmeIssuer !== null) return acmeIssuer;
     const directoryUrl = global.acmeCa ?? LETS_ENCRYPT_DIRECTORY;
     try {
       caStorageKey(directoryUrl);
     } catch (error) {
-      errors.push(siteError(first.site, `acme_ca: ${(error as Error).message}`));
+      errors.push(siteError(first, `acme_ca: ${(error as Error).message}`));
       return null;
     }
     let caRootPem: string | null = null;
@@ -262,14 +288,14 @@ export async function createCertificateManager(options: CertificateManagerOption
         caRootPem = await readFile(resolve(global.acmeCaRoot), 'utf8');
         parseCertificateChain(caRootPem);
       } catch (error) {
-        errors.push(siteError(first.site, `acme_ca_root ${global.acmeCaRoot}: ${(error as Error).message}`));
+        errors.push(siteError(first, `acme_ca_root ${global.acmeCaRoot}: ${(error as Error).message}`));
         return null;
       }
     }
     if (acmeChallenges.length === 0) {
       log.warn('no ACME challenge is answered by this process; ACME certificates are served from storage only');
     }
-    const issuer = createAcmeIssuer({
+    acmeIssuer = createAcmeIssuer({
       storage,
       clock,
       log,
@@ -283,6 +309,14 @@ export async function createCertificateManager(options: CertificateManagerOption
         signal: shutdown.signal,
       },
     });
+    return acmeIssuer;
+  };
+
+  /** The ACME maintainer, created on first use; bad CA settings become errors on the first ACME site. */
+  const acmeMaintainer = async (plans: SitePlan[], errors: PortcullisError[]): Promise<AcmeMaintainer | null> => {
+    if (acme !== null) return acme;
+    const issuer = await acmeIssuerFor(plans.find((p) => p.issuer === 'acme')!.site, errors);
+    if (issuer === null) return null;
     acme = createAcmeMaintainer({
       issuer,
       clock,
@@ -292,7 +326,7 @@ export async function createCertificateManager(options: CertificateManagerOption
       retryFirstMs: tuning.retryFirstMs ?? RETRY_FIRST,
       retryMaxMs: tuning.retryMaxMs ?? RETRY_MAX,
       // Called between prepares and renewals too: JavaScript runs it to completion, so the swap is whole.
-      onChange: () => (state = { ...state, index: indexOf(state.managed, state.clientAuth) }),
+      onChange: () => (state = { ...state, index: indexOf(state.managed, state.clientAuth, state.settings) }),
     });
     return acme;
   };
@@ -323,24 +357,77 @@ export async function createCertificateManager(options: CertificateManagerOption
     return out;
   };
 
+  /** Each host's protocols / ciphers / curves; like client_auth, a name served by two sites must agree. */
+  const settingsByHost = (plans: SitePlan[], errors: PortcullisError[]): Map<string, TlsSettings> => {
+    const owner = new Map<string, SitePlan>();
+    const out = new Map<string, TlsSettings>();
+    for (const plan of plans) {
+      const settings = tlsSettingsOf(plan.site.tls);
+      for (const host of plan.hosts) {
+        const first = owner.get(host);
+        if (first === undefined) {
+          owner.set(host, plan);
+          if (settings !== null) out.set(host, settings);
+        } else if (first.site !== plan.site && (out.get(host)?.id ?? null) !== (settings?.id ?? null)) {
+          errors.push(siteError(plan.site, `${host} is also served by site ${first.site.name} with different protocols, ciphers or curves; they are chosen per name, so give both sites the same settings`, plan.site.tls?.source ?? plan.site.source));
+        }
+      }
+    }
+    return out;
+  };
+
+  /** A certificate for an on-demand name from the rule's issuer: the internal CA, or ACME for public names. */
+  const obtainOnDemand = async (name: string, rule: OnDemandRule, replacing: LoadedCertificate | null): Promise<LoadedCertificate> => {
+    const internal = rule.issuer === 'internal' || (rule.issuer === 'default' && isLocalHost(name));
+    if (internal) return obtainInternal(name, replacing);
+    if (acmeIssuer === null || acmeChallenges.length === 0) throw new Error('no ACME challenge is answered by this process');
+    return acmeIssuer.obtain(name, rule.email, acmeChallenges, replacing);
+  };
+
+  /** The on-demand issuer for this prepare's rules (their ACME issuer is set up here, so CA errors are config errors). */
+  const onDemandFor = async (rules: OnDemandRule[], errors: PortcullisError[]): Promise<OnDemand | null> => {
+    if (rules.length === 0 || askGate === null) return null;
+    const acmeRule = rules.find((r) => r.issuer !== 'internal');
+    if (acmeRule !== undefined) await acmeIssuerFor(acmeRule.site, errors);
+    const settings = new Map(rules.map((r) => [r, tlsSettingsOf(r.site.tls) ?? undefined]));
+    return createOnDemand({
+      rules,
+      permits: askGate,
+      obtain: obtainOnDemand,
+      contextFor: (cert, rule) => contextWith(serve(cert), settings.get(rule)),
+      renewalTime,
+      clock,
+      log,
+      ...(onDemandTuning.waitMs !== undefined ? { waitMs: onDemandTuning.waitMs } : {}),
+      ...(onDemandTuning.maxConcurrent !== undefined ? { maxConcurrent: onDemandTuning.maxConcurrent } : {}),
+    });
+  };
+
   const prepare = (sites: TlsSite[]): Promise<void> =>
     exclusive(async () => {
       const errors: PortcullisError[] = [];
-      const plans = planSites(sites, global, errors);
+      const rules: OnDemandRule[] = [];
+      const plans = planSites(sites, global, errors, rules);
       const clientAuth = await clientAuthByHost(plans, errors);
+      const settings = settingsByHost(plans, errors);
       const next = new Map<string, Managed>();
       for (const plan of plans) if (plan.issuer === 'files') await planFiles(plan, next, errors);
       for (const plan of plans) if (plan.issuer === 'internal') await planInternal(plan, next, errors);
       const wants = acmeWants(plans, next);
       const maintainer = wants.length > 0 ? await acmeMaintainer(plans, errors) : acme;
+      const onDemand = await onDemandFor(rules, errors);
       // A config that cannot be served leaves the previous certificates in place.
-      if (errors.length > 0) throw new ConfigErrors(errors);
+      if (errors.length > 0) {
+        onDemand?.close();
+        throw new ConfigErrors(errors);
+      }
       await maintainer?.want(wants);
-      const index = indexOf(next, clientAuth);
+      const index = indexOf(next, clientAuth, settings);
       if (global.defaultSni !== undefined && index.fallback === null) {
         log.warn({ defaultSni: global.defaultSni }, 'default_sni names no site with a certificate; unknown names will fail the handshake');
       }
-      state = { managed: next, clientAuth, index };
+      state.onDemand?.close();
+      state = { managed: next, clientAuth, settings, index, onDemand };
     });
 
   const renewOne = async (m: Managed, now: number): Promise<Managed> => {
@@ -369,7 +456,7 @@ export async function createCertificateManager(options: CertificateManagerOption
       if (due.length === 0) return;
       const managed = new Map(state.managed);
       for (const m of due) managed.set(m.host, await renewOne(m, now));
-      state = { managed, clientAuth: state.clientAuth, index: indexOf(managed, state.clientAuth) };
+      state = { ...state, managed, index: indexOf(managed, state.clientAuth, state.settings) };
     });
 
   // The root exists from the start, so rootCertificatePath() names a real file (`portcullis
@@ -390,8 +477,19 @@ export async function createCertificateManager(options: CertificateManagerOption
 
   return {
     prepare,
-    contextFor: (servername: string): SecureContext | null => selectByName(state.index, servername),
+    contextFor: (servername: string): SecureContext | null | Promise<SecureContext | null> => {
+      const entry = entryHeldFor(state.index, servername);
+      if (entry !== null) return entry.context;
+      // A name an on_demand site covers gets its own certificate (or a refusal), never default_sni's.
+      const onDemand = state.onDemand?.lookup(servername) ?? null;
+      return onDemand ?? state.index.fallback?.context ?? null;
+    },
     clientAuthFor: (servername: string): ClientAuthPolicy | null => clientAuthByName(state.index, servername),
+    tlsSettingsFor: (servername: string) => {
+      const dot = servername.indexOf('.');
+      const settings = state.settings.get(servername) ?? (dot > 0 ? state.settings.get(`*${servername.slice(dot)}`) : undefined);
+      return settings?.options ?? null;
+    },
     contextForAddress: (localAddress: string): SecureContext | null => selectByAddress(state.index, localAddress),
     rootCertificatePath: () => rootCertificatePathIn(storage),
     httpChallenge: (host: string, path: string): string | null => challengeStore.httpAnswer(host, path),
@@ -399,6 +497,7 @@ export async function createCertificateManager(options: CertificateManagerOption
     async close() {
       closed = true;
       clearInterval(timer);
+      state.onDemand?.close();
       shutdown.abort();
       await Promise.all([queue, acme?.close()]);
     },

@@ -5,7 +5,7 @@
  */
 import { ErrorCodes, PortcullisError, type SourceLocation } from '../kernel/errors.ts';
 import type { GlobalTlsOptions, TlsConfig } from '../config/types.ts';
-import { canonicalHost, isLocalHost } from './host-names.ts';
+import { canonicalHost, isIpHost, isLocalHost } from './host-names.ts';
 
 /** One site as the certificate manager sees it. */
 export interface TlsSite {
@@ -23,6 +23,20 @@ export interface SitePlan {
   hosts: string[];
   issuer: 'files' | 'internal' | 'acme';
   /** ACME account email: the site's `tls <email>`, else the global `email`. */
+  email?: string;
+}
+
+/**
+ * A site whose certificates are obtained at handshake time (`tls { on_demand }`): for a name
+ * it covers that has no certificate yet, the `on_demand_tls` ask endpoint is consulted and,
+ * when it permits, a certificate is loaded from storage or issued.
+ */
+export interface OnDemandRule {
+  site: TlsSite;
+  /** Canonical exact names and `*.` patterns (one label deep); empty: any name (`https://`). */
+  hosts: string[];
+  /** `default`: the internal CA for local names (host-names.ts isLocalHost), ACME for others. */
+  issuer: 'internal' | 'acme' | 'default';
   email?: string;
 }
 
@@ -44,10 +58,41 @@ function canonicalHosts(site: TlsSite, errors: PortcullisError[]): string[] | nu
   return ok ? [...hosts] : null;
 }
 
-/** Plans every site; sites that cannot get a certificate add an entry to `errors` instead. */
-export function planSites(sites: TlsSite[], global: GlobalTlsOptions, errors: PortcullisError[]): SitePlan[] {
+/** The on-demand rule for a `tls { on_demand }` site, or null after reporting why it cannot have one. */
+function onDemandRule(site: TlsSite, hosts: string[], global: GlobalTlsOptions, errors: PortcullisError[]): OnDemandRule | null {
+  const tls = site.tls!;
+  const where = tls.onDemand!.source;
+  if (global.onDemand === undefined) {
+    // Caddy 2.7: without a permission check any name a client sends would be ordered (CA rate limits, disk, abuse).
+    errors.push(siteError(site, 'on_demand needs the global option on_demand_tls { ask <url> }, which permits each name before a certificate is obtained', where));
+    return null;
+  }
+  if (tls.clientAuth !== undefined) {
+    errors.push(siteError(site, 'on_demand cannot be combined with client_auth (client authentication is chosen per name, before a certificate is obtained)', where));
+    return null;
+  }
+  if (hosts.some(isIpHost)) {
+    errors.push(siteError(site, 'on_demand certificates are for names clients send in SNI; an IP address cannot get one', where));
+    return null;
+  }
+  const issuer = tls.mode === 'internal' || (global.localCerts && tls.mode !== 'acme') ? 'internal' : tls.mode === 'acme' ? 'acme' : 'default';
+  const email = tls.email ?? global.email;
+  return { site, hosts, issuer, ...(email ? { email } : {}) };
+}
+
+/**
+ * Plans every site; sites that cannot get a certificate add an entry to `errors` instead.
+ * `tls { on_demand }` sites get no plan: their rule goes to `onDemand` when it is given.
+ */
+export function planSites(sites: TlsSite[], global: GlobalTlsOptions, errors: PortcullisError[], onDemand: OnDemandRule[] = []): SitePlan[] {
   const plans: SitePlan[] = [];
   for (const site of sites) {
+    if (site.tls?.onDemand !== undefined) {
+      const hosts = canonicalHosts(site, errors);
+      const rule = hosts === null ? null : onDemandRule(site, hosts, global, errors);
+      if (rule !== null) onDemand.push(rule);
+      continue;
+    }
     const hosts = canonicalHosts(site, errors);
     if (hosts === null || hosts.length === 0) continue;
     const mode = site.tls?.mode ?? 'default';

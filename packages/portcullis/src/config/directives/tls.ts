@@ -1,12 +1,13 @@
 /**
  * `tls internal | <cert_file> <key_file> | <email> [{ ... }]`: how the site gets its
- * certificate. Kept in the site config for the TLS module; the block's options are checked by
- * name (and `ca`, `issuer internal`, `client_auth` read) but otherwise not used yet.
+ * certificate and which TLS settings its names get. Kept in the site config for the TLS module;
+ * `protocols`, `ciphers`, `curves`, `alpn`, `on_demand`, `client_auth`, `ca` and `issuer` are
+ * read, the other block options are checked by name but not used yet.
  */
 import { X509Certificate } from 'node:crypto';
 import type { Directive, Token } from '../ast.ts';
 import type { TlsConfig } from '../types.ts';
-import { argCount, eachSubdirective, where, type Dispenser } from '../dispenser.ts';
+import { argCount, didYouMean, eachSubdirective, flag, noBlock, where, type Dispenser } from '../dispenser.ts';
 
 type ClientAuth = NonNullable<TlsConfig['clientAuth']>;
 const CLIENT_AUTH_MODES: readonly ClientAuth['mode'][] = ['request', 'require', 'verify_if_given', 'require_and_verify'];
@@ -80,6 +81,82 @@ function adaptClientAuth(sub: Directive, disp: Dispenser): ClientAuth | null {
 
 const LATER = () => undefined;
 
+/** TLS versions by Caddy's names, in order (TLS 1.0 and 1.1 are not offered, as in Caddy). */
+export const TLS_PROTOCOLS = ['tls1.2', 'tls1.3'] as const;
+type TlsProtocol = (typeof TLS_PROTOCOLS)[number];
+
+/**
+ * TLS 1.2 cipher suites Caddy (Go's crypto/tls) accepts, by IANA name, with OpenSSL's name.
+ * TLS 1.3 suites are not configurable, as in Caddy; 3DES and RC4 suites are left out (SWEET32,
+ * RFC 7465).
+ */
+export const CIPHER_SUITES: Readonly<Record<string, string>> = {
+  TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: 'ECDHE-ECDSA-AES256-GCM-SHA384',
+  TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: 'ECDHE-RSA-AES256-GCM-SHA384',
+  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: 'ECDHE-ECDSA-AES128-GCM-SHA256',
+  TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: 'ECDHE-RSA-AES128-GCM-SHA256',
+  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-ECDSA-CHACHA20-POLY1305',
+  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-RSA-CHACHA20-POLY1305',
+  TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA: 'ECDHE-ECDSA-AES256-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA: 'ECDHE-ECDSA-AES128-SHA',
+  TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA: 'ECDHE-RSA-AES256-SHA',
+  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: 'ECDHE-RSA-AES128-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256: 'ECDHE-ECDSA-AES128-SHA256',
+  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256: 'ECDHE-RSA-AES128-SHA256',
+  TLS_RSA_WITH_AES_256_GCM_SHA384: 'AES256-GCM-SHA384',
+  TLS_RSA_WITH_AES_128_GCM_SHA256: 'AES128-GCM-SHA256',
+  TLS_RSA_WITH_AES_256_CBC_SHA: 'AES256-SHA',
+  TLS_RSA_WITH_AES_128_CBC_SHA: 'AES128-SHA',
+};
+
+/** Key exchange groups by Caddy's names, with OpenSSL's. */
+export const CURVES: Readonly<Record<string, string>> = {
+  x25519: 'X25519',
+  secp256r1: 'P-256',
+  secp384r1: 'P-384',
+  secp521r1: 'P-521',
+  x25519mlkem768: 'X25519MLKEM768',
+};
+
+/** ALPN protocol ids Caddy's `alpn` accepts. */
+const ALPN_IDS = ['h2', 'http/1.1', 'h3', 'http/1.0'];
+
+/** `protocols <min> [<max>]`; the max defaults to tls1.3. */
+function adaptProtocols(sub: Directive, disp: Dispenser): TlsConfig['protocols'] | null {
+  if (!argCount(disp, sub, sub.args, 1, 2, `protocols <min> [<max>] (${TLS_PROTOCOLS.join(', ')})`)) return null;
+  const versions: TlsProtocol[] = [];
+  for (const t of sub.args) {
+    if ((TLS_PROTOCOLS as readonly string[]).includes(t.text)) versions.push(t.text as TlsProtocol);
+    else disp.error(t, `protocols: unknown protocol ${JSON.stringify(t.text)} (expected ${TLS_PROTOCOLS.join(' or ')})${didYouMean(t.text, TLS_PROTOCOLS)}`);
+  }
+  if (versions.length !== sub.args.length) return null;
+  const min = versions[0]!;
+  const max = versions[1] ?? 'tls1.3';
+  if (TLS_PROTOCOLS.indexOf(min) > TLS_PROTOCOLS.indexOf(max)) {
+    disp.error(sub, `protocols: the minimum ${min} is above the maximum ${max}`);
+    return null;
+  }
+  return { min, max };
+}
+
+/** A list subdirective whose values must be keys of `known`; null after reporting any unknown one. */
+function namesFrom(sub: Directive, disp: Dispenser, known: readonly string[], usage: string): string[] | null {
+  noBlock(disp, sub);
+  if (!argCount(disp, sub, sub.args, 1, Infinity, usage)) return null;
+  let ok = true;
+  for (const t of sub.args) {
+    if (known.includes(t.text)) continue;
+    ok = false;
+    disp.error(t, `${sub.name}: unknown value ${JSON.stringify(t.text)}${didYouMean(t.text, known)} (expected one of ${known.join(', ')})`);
+  }
+  const values = sub.args.map((t) => t.text);
+  if (ok && new Set(values).size !== values.length) {
+    disp.error(sub, `${sub.name}: a value is listed twice`);
+    return null;
+  }
+  return ok ? values : null;
+}
+
 export function adaptTls(d: Directive, disp: Dispenser): TlsConfig | null {
   if (!argCount(disp, d, d.args, 0, 2, 'tls internal | tls <cert_file> <key_file> | tls <email>')) return null;
   const tls: TlsConfig = { mode: 'default', source: d.source };
@@ -102,10 +179,26 @@ export function adaptTls(d: Directive, disp: Dispenser): TlsConfig | null {
     return null;
   }
   eachSubdirective(disp, d, {
-    protocols: LATER,
-    ciphers: LATER,
-    curves: LATER,
-    alpn: LATER,
+    protocols: (sub) => {
+      noBlock(disp, sub);
+      const protocols = adaptProtocols(sub, disp);
+      if (protocols) tls.protocols = protocols;
+    },
+    ciphers: (sub) => {
+      const ciphers = namesFrom(sub, disp, Object.keys(CIPHER_SUITES), 'ciphers <cipher_suites...>');
+      if (ciphers) tls.ciphers = ciphers;
+    },
+    curves: (sub) => {
+      // Refused rather than accepted and ignored: Node fixes the key exchange groups before the
+      // SNI callback can pick a site's context, so a per-site choice would silently not apply.
+      if (namesFrom(sub, disp, Object.keys(CURVES), 'curves <curves...>')) {
+        disp.error(sub, 'curves is not supported yet: the key exchange group cannot be chosen per site');
+      }
+    },
+    alpn: (sub) => {
+      const alpn = namesFrom(sub, disp, ALPN_IDS, 'alpn <protocols...>');
+      if (alpn) tls.alpn = alpn;
+    },
     load: LATER,
     ca: (sub) => {
       if (tls.mode === 'default') tls.mode = 'acme';
@@ -120,7 +213,9 @@ export function adaptTls(d: Directive, disp: Dispenser): TlsConfig | null {
     dns_ttl: LATER,
     dns_challenge_override_domain: LATER,
     eab: LATER,
-    on_demand: LATER,
+    on_demand: (sub) => {
+      if (flag(disp, sub)) tls.onDemand = { source: where(sub) };
+    },
     client_auth: (sub) => {
       if (tls.clientAuth !== undefined) return disp.error(sub, 'client_auth is given twice');
       const clientAuth = adaptClientAuth(sub, disp);
@@ -133,5 +228,10 @@ export function adaptTls(d: Directive, disp: Dispenser): TlsConfig | null {
     get_certificate: LATER,
     insecure_secrets_log: LATER,
   });
+  if (tls.onDemand !== undefined && tls.mode === 'files') {
+    // A fixed certificate covers fixed names; there is nothing to obtain at handshake time.
+    disp.error(d.block?.find((sub) => sub.name === 'on_demand') ?? d, 'on_demand cannot be used with a certificate and key file');
+    return null;
+  }
   return tls;
 }
