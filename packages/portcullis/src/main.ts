@@ -31,8 +31,8 @@ export interface Instance {
   /** Bound listener addresses by listener key. */
   addresses(): Map<string, { address: string; port: number }>;
   adminAddress(): { host: string; port: number } | null;
-  /** Path of the internal CA's root certificate, once an HTTPS site has needed it. */
-  certificateAuthority(): string | null;
+  /** Path of the internal CA's root certificate (created if needed); null without HTTPS sites. */
+  certificateAuthority(): Promise<string | null>;
   /** Graceful: stops accepting, lets in-flight requests finish within the grace period. */
   stop(): Promise<void>;
   /** Resolves when the instance has stopped (admin `/stop`, a signal, or stop()). */
@@ -140,7 +140,7 @@ export async function start(options: StartOptions): Promise<Instance> {
     load: (next) => serialized(() => applyConfig(next)),
     addresses: () => front.addresses(),
     adminAddress: () => admin?.address() ?? null,
-    certificateAuthority: () => certificates?.rootCertificatePath() ?? null,
+    certificateAuthority: async () => (certificates === null ? null : await certificates.ensureRootCertificate()),
     stop() {
       stopRequested = true;
       stopping ??= (async () => {

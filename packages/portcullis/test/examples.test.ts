@@ -43,7 +43,7 @@ describe('examples/https.Portcullisfile', () => {
       .replace('https_port 8443', `https_port ${httpsPort}`);
     const p = await startPortcullis(text);
     try {
-      const ca = readFileSync(p.instance.certificateAuthority()!, 'utf8');
+      const ca = readFileSync((await p.instance.certificateAuthority())!, 'utf8');
       const dispatcher = new Agent({ connect: { ca, servername: 'localhost' } });
       const page = await request(`https://127.0.0.1:${httpsPort}/`, { dispatcher, headers: { host: `localhost:${httpsPort}` } });
       assert.equal(page.statusCode, 200);

@@ -70,7 +70,7 @@ localhost {
 }
 `;
     p = await startPortcullis(config);
-    ca = readFileSync(p.instance.certificateAuthority()!, 'utf8');
+    ca = readFileSync((await p.instance.certificateAuthority())!, 'utf8');
   });
   after(async () => {
     await p.stop();
@@ -117,7 +117,7 @@ localhost {
     t.after(() => rmSync(firstDir, { recursive: true, force: true }));
     const again = await peerFingerprint(httpsPort, ca, 'localhost');
     assert.equal(again, before);
-    const cert = new X509Certificate(readFileSync(p.instance.certificateAuthority()!, 'utf8'));
+    const cert = new X509Certificate(readFileSync((await p.instance.certificateAuthority())!, 'utf8'));
     assert.match(cert.subject, /Portcullis/);
   });
 });
@@ -138,7 +138,7 @@ describe('HTTPS for an IP address site', () => {
 }
 `);
     try {
-      const ca = readFileSync(p.instance.certificateAuthority()!, 'utf8');
+      const ca = readFileSync((await p.instance.certificateAuthority())!, 'utf8');
       // undici sends no SNI for an IP address, as browsers do.
       const dispatcher = new Agent({ connect: { ca } });
       const res = await request(`https://127.0.0.1:${httpsPort}/`, { dispatcher });
@@ -172,7 +172,7 @@ plain.localhost {
 }
 `);
     try {
-      const ca = readFileSync(p.instance.certificateAuthority()!, 'utf8');
+      const ca = readFileSync((await p.instance.certificateAuthority())!, 'utf8');
       const get = async (name: string, maxVersion: 'TLSv1.2' | 'TLSv1.3') => {
         const dispatcher = new Agent({ connect: { ca, servername: name, maxVersion } });
         try {

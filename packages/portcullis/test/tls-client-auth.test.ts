@@ -137,7 +137,7 @@ ask.localhost {
 `,
       { files: { 'clients-ca.pem': trusted.caPem } },
     );
-    serverCa = readFileSync(p.instance.certificateAuthority()!, 'utf8');
+    serverCa = readFileSync((await p.instance.certificateAuthority())!, 'utf8');
   });
   after(async () => {
     await p?.stop();

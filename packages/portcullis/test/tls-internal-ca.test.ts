@@ -139,9 +139,11 @@ test('names resolve to certificates whose chain verifies against the internal ro
   assert.equal(lines.filter((l) => l.msg === 'issued a certificate from the internal CA').length, 3);
 });
 
-test('the root certificate exists once the manager is created (portcullis trust copies it)', async (t) => {
+test('the root certificate is created when first asked for (portcullis trust), not with the manager', async (t) => {
   const storage = await tempStorage(t);
   const m = await manager(t, storage);
+  await assert.rejects(readFile(m.rootCertificatePath()), { code: 'ENOENT' });
+  assert.equal(await m.ensureRootCertificate(), m.rootCertificatePath());
   assert.equal(new X509Certificate(await readFile(m.rootCertificatePath())).ca, true);
 });
 

@@ -85,7 +85,7 @@ describe('on-demand TLS with the internal CA', () => {
     const c = await config(ask.url);
     port = c.port;
     p = await startPortcullis(c.text);
-    ca = readFileSync(p.instance.certificateAuthority()!, 'utf8');
+    ca = readFileSync((await p.instance.certificateAuthority())!, 'utf8');
   });
   after(async () => {
     await p?.stop();
@@ -134,7 +134,7 @@ describe('on-demand TLS refusals', () => {
     const c = await config(`http://127.0.0.1:${dead}/check`);
     const p = await startPortcullis(c.text);
     try {
-      const ca = readFileSync(p.instance.certificateAuthority()!, 'utf8');
+      const ca = readFileSync((await p.instance.certificateAuthority())!, 'utf8');
       const r = await get(c.port, ca, 'good.test');
       assert.ok(r.error !== undefined, `expected a handshake failure, got ${JSON.stringify(r)}`);
       assert.equal(existsSync(join(p.dir, 'data', 'certificates', 'local', 'good.test')), false);
@@ -148,7 +148,7 @@ describe('on-demand TLS refusals', () => {
     const c = await config(ask.url, '*.apps.test');
     const p = await startPortcullis(c.text);
     try {
-      const ca = readFileSync(p.instance.certificateAuthority()!, 'utf8');
+      const ca = readFileSync((await p.instance.certificateAuthority())!, 'utf8');
       assert.equal((await get(c.port, ca, 'a.apps.test')).status, 200);
       assert.ok((await get(c.port, ca, 'a.b.apps.test')).error !== undefined);
       assert.equal(ask.calls.get('a.b.apps.test'), undefined);

@@ -49,8 +49,10 @@ export interface CertificateManager extends CertificateProvider {
    * get one, and then keeps serving what it served before. Idempotent; called on every reload.
    */
   prepare(sites: TlsSite[]): Promise<void>;
-  /** Absolute path of the internal CA's root certificate (PEM), created with the manager when storage is writable. */
+  /** Absolute path of the internal CA's root certificate (PEM); the file exists once a site used the CA. */
   rootCertificatePath(): string;
+  /** Creates the internal CA if needed and returns its root certificate's path. */
+  ensureRootCertificate(): Promise<string>;
   /**
    * HTTP-01 (RFC 8555 section 8.3): the key authorization to answer a request for
    * `/.well-known/acme-challenge/<token>` with (200, text/plain), or null to route it as usual.
@@ -459,10 +461,8 @@ export async function createCertificateManager(options: CertificateManagerOption
       state = { ...state, managed, index: indexOf(managed, state.clientAuth, state.settings) };
     });
 
-  // The root exists from the start, so rootCertificatePath() names a real file (`portcullis
-  // trust` copies it). Failure (read-only storage) is not fatal here: sites that need the CA
-  // report it at prepare, and a files-only config never needs it.
-  await internalCa().catch((error: unknown) => log.debug({ err: error }, 'internal CA not available yet'));
+  // The CA is created only when a site needs it (or `portcullis trust` asks): creating it loads
+  // the X.509 library, ~14 MB a files-only or ACME-only config should not carry.
 
   let ticking = false;
   const timer = setInterval(() => {
@@ -492,6 +492,7 @@ export async function createCertificateManager(options: CertificateManagerOption
     },
     contextForAddress: (localAddress: string): SecureContext | null => selectByAddress(state.index, localAddress),
     rootCertificatePath: () => rootCertificatePathIn(storage),
+    ensureRootCertificate: async () => (await internalCa()).rootCertificatePath,
     httpChallenge: (host: string, path: string): string | null => challengeStore.httpAnswer(host, path),
     alpnChallengeContext: (servername: string): SecureContext | null => challengeStore.alpnContext(servername),
     async close() {

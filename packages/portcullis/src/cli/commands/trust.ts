@@ -22,7 +22,7 @@ export function trustCommand(): Command {
         const storage = existsSync(file) ? loadConfig(file, adapter ? { adapter } : {}).tls : { storage: null, localCerts: false };
         const tls = await import('../../tls/index.ts');
         const manager = await tls.createCertificateManager({ storage: storage.storage, global: storage, logger: silentLogger(), clock: systemClock });
-        const root = manager.rootCertificatePath();
+        const root = await manager.ensureRootCertificate();
         await manager.close();
         process.stdout.write(`${root}\n`);
         if (!options.install) return;
