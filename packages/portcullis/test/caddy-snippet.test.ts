@@ -5,32 +5,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { freePort, startPortcullis, type Running } from './support/instance.ts';
 import { startUpstream, type Upstream } from './support/upstream.ts';
 
-const SNIPPET = `example.com {
-	root * /srv
-	file_server
-	header Cache-Control "max-age=3600" {
-		match {
-			path *.css *.js *.png *.jpg
-		}
-	}
-}
-api.example.com {
-	reverse_proxy localhost:3000
-}
-(mytls) {
-	tls internal
-}
-rss.{$DOMAIN} {
-	reverse_proxy miniflux:8080
-	import mytls
-}
-`;
+const SNIPPET = readFileSync(new URL('./fixtures/issue-snippet.caddyfile', import.meta.url), 'utf8');
 
 describe('the Caddyfile snippet from the issue', () => {
   let p: Running;

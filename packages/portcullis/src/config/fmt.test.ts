@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { formatCaddyfile } from './fmt.ts';
 import { lex } from './lexer.ts';
 import { parseCaddyfile } from './parser.ts';
@@ -108,26 +109,7 @@ describe('fmt: layout', () => {
 });
 
 const FIXTURES: Record<string, string> = {
-  issue: `example.com {
-	root * /srv
-	file_server
-	header Cache-Control "max-age=3600" {
-		match {
-			path *.css *.js *.png *.jpg
-		}
-	}
-}
-api.example.com {
-	reverse_proxy localhost:3000
-}
-(mytls) {
-	tls internal
-}
-rss.{$DOMAIN} {
-	reverse_proxy miniflux:8080
-	import mytls
-}
-`,
+  issue: readFileSync(new URL('../../test/fixtures/issue-snippet.caddyfile', import.meta.url), 'utf8'),
   messy: `
       {
   debug

@@ -54,26 +54,8 @@ function dir(name: Token, args: Token[], block: Directive[] | null = null): Dire
   return { name: name.text, nameToken: name, args, block, source: { file: name.file, line: name.line } };
 }
 
-const ISSUE_CADDYFILE = `example.com {
-	root * /srv
-	file_server
-	header Cache-Control "max-age=3600" {
-		match {
-			path *.css *.js *.png *.jpg
-		}
-	}
-}
-api.example.com {
-	reverse_proxy localhost:3000
-}
-(mytls) {
-	tls internal
-}
-rss.{$DOMAIN} {
-	reverse_proxy miniflux:8080
-	import mytls
-}
-`;
+/** The Caddyfile from the proxy-core issue, shared with the fmt and end-to-end tests. */
+const ISSUE_CADDYFILE = fs.readFileSync(new URL('../../test/fixtures/issue-snippet.caddyfile', import.meta.url), 'utf8');
 
 describe('parser: the example from the issue', () => {
   it('parses to the expected tree, with env and the snippet expanded', () => {
