@@ -11,8 +11,8 @@ import { systemClock } from './kernel/clock.ts';
 import { EventBus } from './kernel/events.ts';
 import { createLogger, type Logger } from './kernel/logger.ts';
 import { loadMetricsKit, type MetricsKit } from './kernel/metrics.ts';
-import { buildRuntime, configUsesMetrics, createFrontDoor, httpsSites, type Runtime, type RuntimeDeps } from './proxy/index.ts';
-import type { CertificateManager } from './tls/index.ts';
+import { buildRuntime, configUsesMetrics, createFrontDoor, httpsSites, type HttpsSite, type Runtime, type RuntimeDeps } from './proxy/index.ts';
+import type { CertificateManager, ChallengeType, TlsSite } from './tls/index.ts';
 import { ErrorCodes, PortcullisError } from './kernel/errors.ts';
 
 export interface StartOptions {
@@ -59,22 +59,14 @@ export async function start(options: StartOptions): Promise<Instance> {
     if (sites.length === 0) return;
     const settings = JSON.stringify(next.tls);
     if (certificates === null || certificatesFor !== settings) {
-      // Loaded only when a site uses HTTPS: the X.509 library is not free in memory.
-      const tls = await import('./tls/index.ts');
-      const fresh = await tls.createCertificateManager({
-        storage: next.tls.storage,
-        global: next.tls,
-        logger,
-        clock: systemClock,
-        // Only a serving instance answers ACME challenges, so only it orders certificates;
-        // without redirects' HTTP listener (auto_https off) HTTP-01 cannot be answered.
-        acmeChallenges: next.autoHttps === 'off' ? ['tls-alpn-01'] : ['http-01', 'tls-alpn-01'],
-      });
+      // Only a serving instance answers ACME challenges, so only it orders certificates;
+      // without redirects' HTTP listener (auto_https off) HTTP-01 cannot be answered.
+      const fresh = await openCertificates(next, logger, next.autoHttps === 'off' ? ['tls-alpn-01'] : ['http-01', 'tls-alpn-01']);
       await certificates?.close();
       certificates = fresh;
       certificatesFor = settings;
     }
-    await certificates.prepare(sites.map(({ site, hosts }) => ({ name: site.name, source: site.source, hosts, tls: site.tls })));
+    await certificates.prepare(tlsSitesOf(sites));
   };
   const depsFor = async (next: Config): Promise<RuntimeDeps> => {
     if (metrics === null && configUsesMetrics(next)) metrics = await loadMetricsKit();
@@ -192,9 +184,9 @@ export async function checkConfig(options: StartOptions): Promise<Config> {
   let certificates: CertificateManager | null = null;
   try {
     if (sites.length > 0) {
-      const tls = await import('./tls/index.ts');
-      certificates = await tls.createCertificateManager({ storage: config.tls.storage, global: config.tls, logger, clock: systemClock });
-      await certificates.prepare(sites.map(({ site, hosts }) => ({ name: site.name, source: site.source, hosts, tls: site.tls })));
+      // No challenges: validating must never order a certificate.
+      certificates = await openCertificates(config, logger, []);
+      await certificates.prepare(tlsSitesOf(sites));
     }
     const metrics = configUsesMetrics(config) ? await loadMetricsKit() : null;
     const runtime = buildRuntime(config, { logger, events: new EventBus(), clock: systemClock, metrics, configFile, httpsAvailable: true });
@@ -203,4 +195,14 @@ export async function checkConfig(options: StartOptions): Promise<Config> {
   } finally {
     await certificates?.close();
   }
+}
+
+/** The TLS module, loaded only when a site uses HTTPS: its X.509 library is not free in memory. */
+async function openCertificates(config: Config, logger: Logger, acmeChallenges: ChallengeType[]): Promise<CertificateManager> {
+  const tls = await import('./tls/index.ts');
+  return tls.createCertificateManager({ storage: config.tls.storage, global: config.tls, logger, clock: systemClock, acmeChallenges });
+}
+
+function tlsSitesOf(sites: HttpsSite[]): TlsSite[] {
+  return sites.map(({ site, hosts }) => ({ name: site.name, source: site.source, hosts, tls: site.tls }));
 }

@@ -78,6 +78,9 @@ export function logLevel(disp: Dispenser, token: Token, label: string): string |
   return null;
 }
 
+/** A DNS host name: labels of letters, digits and inner hyphens (RFC 1123), dot-separated. */
+const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
 /** Options of the TLS module, accepted now and used when automatic HTTPS arrives. */
 const LATER_TLS_OPTIONS = new Set([
   'acme_dns',
@@ -151,7 +154,11 @@ export function parseGlobalOptions(block: ServerBlock | null, errors: ErrorList)
     },
     default_sni: (d, disp) => {
       const t = singleArg(disp, d, 'default_sni <name>');
-      if (t) options.tls.defaultSni = t.text.toLowerCase();
+      if (t === null) return;
+      const name = t.text.toLowerCase();
+      // A typo here would silently match no certificate: say so at load instead.
+      if (parseIp(name.replace(/^\[|\]$/g, '')) === null && !HOST_NAME.test(name)) disp.error(t, `${JSON.stringify(t.text)} is not a host name or IP address`);
+      else options.tls.defaultSni = name.replace(/^\[|\]$/g, '');
     },
     storage: (d, disp) => parseStorage(d, disp, options),
     on_demand_tls: (d, disp) => parseOnDemandTls(d, disp, options),

@@ -31,9 +31,15 @@ export function hostWithoutPort(hostport: string): string {
   return (colon === -1 ? hostport : hostport.slice(0, colon)).toLowerCase();
 }
 
-/** Dual-stack sockets report IPv4 clients as `::ffff:a.b.c.d`; logs and matchers want `a.b.c.d`. */
+/**
+ * The one place socket addresses are normalised: dual-stack sockets report IPv4 clients as
+ * `::ffff:a.b.c.d` and link-local IPv6 peers with a `%zone`; logs, matchers, X-Forwarded-For
+ * and IP ranges all want the bare address.
+ */
 export function plainIp(address: string): string {
-  return address.startsWith('::ffff:') && address.indexOf('.') !== -1 ? address.slice(7) : address;
+  const zone = address.indexOf('%');
+  const bare = zone === -1 ? address : address.slice(0, zone);
+  return bare.length > 7 && bare.slice(0, 7).toLowerCase() === '::ffff:' && bare.indexOf('.') !== -1 ? bare.slice(7) : bare;
 }
 
 /**

@@ -3,7 +3,6 @@
  * fields removed both ways (RFC 9110 §7.6.1), X-Forwarded-* set the way Caddy 2.5+ does
  * (a client's own values are believed only when the peer is a trusted proxy).
  */
-import { isIPv4 } from 'node:net';
 import { ErrorCodes, PortcullisError } from '../../kernel/errors.ts';
 import type { RequestContext } from '../context.ts';
 import type { HeaderMap } from '../header-ops.ts';
@@ -53,13 +52,6 @@ export function compileTrustedProxies(ranges: readonly string[]): (ip: string) =
   }
 }
 
-/** `::ffff:192.0.2.1` (a dual-stack socket's IPv4 peer) as `192.0.2.1`; IPv6 zones dropped. */
-export function normalizeIp(ip: string): string {
-  const zone = ip.indexOf('%');
-  const bare = zone === -1 ? ip : ip.slice(0, zone);
-  if (bare.length > 7 && bare.slice(0, 7).toLowerCase() === '::ffff:' && isIPv4(bare.slice(7))) return bare.slice(7);
-  return bare;
-}
 
 /** The protocol named by `Connection: upgrade` + `Upgrade`, lower-cased, or null. */
 export function upgradeType(ctx: RequestContext): string | null {
@@ -103,7 +95,8 @@ export function buildRequestHeaders(ctx: RequestContext, peerTrusted: boolean): 
  */
 function setForwarded(out: HeaderMap, ctx: RequestContext, peerTrusted: boolean): void {
   const source = ctx.req.headers;
-  const peer = normalizeIp(ctx.remoteIp);
+  // Already normalised once per request by createRequestContext (plainIp).
+  const peer = ctx.remoteIp;
   const priorFor = joined(source['x-forwarded-for']);
   out['x-forwarded-for'] = peerTrusted && priorFor !== '' ? `${priorFor}, ${peer}` : peer;
   const priorProto = peerTrusted ? lastValue(source['x-forwarded-proto']) : '';
