@@ -92,3 +92,47 @@ http://127.0.0.1:0 {
     await up.close();
   }
 });
+
+test('access log size is the body that went out: compressed length, and chunked proxied bodies', async () => {
+  const up = await startUpstream((_req, res) => {
+    res.write('x'.repeat(300));
+    res.end('y'.repeat(200));
+  });
+  const p = await startPortcullis(`
+{
+	admin off
+}
+http://127.0.0.1:0 {
+	log {
+		output file $DIR/access.log
+	}
+	handle /zipped {
+		encode gzip {
+			minimum_length 1
+		}
+		respond "${'a'.repeat(5000)}"
+	}
+	handle /chunked {
+		reverse_proxy 127.0.0.1:${up.port}
+	}
+}
+`);
+  let zippedBytes = 0;
+  try {
+    const zipped = await request(`${p.url}/zipped`, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(zipped.headers['content-encoding'], 'gzip');
+    zippedBytes = Buffer.from(await zipped.body.arrayBuffer()).length;
+    const chunked = await request(`${p.url}/chunked`);
+    assert.equal(chunked.headers['content-length'], undefined);
+    assert.equal((await chunked.body.text()).length, 500);
+  } finally {
+    await p.instance.stop();
+    await up.close();
+  }
+  const lines = readFileSync(join(p.dir, 'access.log'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+  const byUri = (uri: string) => lines.find((l) => l.request.uri === uri);
+  assert.ok(zippedBytes > 0 && zippedBytes < 5000);
+  assert.equal(byUri('/zipped').size, zippedBytes);
+  assert.equal(byUri('/chunked').size, 500);
+  await p.stop();
+});

@@ -362,14 +362,20 @@ function installEncoder(ctx: RequestContext, encoding: Encoding, codec: Codec, m
     startHead();
     const c = codec.create(length ?? (ending ? heldBytes : null));
     compressor = c;
+    let sent = 0;
     c.on('data', (out: Buffer) => {
+      sent += out.length;
       if (!orig.write.call(res, out) && !waitingDrain) {
         waitingDrain = true;
         c.pause();
         res.once('drain', resumeOnDrain);
       }
     });
-    c.on('end', () => orig.end.call(res, endCallback));
+    c.on('end', () => {
+      // The access log's `size` is what went out: the compressed length.
+      ctx.contentLength = sent;
+      orig.end.call(res, endCallback);
+    });
     c.on('error', (error: Error) => {
       ctx.logger.debug({ id: ctx.id, err: error }, 'encode: compressor failed');
       res.destroy(error);

@@ -57,6 +57,7 @@ export function roundTrip(ctx: RequestContext, dispatcher: Dispatcher, request: 
     let controller: Dispatcher.DispatchController | null = null;
     let requestStarted = false;
     let headSent = false;
+    let bodyBytes = 0;
     let clientGone = false;
     let headError = false;
     let settled = false;
@@ -106,6 +107,7 @@ export function roundTrip(ctx: RequestContext, dispatcher: Dispatcher, request: 
         if (flush) res.flushHeaders();
       },
       onResponseData(c, chunk) {
+        bodyBytes += chunk.length;
         if (!res.write(chunk)) c.pause();
       },
       onResponseEnd(_c, trailers) {
@@ -119,6 +121,8 @@ export function roundTrip(ctx: RequestContext, dispatcher: Dispatcher, request: 
             }
           }
         }
+        // A chunked response has no Content-Length for the access log to read: record what went out.
+        if (ctx.contentLength < 0 && res.getHeader('content-length') === undefined) ctx.contentLength = bodyBytes;
         res.end();
         settle({ kind: 'done' });
       },
