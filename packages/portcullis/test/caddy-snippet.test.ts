@@ -64,6 +64,8 @@ describe('the Caddyfile snippet from the issue', () => {
 
   test('rss.{$DOMAIN} takes its host from the environment and imports the snippet', async () => {
     assert.equal((await get('rss.example.org', '/')).body, 'miniflux');
-    assert.equal((await get('rss.{$DOMAIN}', '/')).status, 404);
+    assert.equal((await get('rss.other.org', '/')).status, 404);
+    // The unexpanded name is not even a valid Host: refused before routing.
+    assert.equal((await get('rss.{$DOMAIN}', '/')).status, 400);
   });
 });

@@ -67,8 +67,12 @@ http://[::1]:0 {
   });
 
   test('an unknown host gets a 404 that does not reflect markup', async () => {
-    const res = await rawRequest(p.port(), req('/', 'evil<script>.test'));
+    const res = await rawRequest(p.port(), req('/', 'nobody.test'));
     assert.equal(res.status, 404);
     assert.match(res.text, /content-type: text\/plain/i);
+    // A Host carrying markup is not a host at all: refused before routing, nothing echoed.
+    const markup = await rawRequest(p.port(), req('/', 'evil<script>.test'));
+    assert.equal(markup.status, 400);
+    assert.doesNotMatch(markup.text, /<script>/);
   });
 });

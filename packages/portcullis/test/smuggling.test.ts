@@ -21,6 +21,9 @@ const cases: [string, string][] = [
   ['space before colon', 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n'],
   ['bare LF line endings in chunk', 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n'],
   ['missing Host on HTTP/1.1', 'GET / HTTP/1.1\r\n\r\n'],
+  ['Host with a path', 'GET / HTTP/1.1\r\nHost: a/evil.example\r\n\r\n'],
+  ['Host with a backslash', 'GET / HTTP/1.1\r\nHost: a\\evil.example\r\n\r\n'],
+  ['Host with userinfo', 'GET / HTTP/1.1\r\nHost: user@evil.example\r\n\r\n'],
   ['two Host headers', 'GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n'],
   ['NUL in header value', 'GET / HTTP/1.1\r\nHost: x\r\nX-A: a\u0000b\r\n\r\n'],
 ];

@@ -42,6 +42,8 @@ export function plainIp(address: string): string {
   return bare.length > 7 && bare.slice(0, 7).toLowerCase() === '::ffff:' && bare.indexOf('.') !== -1 ? bare.slice(7) : bare;
 }
 
+const VALID_HOST = /^[A-Za-z0-9!$%&'()*+,\-.:;=\[\]_~]*$/;
+
 /**
  * RFC 9112 §3.2.2: a server must accept the absolute form (`GET http://host/path`), and the
  * Host header then has to agree with its authority, or the two could route differently.
@@ -72,6 +74,9 @@ export function createRequestContext(req: IncomingMessage, res: ServerResponse, 
   if (path === null) return null;
   // HTTP/2 carries the host in :authority (RFC 9113 §8.3.1); HTTP/1.1 in Host.
   const hostport = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
+  // Go's httpguts.ValidHostHeader set: a Host with `/`, `\`, `@`, spaces or controls is refused,
+  // so no placeholder ({host} in a redirect) or log can carry a path or userinfo trick.
+  if (!VALID_HOST.test(hostport)) return null;
   const socket = req.socket;
   const remoteIp = plainIp(socket.remoteAddress ?? '');
   return {
