@@ -22,14 +22,14 @@ PEERS=(
   util-linux:taskset          # pins servers and load generators to cores
   pebble:pebble               # ACME server for issuance and renewal tests
   pebble:pebble-challtestsrv  # DNS for pebble's challenge validation
+  apache2:apache2             # a third-party OpenID relying party (with the module below)
+  libapache2-mod-auth-openidc:/usr/lib/apache2/modules/mod_auth_openidc.so
+  chromium:chromium           # login pages in a real browser (playwright-core drives it)
 )
 # Added with the issues that need them (move a line up into PEERS then):
 #   slapd:slapd ldap-utils:ldapadd               LDAP user store
 #   postgresql:pg_ctlcluster                     multi-node store
-#   apache2:apache2 libapache2-mod-auth-openidc:/usr/lib/apache2/modules/mod_auth_openidc.so
-#                                                third-party OIDC relying party
 #   crowdsec:cscli                               CrowdSec LAPI interop
-#   chromium:chromium                            login pages in a real browser
 PEERS+=("$@")
 
 # A binary is either a name looked up on PATH (plus the sbin dirs, which a non-login root

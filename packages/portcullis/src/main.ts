@@ -5,13 +5,26 @@
 import { resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { startAdminServer, type AdminServer } from './admin/index.ts';
-import { loadConfig, parseConfigJson, type ConfigAdapter } from './config/index.ts';
+import { identityIssuer, knownScopes, loadConfig, parseConfigJson, type ConfigAdapter } from './config/index.ts';
 import type { Config } from './config/types.ts';
-import { systemClock } from './kernel/clock.ts';
+import { systemClock, type Clock } from './kernel/clock.ts';
 import { EventBus } from './kernel/events.ts';
 import { createLogger, type Logger } from './kernel/logger.ts';
 import { loadMetricsKit, type MetricsKit } from './kernel/metrics.ts';
-import { buildRuntime, configUsesMetrics, createFrontDoor, httpsSites, type HttpsSite, type Runtime, type RuntimeDeps } from './proxy/index.ts';
+import {
+  buildRuntime,
+  configUsesIdentity,
+  configUsesMetrics,
+  createFrontDoor,
+  httpsSites,
+  type HttpsSite,
+  type IdentityEndpoint,
+  type Runtime,
+  type RuntimeDeps,
+} from './proxy/index.ts';
+import { defaultStorageDir } from './kernel/data-dir.ts';
+import type { Identity, IdentityAdmin } from './identity/index.ts';
+import type { Store } from './store/index.ts';
 import type { CertificateManager, ChallengeType, TlsSite } from './tls/index.ts';
 import { ErrorCodes, PortcullisError } from './kernel/errors.ts';
 
@@ -31,6 +44,8 @@ export interface Instance {
   /** Bound listener addresses by listener key. */
   addresses(): Map<string, { address: string; port: number }>;
   adminAddress(): { host: string; port: number } | null;
+  /** The one-time link that creates the first administrator, while the store has no users; else null. */
+  identitySetupLink(): string | null;
   /** Path of the internal CA's root certificate (created if needed); null without HTTPS sites. */
   certificateAuthority(): Promise<string | null>;
   /** Graceful: stops accepting, lets in-flight requests finish within the grace period. */
@@ -68,10 +83,12 @@ export async function start(options: StartOptions): Promise<Instance> {
     }
     await certificates.prepare(tlsSitesOf(sites));
   };
+  const identity = createIdentityHolder({ logger, events, clock: systemClock, env: options.env ?? process.env });
   const depsFor = async (next: Config): Promise<RuntimeDeps> => {
     if (metrics === null && configUsesMetrics(next)) metrics = await loadMetricsKit();
     await prepareTls(next);
-    return { logger, events, clock: systemClock, metrics, configFile, httpsAvailable: true };
+    const endpoint = await identity.prepare(next);
+    return { logger, events, clock: systemClock, metrics, identity: endpoint, configFile, httpsAvailable: true };
   };
   const front = createFrontDoor({ logger, events, certificates: () => certificates });
 
@@ -132,6 +149,7 @@ export async function start(options: StartOptions): Promise<Instance> {
     load: (next) => serialized(() => applyConfig(next)),
     addresses: () => front.addresses(),
     adminAddress: () => admin?.address() ?? null,
+    identitySetupLink: () => identity.setupLink(),
     certificateAuthority: async () => (certificates === null ? null : await certificates.ensureRootCertificate()),
     stop() {
       stopRequested = true;
@@ -142,6 +160,7 @@ export async function start(options: StartOptions): Promise<Instance> {
         await admin?.close();
         await front.close(config.server.gracePeriodMs);
         await certificates?.close();
+        await identity.close();
         resolveStopped();
       })();
       return stopping;
@@ -166,6 +185,7 @@ export async function start(options: StartOptions): Promise<Instance> {
     if (config.admin.listen !== null) admin = await startAdmin(config.admin.listen);
   } catch (error) {
     await front.close(0);
+    await identity.close();
     throw error;
   }
   logger.info({ config: configFile, listeners: [...front.addresses().keys()] }, 'serving');
@@ -189,7 +209,9 @@ export async function checkConfig(options: StartOptions): Promise<Config> {
       await certificates.prepare(tlsSitesOf(sites));
     }
     const metrics = configUsesMetrics(config) ? await loadMetricsKit() : null;
-    const runtime = buildRuntime(config, { logger, events: new EventBus(), clock: systemClock, metrics, configFile, httpsAvailable: true });
+    // Validating checks the identity settings but opens no database: nothing is written.
+    const identity = configUsesIdentity(config) ? await checkIdentity(config) : null;
+    const runtime = buildRuntime(config, { logger, events: new EventBus(), clock: systemClock, metrics, identity, configFile, httpsAvailable: true });
     await runtime.dispose();
     return config;
   } finally {
@@ -205,4 +227,107 @@ async function openCertificates(config: Config, logger: Logger, acmeChallenges: 
 
 function tlsSitesOf(sites: HttpsSite[]): TlsSite[] {
   return sites.map(({ site, hosts }) => ({ name: site.name, source: site.source, hosts, tls: site.tls }));
+}
+
+/** The issuer: the configured one, else the origin of the site serving identity_provider. */
+function issuerOf(config: Config): string {
+  const issuer = identityIssuer(config);
+  if (issuer === null) {
+    throw new PortcullisError(
+      ErrorCodes.ERR_IDENTITY_CONFIG,
+      'set `issuer` in the identity block: the site serving identity_provider has no single host and port to derive it from',
+    );
+  }
+  return issuer;
+}
+
+function databasePath(config: Config, env: Record<string, string | undefined>): string {
+  return config.database.path ?? resolve(defaultStorageDir(env as NodeJS.ProcessEnv), 'portcullis.db');
+}
+
+async function openStore(path: string, clock: Clock): Promise<Store> {
+  const { openSqliteStore } = await import('./store/index.ts');
+  return openSqliteStore({ path, clock });
+}
+
+/** `portcullis validate`: the identity settings that can be checked without the database. */
+async function checkIdentity(config: Config): Promise<IdentityEndpoint> {
+  issuerOf(config);
+  const { checkIdentityConfig } = await import('./identity/index.ts');
+  await checkIdentityConfig(config.identity!);
+  return {
+    handle: () => Promise.reject(new PortcullisError(ErrorCodes.ERR_INTERNAL, 'a validated config does not serve requests')),
+  };
+}
+
+interface IdentityHolder {
+  /** Opens the store and builds the provider when the config serves identity_provider (again when its settings changed). */
+  prepare(config: Config): Promise<IdentityEndpoint | null>;
+  setupLink(): string | null;
+  close(): Promise<void>;
+}
+
+/**
+ * The identity module and its store across reloads: loaded only when a site serves
+ * identity_provider (oidc-provider is not free in memory), rebuilt when its settings change.
+ */
+function createIdentityHolder(deps: { logger: Logger; events: EventBus; clock: Clock; env: Record<string, string | undefined> }): IdentityHolder {
+  let store: Store | null = null;
+  let storePath = '';
+  let current: Identity | null = null;
+  let settings = '';
+  const closeAll = async () => {
+    await current?.close();
+    await store?.close();
+    current = null;
+    store = null;
+    settings = '';
+  };
+  return {
+    async prepare(config) {
+      if (!configUsesIdentity(config)) {
+        await closeAll();
+        return null;
+      }
+      const issuer = issuerOf(config);
+      const path = databasePath(config, deps.env);
+      const identityConfig = config.identity!;
+      const wanted = JSON.stringify({ issuer, path, identityConfig });
+      if (current !== null && settings === wanted) return current.http;
+      if (store === null || storePath !== path) {
+        const opened = await openStore(path, deps.clock);
+        await closeAll();
+        store = opened;
+        storePath = path;
+      }
+      const { createIdentity } = await import('./identity/index.ts');
+      const next = await createIdentity({ config: identityConfig, issuer, store, clock: deps.clock, events: deps.events, logger: deps.logger });
+      await current?.close();
+      current = next;
+      settings = wanted;
+      return next.http;
+    },
+    setupLink: () => current?.setupLink() ?? null,
+    close: closeAll,
+  };
+}
+
+/** For the `user`, `group` and `client` commands: the configured database, opened for administration. */
+export async function openIdentityAdmin(options: { configFile: string; adapter?: ConfigAdapter; env?: Record<string, string | undefined> }): Promise<{
+  admin: IdentityAdmin;
+  store: Store;
+  close(): Promise<void>;
+}> {
+  const env = options.env ?? process.env;
+  const config = loadConfig(resolve(options.configFile), { ...(options.adapter ? { adapter: options.adapter } : {}), env });
+  const store = await openStore(databasePath(config, env), systemClock);
+  const { createIdentityAdmin } = await import('./identity/index.ts');
+  const admin = createIdentityAdmin({
+    store,
+    clock: systemClock,
+    knownScopes: knownScopes(config.identity?.claims ?? []),
+    // A stored client must not shadow one from the config file.
+    configClientIds: config.identity?.clients.map((c) => c.id) ?? [],
+  });
+  return { admin, store, close: () => store.close() };
 }

@@ -16,7 +16,12 @@ import { ConfigErrors } from '../src/kernel/errors.ts';
 const dir = join(import.meta.dirname, 'fixtures', 'caddyfile');
 const update = process.env.UPDATE_GOLDEN === '1';
 /** The environment fixtures see for {$VAR} (never the real one, so results do not depend on the machine). */
-const env = { SITE_DOMAIN: 'env.example.com', UPSTREAM_PORT: '9001' };
+const env = {
+  SITE_DOMAIN: 'env.example.com',
+  UPSTREAM_PORT: '9001',
+  GRAFANA_OIDC_SECRET: 'grafana-fixture-secret-0123456789',
+  BILLING_CLIENT_SECRET: 'billing-fixture-secret-0123456789',
+};
 
 /** Makes every absolute path under the fixtures dir relative, in sources and in messages. */
 function portable(text: string): string {

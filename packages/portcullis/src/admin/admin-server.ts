@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Config } from '../config/types.ts';
+import { redactSecrets } from '../config/index.ts';
 import { ErrorCodes, PortcullisError, ConfigErrors } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { closeGracefully } from '../kernel/graceful-close.ts';
@@ -89,7 +90,7 @@ function errorBody(error: unknown): { status: number; body: unknown } {
 
 async function route(control: AdminControl, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
-  if (req.method === 'GET' && path === '/config') return reply(res, 200, control.currentConfig());
+  if (req.method === 'GET' && path === '/config') return reply(res, 200, redactSecrets(control.currentConfig()));
   if (req.method === 'POST' && path === '/load') {
     if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
       return reply(res, 415, { error: { code: ErrorCodes.ERR_ADMIN, message: 'POST /load takes application/json' } });

@@ -7,6 +7,10 @@ import { adaptCommand } from './commands/adapt.ts';
 import { fmtCommand } from './commands/fmt.ts';
 import { reloadCommand } from './commands/reload.ts';
 import { trustCommand } from './commands/trust.ts';
+import { userCommand } from './commands/user.ts';
+import { groupCommand } from './commands/group.ts';
+import { clientCommand } from './commands/client.ts';
+import { keysCommand } from './commands/keys.ts';
 
 export function createProgram(): Command {
   const program = new Command('portcullis')
@@ -19,6 +23,10 @@ export function createProgram(): Command {
   program.addCommand(fmtCommand());
   program.addCommand(reloadCommand());
   program.addCommand(trustCommand());
+  program.addCommand(userCommand());
+  program.addCommand(groupCommand());
+  program.addCommand(clientCommand());
+  program.addCommand(keysCommand());
   program
     .command('version')
     .description('print the version')

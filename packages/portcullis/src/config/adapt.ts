@@ -25,6 +25,7 @@ import { adaptFileServer } from './directives/file-server.ts';
 import { adaptHandle, adaptHandlePath, adaptRoute } from './directives/handle.ts';
 import { adaptHandleErrors } from './directives/handle-errors.ts';
 import { adaptHeader, adaptRequestHeader } from './directives/header.ts';
+import { adaptIdentityProvider, checkIdentityProviderSites, type IdentityProviderUse } from './directives/identity-provider.ts';
 import { adaptLog } from './directives/log.ts';
 import { adaptMetrics } from './directives/metrics.ts';
 import { adaptRedir } from './directives/redir.ts';
@@ -46,6 +47,7 @@ const HANDLER_DIRECTIVES: Record<string, HandlerDirective> = {
   handle: adaptHandle,
   handle_path: adaptHandlePath,
   header: adaptHeader,
+  identity_provider: adaptIdentityProvider,
   log_skip: adaptLogSkip,
   metrics: adaptMetrics,
   redir: adaptRedir,
@@ -96,12 +98,15 @@ interface SiteState {
   logAt: Directive | null;
   tls: SiteConfig['tls'];
   tlsAt: Directive | null;
+  identityProviderAt: Directive | null;
 }
 
 interface Adapter {
   errors: ErrorList;
   options: GlobalOptions;
   nextGroup(): string;
+  /** Sites that serve identity_provider, checked against the identity block at the end. */
+  identityProviders: IdentityProviderUse[];
 }
 
 /** Adapts a parsed Caddyfile; throws ConfigErrors with every problem found. */
@@ -109,7 +114,7 @@ export function adaptCaddyfile(parsed: ParsedCaddyfile): Config {
   const errors = new ErrorList();
   const options = parseGlobalOptions(parsed.global, errors);
   let groups = 0;
-  const adapter: Adapter = { errors, options, nextGroup: () => `group${groups++}` };
+  const adapter: Adapter = { errors, options, nextGroup: () => `group${groups++}`, identityProviders: [] };
   const uses: AddressUse[] = [];
   const sites: SiteConfig[] = [];
   for (const block of parsed.sites) {
@@ -117,6 +122,7 @@ export function adaptCaddyfile(parsed: ParsedCaddyfile): Config {
     if (site !== null) sites.push(site);
   }
   checkDuplicateAddresses(uses, options.httpPort, options.httpsPort, createDispenser(errors, 'site address'));
+  options.identity = checkIdentityProviderSites(adapter.identityProviders, options.identity, options.httpPort, options.httpsPort, errors);
   sortByPlace(errors);
   errors.throwIfAny();
   const { order: _order, defaultBind, ...rest } = options;
@@ -130,6 +136,8 @@ export function adaptCaddyfile(parsed: ParsedCaddyfile): Config {
     autoHttps: rest.autoHttps,
     metrics: rest.metrics,
     tls: rest.tls,
+    database: rest.database,
+    identity: rest.identity,
     sites,
   };
 }
@@ -150,8 +158,9 @@ function adaptSite(adapter: Adapter, block: ServerBlock, uses: AddressUse[]): Si
     uses.push({ address, source: locationOf(key) });
     addresses.push(address);
   }
-  const state: SiteState = { bind: [], errorRoutes: [], log: null, logAt: null, tls: null, tlsAt: null };
+  const state: SiteState = { bind: [], errorRoutes: [], log: null, logAt: null, tls: null, tlsAt: null, identityProviderAt: null };
   let routes = adaptDirectives(adapter, block.directives, new Map(), true, state);
+  if (state.identityProviderAt !== null) adapter.identityProviders.push({ d: state.identityProviderAt, addresses });
   const wrap = siteMatcherSets(addresses);
   if (wrap !== null) {
     routes = [wrapRoutes(wrap, routes, block)];
@@ -190,6 +199,7 @@ function adaptDirectives(adapter: Adapter, directives: Directive[], parentScope:
       unknownDirective(d, disp);
       continue;
     }
+    if (d.name === 'identity_provider' && !placeIdentityProvider(d, disp, site)) continue;
     const route = handler({ d, disp, scope, nestedRoutes });
     // handle_path sorts and groups with handle, as in Caddy.
     if (route !== null) pieces.push({ directive: d.name === 'handle_path' ? 'handle' : d.name, route });
@@ -197,6 +207,23 @@ function adaptDirectives(adapter: Adapter, directives: Directive[], parentScope:
   if (sorted) sortRoutes(pieces, options.order);
   groupExclusiveRoutes(pieces, adapter.nextGroup);
   return pieces.map((p) => tidyRoute(p.route));
+}
+
+/**
+ * Records `identity_provider` in its site; false (after reporting) when nested or repeated. It
+ * serves fixed paths at the root of the host, which a handle or route around it would hide.
+ */
+function placeIdentityProvider(d: Directive, disp: Dispenser, site: SiteState | null): boolean {
+  if (site === null) {
+    disp.error(d, 'can only be used directly in a site block, not inside handle, handle_path, route or handle_errors: it serves fixed paths on the whole site');
+    return false;
+  }
+  if (site.identityProviderAt !== null) {
+    disp.error(d, `the site already serves it at ${site.identityProviderAt.source.file}:${site.identityProviderAt.source.line}`);
+    return false;
+  }
+  site.identityProviderAt = d;
+  return true;
 }
 
 function unknownDirective(d: Directive, disp: Dispenser): void {

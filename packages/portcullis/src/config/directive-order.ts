@@ -53,6 +53,7 @@ export const DEFAULT_DIRECTIVE_ORDER: readonly string[] = [
   'copy_response',
   'respond',
   'metrics',
+  'identity_provider',
   'reverse_proxy',
   'php_fastcgi',
   'file_server',

@@ -1,6 +1,7 @@
 /**
  * The global options block (the first block, without addresses): admin endpoint, logging,
- * ports, automatic HTTPS, server limits, directive order. Unknown options are errors; options
+ * ports, automatic HTTPS, server limits, directive order, the database and the identity
+ * provider (its block is read by identity-options.ts). Unknown options are errors; options
  * that belong to the TLS module (ACME account, CA, ...) are checked lightly and accepted, so a
  * Caddyfile that has them loads today and uses them once that module lands.
  */
@@ -25,6 +26,7 @@ import {
 import { checkIpRanges } from './matcher-syntax.ts';
 import { DEFAULT_DIRECTIVE_ORDER, moveDirective, type OrderPosition } from './directive-order.ts';
 import { checkBindAddress } from './directives/bind.ts';
+import { parseDatabase, parseIdentityBlock } from './identity-options.ts';
 
 export type GlobalOptions = Omit<Config, 'sites'> & {
   /** Directive order after `order` options. */
@@ -64,6 +66,8 @@ export function defaultGlobalOptions(): GlobalOptions {
     autoHttps: 'on',
     metrics: { perHost: false },
     tls: { storage: null, localCerts: false },
+    database: { driver: 'sqlite', path: null },
+    identity: null,
     order: [...DEFAULT_DIRECTIVE_ORDER],
   };
 }
@@ -111,6 +115,17 @@ export function parseGlobalOptions(block: ServerBlock | null, errors: ErrorList)
   let logLevelSet = false;
   let debug = false;
   let serversSeen: Directive | null = null;
+  const onceSeen = new Map<string, Directive>();
+  /** True the first time; reports later uses of an option that may appear once. */
+  const firstUse = (d: Directive, disp: Dispenser): boolean => {
+    const first = onceSeen.get(d.name);
+    if (first === undefined) {
+      onceSeen.set(d.name, d);
+      return true;
+    }
+    disp.error(d, `already set at ${first.source.file}:${first.source.line}; write it once`);
+    return false;
+  };
   const table: Record<string, (d: Directive, disp: Dispenser) => void> = {
     admin: (d, disp) => parseAdmin(d, disp, options),
     debug: (d, disp) => {
@@ -184,6 +199,13 @@ export function parseGlobalOptions(block: ServerBlock | null, errors: ErrorList)
       });
     },
     order: (d, disp) => parseOrder(d, disp, options),
+    database: (d, disp) => {
+      const database = firstUse(d, disp) ? parseDatabase(d, disp) : null;
+      if (database !== null) options.database = database;
+    },
+    identity: (d, disp) => {
+      if (firstUse(d, disp)) options.identity = parseIdentityBlock(d, disp);
+    },
   };
   for (const d of block.directives) {
     const disp = createDispenser(errors, d.name);

@@ -4,3 +4,19 @@ export { parseCaddyfile, type ParseOptions } from './parser.ts';
 export { formatCaddyfile } from './fmt.ts';
 export { parseConfigJson } from './validate-json.ts';
 export type { Config } from './types.ts';
+export { identityIssuer } from './directives/identity-provider.ts';
+export { redactSecrets } from './redact.ts';
+export {
+  checkClientId,
+  checkClientName,
+  checkClientUri,
+  checkScopeName,
+  clientProblems,
+  DEFAULT_CLIENT_SCOPES,
+  DEFAULT_GRANT_TYPES,
+  GRANT_TYPES,
+  knownScopes,
+  type ClientUriKind,
+} from './identity-checks.ts';
+export type { Parsed } from './durations.ts';
+export type { IdentityClientConfig } from './types.ts';

@@ -22,7 +22,98 @@ export interface Config {
   metrics: { perHost: boolean };
   /** Global TLS options: where certificates live and who issues them. */
   tls: GlobalTlsOptions;
+  /** Global `database`: where users, clients, sessions, keys and decisions live. */
+  database: DatabaseConfig;
+  /** Global `identity { ... }`: the OpenID provider's settings; null when the block is absent. */
+  identity: IdentityConfig | null;
   sites: SiteConfig[];
+}
+
+/**
+ * `database sqlite [<path>]`: the embedded store (default `<data dir>/portcullis.db`).
+ * PostgreSQL joins here when several nodes share one site.
+ */
+export interface DatabaseConfig {
+  driver: 'sqlite';
+  /** Absolute path of the SQLite file; null: `portcullis.db` in the data directory. */
+  path: string | null;
+}
+
+/** Global `identity { ... }` block. Durations in milliseconds. */
+export interface IdentityConfig {
+  /**
+   * `issuer <url>`: the OpenID issuer (origin, no path, no query). null: derived from the one
+   * site that serves `identity_provider` (its first address; https unless it says http://).
+   */
+  issuer: string | null;
+  /** `access_token_ttl` (default 10m). */
+  accessTokenTtlMs: number;
+  /** `id_token_ttl` (default 1h). */
+  idTokenTtlMs: number;
+  /** `refresh_token_ttl` (default 30d); also bounds the grant. */
+  refreshTokenTtlMs: number;
+  /** `session_ttl` (default 14d): how long a browser sign-in lasts. */
+  sessionTtlMs: number;
+  /** `cookie { domain <d>; name <prefix> }`: the session cookie. */
+  cookie: { domain: string | null; name: string };
+  /** `theme { ... }`: branding of the login pages. */
+  theme: IdentityTheme;
+  /** `claim <name> <attribute> [scope <scope>]`: a custom claim from a user attribute. */
+  claims: CustomClaim[];
+  /** `client <id> { ... }` blocks. */
+  clients: IdentityClientConfig[];
+  /** Where the block starts, for errors found after adaptation. */
+  source: SourceLocation;
+}
+
+export interface IdentityTheme {
+  /** `brand <name>` (default "Portcullis"): shown in titles and headings. */
+  brand: string;
+  /** `logo <url>`: an image URL shown above the form; null: none. */
+  logo: string | null;
+  /** `color <#rrggbb>`: the accent colour of buttons and links; null: the theme's own. */
+  color: string | null;
+  /** `mode auto|light|dark` (default auto: follows the browser's prefers-color-scheme). */
+  mode: 'auto' | 'light' | 'dark';
+  /** `templates <dir>`: HTML templates in this directory override the built-in pages by name. */
+  templates: string | null;
+  /** `locale <tag>` (default en): the language of built-in strings. */
+  locale: string;
+}
+
+export interface CustomClaim {
+  /** Claim name in tokens and userinfo. */
+  claim: string;
+  /** User attribute it is read from. */
+  attribute: string;
+  /** Scope that releases it (default `profile`). */
+  scope: string;
+}
+
+export interface IdentityClientConfig {
+  /** The client_id. */
+  id: string;
+  /** `name <display name>` shown on the consent page; null: the id. */
+  name: string | null;
+  /** `secret <value>`; null for a `public` client. Only its hash is kept in memory. */
+  secret: string | null;
+  /** `public`: no secret; PKCE S256 is required. */
+  public: boolean;
+  /** `redirect_uri <uri>...`: exact-match list. */
+  redirectUris: string[];
+  /** `post_logout_redirect_uri <uri>...`. */
+  postLogoutRedirectUris: string[];
+  /** `scopes <scope>...` the client may ask for (default openid profile email groups). */
+  scopes: string[];
+  /** `grant_types <type>...` (default authorization_code refresh_token). */
+  grantTypes: ('authorization_code' | 'refresh_token' | 'client_credentials')[];
+  /** `first_party`: consent is not asked. */
+  firstParty: boolean;
+  /** `signing_alg RS256|ES256|EdDSA` for ID tokens and JWT access tokens (default RS256). */
+  signingAlg: 'RS256' | 'ES256' | 'EdDSA';
+  /** `backchannel_logout_uri <uri>`: told when a session that signed in here ends. */
+  backchannelLogoutUri: string | null;
+  source: SourceLocation;
 }
 
 export interface GlobalTlsOptions {
@@ -185,7 +276,8 @@ export type HandlerConfig =
   | ErrorHandler
   | FileServerHandler
   | ReverseProxyHandler
-  | MetricsHandler;
+  | MetricsHandler
+  | IdentityProviderHandler;
 
 export interface VarsHandler {
   handler: 'vars';
@@ -339,4 +431,9 @@ export interface ReverseProxyHandler {
 
 export interface MetricsHandler {
   handler: 'metrics';
+}
+
+/** `identity_provider`: serves the OpenID provider and its login pages on this site. */
+export interface IdentityProviderHandler {
+  handler: 'identity_provider';
 }

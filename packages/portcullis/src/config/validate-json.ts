@@ -6,7 +6,9 @@
  * silently ignored). Fields a person would rather not write get their defaults: server
  * options, reverse_proxy's tuning, `source` locations (the line of the object).
  */
-import type { Config } from './types.ts';
+import { isAbsolute } from 'node:path';
+import type { Config, IdentityClientConfig, IdentityConfig, SiteAddress } from './types.ts';
+import type { Parsed } from './durations.ts';
 import { ErrorCodes, ErrorList, PortcullisError, type SourceLocation } from '../kernel/errors.ts';
 import { compileIpRanges } from '../kernel/ip-ranges.ts';
 import { didYouMean } from './dispenser.ts';
@@ -14,6 +16,36 @@ import { checkRegexp } from './matcher-syntax.ts';
 import { adminListenProblem, defaultServerOptions, LOG_LEVELS } from './global-options.ts';
 import { defaultTransport } from './directives/reverse-proxy.ts';
 import { CIPHER_SUITES, TLS_PROTOCOLS } from './directives/tls.ts';
+import { deriveIssuer } from './directives/identity-provider.ts';
+import {
+  checkAttributeName,
+  checkBrand,
+  checkClaimName,
+  checkClientId,
+  checkClientName,
+  checkClientUri,
+  checkColor,
+  checkCookieDomain,
+  checkCookieName,
+  checkIssuer,
+  checkLocale,
+  checkLogo,
+  checkScopeName,
+  checkSecret,
+  clientProblems,
+  DEFAULT_CLIENT_SCOPES,
+  DEFAULT_GRANT_TYPES,
+  domainCovers,
+  GRANT_TYPES,
+  IDENTITY_DEFAULTS,
+  issuerHost,
+  knownScopes,
+  SIGNING_ALGS,
+  THEME_MODES,
+  type ClientUriKind,
+} from './identity-checks.ts';
+import { defaultIdentity, defaultTheme } from './identity-options.ts';
+import { REDACTED_SECRET } from './redact.ts';
 
 interface Ctx {
   errors: ErrorList;
@@ -322,6 +354,7 @@ const HANDLERS: Record<string, Record<string, Field | Check>> = {
     request_buffers: withDefault(count, () => 0),
   },
   metrics: {},
+  identity_provider: {},
 };
 
 const handler: Check = (v, path, ctx) => {
@@ -433,6 +466,177 @@ const adminListen: Check<string | null> = (v, path, ctx) => {
   return problem === null ? s : fail(ctx, path, problem);
 };
 
+/** A string run through one of the identity checks (which may return it normalised). */
+const checkedString =
+  <T>(check: (text: string) => Parsed<T>): Check<T> =>
+  (v, path, ctx) => {
+    const s = str()(v, path, ctx);
+    if (s === undefined) return undefined;
+    const r = check(s);
+    return r.ok ? r.value : fail(ctx, path, r.error);
+  };
+
+const absolutePath: Check<string> = (v, path, ctx) => {
+  const s = str(true)(v, path, ctx);
+  return s === undefined || isAbsolute(s) ? s : fail(ctx, path, `expected an absolute path, got ${JSON.stringify(s)}`);
+};
+
+const positiveMs: Check<number> = (v, path, ctx) => {
+  const n = ms(v, path, ctx);
+  return n === undefined || n > 0 ? n : fail(ctx, path, 'must be longer than 0');
+};
+
+const database = obj({ driver: oneOf(['sqlite']), path: withDefault(nullable(absolutePath), () => null) });
+
+const clientSecret: Check<string> = (v, path, ctx) => {
+  if (v === REDACTED_SECRET) return fail(ctx, path, 'this secret was redacted when the config was printed; put the real secret here');
+  return checkedString(checkSecret)(v, path, ctx);
+};
+
+const clientFields: Record<string, Field | Check> = {
+  id: checkedString(checkClientId),
+  name: withDefault(nullable(checkedString(checkClientName)), () => null),
+  secret: withDefault(nullable(clientSecret), () => null),
+  public: withDefault(bool, () => false),
+  redirectUris: withDefault(list(str()), () => []),
+  postLogoutRedirectUris: withDefault(list(str()), () => []),
+  scopes: withDefault(list(checkedString(checkScopeName), true), () => [...DEFAULT_CLIENT_SCOPES]),
+  grantTypes: withDefault(list(oneOf(GRANT_TYPES), true), () => [...DEFAULT_GRANT_TYPES]),
+  firstParty: withDefault(bool, () => false),
+  signingAlg: withDefault(oneOf(SIGNING_ALGS), () => 'RS256'),
+  backchannelLogoutUri: withDefault(nullable(str()), () => null),
+  source: sourceField,
+};
+
+/** The JSON field of each client setting the rules between settings read. */
+const CLIENT_FIELD_OF: Record<string, string> = { secret: 'secret', public: 'public', grant_types: 'grantTypes', redirect_uri: 'redirectUris', scopes: 'scopes' };
+
+const identityClient = obj(clientFields, (out, path, ctx) => {
+  const client = out as unknown as IdentityClientConfig;
+  const uris = (key: 'redirectUris' | 'postLogoutRedirectUris', kind: ClientUriKind) => {
+    (client[key] ?? []).forEach((uri, i) => {
+      const problem = client[key].indexOf(uri) < i ? `${kind} ${JSON.stringify(uri)} is listed twice` : checkClientUri(uri, kind, client.public === true);
+      if (problem !== null) fail(ctx, child(child(path, key), i), problem);
+    });
+  };
+  uris('redirectUris', 'redirect_uri');
+  uris('postLogoutRedirectUris', 'post_logout_redirect_uri');
+  if (typeof client.backchannelLogoutUri === 'string') {
+    const problem = checkClientUri(client.backchannelLogoutUri, 'backchannel_logout_uri', client.public === true);
+    if (problem !== null) fail(ctx, child(path, 'backchannelLogoutUri'), problem);
+  }
+  // A rule between fields is checked only when the fields it reads were accepted (as in the Caddyfile).
+  const refused = (setting: string) => out[CLIENT_FIELD_OF[setting]!] === undefined;
+  for (const problem of clientProblems(client)) if (!problem.reads.some(refused)) fail(ctx, path, problem.message);
+});
+
+const identityConfig = obj(
+  {
+    issuer: withDefault(nullable(checkedString(checkIssuer)), () => null),
+    accessTokenTtlMs: withDefault(positiveMs, () => IDENTITY_DEFAULTS.accessTokenTtlMs),
+    idTokenTtlMs: withDefault(positiveMs, () => IDENTITY_DEFAULTS.idTokenTtlMs),
+    refreshTokenTtlMs: withDefault(positiveMs, () => IDENTITY_DEFAULTS.refreshTokenTtlMs),
+    sessionTtlMs: withDefault(positiveMs, () => IDENTITY_DEFAULTS.sessionTtlMs),
+    cookie: withDefault(
+      obj({
+        domain: withDefault(nullable(checkedString(checkCookieDomain)), () => null),
+        name: withDefault(checkedString(checkCookieName), () => IDENTITY_DEFAULTS.cookieName),
+      }),
+      () => ({ domain: null, name: IDENTITY_DEFAULTS.cookieName }),
+    ),
+    theme: withDefault(
+      obj({
+        brand: withDefault(checkedString(checkBrand), () => IDENTITY_DEFAULTS.brand),
+        logo: withDefault(nullable(checkedString(checkLogo)), () => null),
+        color: withDefault(nullable(checkedString(checkColor)), () => null),
+        mode: withDefault(oneOf(THEME_MODES), () => 'auto'),
+        templates: withDefault(nullable(absolutePath), () => null),
+        locale: withDefault(checkedString(checkLocale), () => IDENTITY_DEFAULTS.locale),
+      }),
+      defaultTheme,
+    ),
+    claims: withDefault(
+      list(
+        obj({ claim: checkedString(checkClaimName), attribute: opt(checkedString(checkAttributeName)), scope: withDefault(checkedString(checkScopeName), () => 'profile') }, (out) => {
+          // Same default as `claim <name>` in a Caddyfile: the attribute of the same name.
+          if (out.attribute === undefined && typeof out.claim === 'string') out.attribute = out.claim;
+        }),
+      ),
+      () => [],
+    ),
+    clients: withDefault(list(identityClient), () => []),
+    source: sourceField,
+  },
+  (out, path, ctx) => checkIdentityWhole(out as unknown as IdentityConfig, path, ctx),
+);
+
+/** The identity block's rules between fields (the Caddyfile adapter makes the same ones). */
+function checkIdentityWhole(identity: IdentityConfig, path: string, ctx: Ctx): void {
+  if (identity.refreshTokenTtlMs < identity.accessTokenTtlMs) fail(ctx, child(path, 'refreshTokenTtlMs'), 'must not be shorter than accessTokenTtlMs');
+  const domain = identity.cookie?.domain ?? null;
+  if (domain !== null && typeof identity.issuer === 'string' && !domainCovers(domain, issuerHost(identity.issuer))) {
+    fail(ctx, child(child(path, 'cookie'), 'domain'), `cookie domain ${domain} does not cover the issuer's host ${issuerHost(identity.issuer)}: browsers would refuse the cookie`);
+  }
+  const claims = identity.claims ?? [];
+  claims.forEach((c, i) => {
+    if (claims.findIndex((o) => o.claim === c.claim) < i) fail(ctx, child(child(path, 'claims'), i), `claim ${c.claim} is defined twice`);
+  });
+  const scopes = knownScopes(claims);
+  (identity.clients ?? []).forEach((client, i) => {
+    const at = child(child(path, 'clients'), i);
+    if (identity.clients.findIndex((o) => o.id === client.id) < i) fail(ctx, at, `client ${client.id} is defined twice`);
+    // client_credentials tokens carry API scopes, which only the APIs define.
+    if ((client.grantTypes ?? []).includes('client_credentials')) return;
+    (client.scopes ?? []).forEach((scope, j) => {
+      if (!scopes.includes(scope)) fail(ctx, child(child(at, 'scopes'), j), `unknown scope ${JSON.stringify(scope)}${didYouMean(scope, scopes)} (custom scopes come from claims)`);
+    });
+  });
+}
+
+/** True when routes (or the subroutes inside them) use the identity_provider handler. */
+function servesIdentityProvider(routes: unknown): boolean {
+  if (!Array.isArray(routes)) return false;
+  return routes.some((r) =>
+    ((r as { handle?: unknown[] }).handle ?? []).some((h) => {
+      const handler = h as { handler?: string; routes?: unknown };
+      return handler.handler === 'identity_provider' || (handler.handler === 'subroute' && servesIdentityProvider(handler.routes));
+    }),
+  );
+}
+
+/**
+ * The identity block against the sites that serve identity_provider, as the Caddyfile adapter
+ * checks them; fills in the default identity settings when a site serves it without a block.
+ */
+function checkIdentitySites(out: Record<string, unknown>, _path: string, ctx: Ctx): void {
+  const sites = (out.sites as { routes?: unknown; addresses?: SiteAddress[]; source?: SourceLocation }[] | undefined) ?? [];
+  const using = sites.map((s, i) => ({ site: s, path: child('sites', i) })).filter((u) => servesIdentityProvider(u.site.routes));
+  const identity = out.identity as IdentityConfig | null | undefined;
+  if (identity === undefined) return;
+  const first = using[0];
+  if (first === undefined) {
+    if (identity !== null && identity.clients?.length > 0) fail(ctx, 'identity', 'no site serves identity_provider, so its clients could never sign in: add the identity_provider handler to the site of the issuer');
+    return;
+  }
+  for (const u of using) {
+    for (const a of u.site.addresses ?? []) {
+      if (a.path !== '' && a.path !== '/') fail(ctx, child(u.path, 'addresses'), `the site's address ${a.original} has a path, but identity_provider serves the root of the host`);
+    }
+  }
+  if (identity === null) out.identity = defaultIdentity(first.site.source ?? { file: ctx.file, line: lineOf(ctx, first.path) });
+  if (identity !== null && identity.issuer !== null) return;
+  if (using.length > 1) {
+    for (const u of using.slice(1)) fail(ctx, u.path, `set identity.issuer: several sites serve identity_provider (also ${first.path})`);
+    return;
+  }
+  const address = first.site.addresses?.[0];
+  if (address === undefined) return;
+  const derived = deriveIssuer(address, (out.httpPort as number | undefined) ?? 80, (out.httpsPort as number | undefined) ?? 443);
+  const checked = derived === null ? null : checkIssuer(derived);
+  const problem = checked === null ? `its first address ${address.original} names no single host` : checked.ok ? null : `the issuer derived from ${address.original} is not usable: ${checked.error}`;
+  if (problem !== null) fail(ctx, first.path, `set identity.issuer: this site serves identity_provider and ${problem}`);
+}
+
 const defaults = defaultServerOptions();
 const config = obj({
   admin: withDefault(obj({ listen: adminListen }), () => ({ listen: 'localhost:2019' })),
@@ -474,8 +678,10 @@ const config = obj({
     }),
     () => ({ storage: null, localCerts: false }),
   ),
+  database: withDefault(database, () => ({ driver: 'sqlite', path: null })),
+  identity: withDefault(nullable(identityConfig), () => null),
   sites: list(site),
-});
+}, checkIdentitySites);
 
 /** Deepest object/array nesting in JSON text (strings skipped), to refuse absurd inputs early. */
 function nestingDepth(text: string): number {

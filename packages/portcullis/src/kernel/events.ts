@@ -16,10 +16,23 @@ export interface RequestDoneEvent {
   bytesSent: number;
 }
 
+/** Emitted by identity after a password check, whatever the outcome; the guard counts failures. */
+export interface LoginEvent {
+  /** The login name as typed (lower-cased, trimmed); may name no account. */
+  login: string;
+  /** The account's id when one matched, else null (never tells the client). */
+  userId: string | null;
+  clientIp: string;
+  /** Why it failed: 'credentials' | 'disabled' | 'throttled'; absent on success. */
+  reason?: 'credentials' | 'disabled' | 'throttled';
+}
+
 /** The map of every event name to its payload. Later modules add their events here. */
 export interface EventMap {
   'http.request_done': RequestDoneEvent;
   'config.reloaded': { ok: boolean; error?: string };
+  'auth.login_failed': LoginEvent;
+  'auth.login_succeeded': LoginEvent;
 }
 
 type Listener<T> = (payload: T) => void;

@@ -9,6 +9,7 @@ import { createEncode } from './handlers/encode.ts';
 import { createError } from './handlers/error.ts';
 import { createFileServer } from './handlers/file-server.ts';
 import { createHeaders } from './handlers/headers.ts';
+import { createIdentityProvider } from './handlers/identity-provider.ts';
 import { createMetricsEndpoint } from './handlers/metrics.ts';
 import { createRequestBody } from './handlers/request-body.ts';
 import { createReverseProxy } from './handlers/reverse-proxy.ts';
@@ -32,6 +33,7 @@ const factories: Factories = {
   file_server: createFileServer,
   reverse_proxy: (config, deps) => createReverseProxy(config, deps, { trustedProxies: deps.trustedProxies }),
   metrics: createMetricsEndpoint,
+  identity_provider: createIdentityProvider,
 };
 
 export function compileHandler(config: HandlerConfig, deps: HandlerDeps): Handler {

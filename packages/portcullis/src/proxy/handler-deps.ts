@@ -8,6 +8,7 @@ import type { Clock } from '../kernel/clock.ts';
 import type { MetricsKit } from '../kernel/metrics.ts';
 import type { RouteConfig } from '../config/types.ts';
 import type { Handler } from './context.ts';
+import type { IdentityEndpoint } from './ports.ts';
 
 export interface HandlerDeps {
   logger: Logger;
@@ -15,6 +16,8 @@ export interface HandlerDeps {
   clock: Clock;
   /** Prometheus support when the config serves metrics; null otherwise (nothing is counted). */
   metrics: MetricsKit | null;
+  /** The identity provider, when the config has sites with `identity_provider`; null otherwise. */
+  identity: IdentityEndpoint | null;
   /** Absolute path of the config file, which file_server never serves. */
   configFile: string | null;
   /** CIDRs of proxies whose X-Forwarded-* headers are believed (global `trusted_proxies`). */

@@ -134,3 +134,4 @@ function redirectSite(host: string, site: SiteConfig, config: Config): SiteConfi
     source: site.source,
   };
 }
+

@@ -2,7 +2,21 @@
  * What the proxy needs from other modules, declared here so the proxy never imports them
  * (DESIGN.md: main.ts hands in objects that satisfy these).
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SecureContext } from 'node:tls';
+
+/**
+ * The identity provider's HTTP surface (OpenID endpoints, login pages), served on sites with
+ * `identity_provider`; implemented by the identity module.
+ */
+export interface IdentityEndpoint {
+  /**
+   * Answers one request. The proxy has already resolved the client's address (trusted proxies
+   * only) and checked the Host header; the endpoint builds every URL from its issuer, never
+   * from request headers.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, request: { clientIp: string; id: string }): Promise<void>;
+}
 
 /** Certificates for HTTPS listeners, by SNI name; implemented by the TLS module. */
 export interface CertificateProvider {

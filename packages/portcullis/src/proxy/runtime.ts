@@ -13,6 +13,7 @@ import { createAccessLogger, type AccessLogger } from './access-log.ts';
 import { compileHandler } from './compile-handler.ts';
 import type { Handler, RequestContext } from './context.ts';
 import type { HandlerDeps } from './handler-deps.ts';
+import type { IdentityEndpoint } from './ports.ts';
 import { createHttpMetrics, type HttpMetrics } from './http-metrics.ts';
 import { planListeners, type ListenerPlan } from './listen-plan.ts';
 import { compileRouteList } from './routes.ts';
@@ -24,6 +25,8 @@ export interface RuntimeDeps {
   clock: Clock;
   /** Loaded by the caller when configUsesMetrics(config); null otherwise. */
   metrics: MetricsKit | null;
+  /** The identity provider for `identity_provider` sites; null when the config has none. */
+  identity: IdentityEndpoint | null;
   /** Whether HTTPS listeners have a certificate provider (else HTTPS sites are config errors). */
   httpsAvailable: boolean;
   configFile: string | null;
@@ -59,6 +62,11 @@ function usesHandler(routes: RouteConfig[], name: HandlerConfig['handler']): boo
   );
 }
 
+/** Whether any site serves `identity_provider`: only then is the identity module started. */
+export function configUsesIdentity(config: Config): boolean {
+  return config.sites.some((s) => usesHandler(s.routes, 'identity_provider'));
+}
+
 /** Compiles a config; throws ConfigErrors when something in it cannot be compiled. */
 export function buildRuntime(config: Config, deps: RuntimeDeps): Runtime {
   const listeners = planListeners(config, { httpsAvailable: deps.httpsAvailable });
@@ -68,6 +76,7 @@ export function buildRuntime(config: Config, deps: RuntimeDeps): Runtime {
     events: deps.events,
     clock: deps.clock,
     metrics: deps.metrics,
+    identity: deps.identity,
     configFile: deps.configFile,
     trustedProxies: config.server.trustedProxies,
     compileRoutes: (routes) => compileRouteList(routes, (h) => compileHandler(h, handlerDeps)),

@@ -30,7 +30,7 @@ import { createAskGate, type AskGate } from './ask.ts';
 import { createOnDemand, type OnDemand } from './on-demand.ts';
 import { isLocalHost } from './host-names.ts';
 import { tlsSettingsOf, type TlsSettings } from './tls-settings.ts';
-import { defaultStorageDir } from './storage-dir.ts';
+import { defaultStorageDir } from '../kernel/data-dir.ts';
 
 const HOUR = 60 * 60 * 1000;
 /** Caddy's default lifetime for internal leaves. */

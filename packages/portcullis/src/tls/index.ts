@@ -6,4 +6,4 @@ export { createCertificateManager } from './certificate-manager.ts';
 export type { AcmeTuning, CertificateManager, CertificateManagerOptions } from './certificate-manager.ts';
 export type { ChallengeType } from './acme/order.ts';
 export type { TlsSite } from './site-plan.ts';
-export { defaultStorageDir } from './storage-dir.ts';
+export { defaultStorageDir } from '../kernel/data-dir.ts';

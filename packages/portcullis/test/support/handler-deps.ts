@@ -10,6 +10,7 @@ export function testDeps(overrides: Partial<HandlerDeps> = {}): HandlerDeps {
     events: new EventBus(),
     clock: systemClock,
     metrics: null,
+    identity: null,
     configFile: null,
     trustedProxies: [],
     compileRoutes: () => {

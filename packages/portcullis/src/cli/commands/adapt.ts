@@ -1,6 +1,6 @@
 /** `portcullis adapt`: print the adapted JSON config. */
 import { Command } from 'commander';
-import { loadConfig } from '../../config/index.ts';
+import { loadConfig, redactSecrets } from '../../config/index.ts';
 import { addConfigOptions, adapterOf, configPath, reportError, type ConfigOptions } from '../config-option.ts';
 
 export function adaptCommand(): Command {
@@ -10,7 +10,7 @@ export function adaptCommand(): Command {
       try {
         const adapter = adapterOf(options);
         const config = loadConfig(configPath(options), adapter ? { adapter } : {});
-        process.stdout.write(JSON.stringify(config, null, options.compact ? undefined : 2) + '\n');
+        process.stdout.write(JSON.stringify(redactSecrets(config), null, options.compact ? undefined : 2) + '\n');
       } catch (error) {
         reportError(error);
       }

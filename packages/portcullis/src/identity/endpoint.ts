@@ -1,0 +1,64 @@
+/**
+ * The identity provider's HTTP surface, behind the proxy's `identity_provider` handler: our
+ * pages (stylesheet, first-admin setup, login and consent) first, everything else to
+ * oidc-provider. URLs the provider prints are built from the issuer, never from the request.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type Provider from 'oidc-provider';
+import type { FirstAdmin } from './first-admin.ts';
+import type { Views } from './views/views.ts';
+
+export const STYLESHEET_PATH = '/.portcullis/login.css';
+
+export interface EndpointDeps {
+  issuer: URL;
+  provider: Provider;
+  views: Views;
+  firstAdmin: FirstAdmin;
+  interactions: (req: IncomingMessage, res: ServerResponse, path: string, clientIp: string) => Promise<boolean>;
+}
+
+/** What the proxy's `identity_provider` handler calls (it declares the same shape as a port). */
+export interface IdentityHttp {
+  handle(req: IncomingMessage, res: ServerResponse, request: { clientIp: string; id: string }): Promise<void>;
+}
+
+export function createEndpoint(deps: EndpointDeps): IdentityHttp {
+  const { issuer, views, firstAdmin, interactions } = deps;
+  const callback = deps.provider.callback();
+  const proto = issuer.protocol.slice(0, -1);
+  return {
+    async handle(req, res, { clientIp }) {
+      // oidc-provider runs with `proxy = true`: these three are what it believes, so they are
+      // ours alone. A client's copies are dropped (header-spoofing advisories of other proxies).
+      const headers = req.headers;
+      delete headers['x-forwarded-for'];
+      delete headers['x-forwarded-host'];
+      delete headers['x-forwarded-proto'];
+      headers['x-forwarded-proto'] = proto;
+      headers['x-forwarded-host'] = issuer.host;
+      headers['x-forwarded-for'] = clientIp;
+      const url = new URL(req.url ?? '/', issuer);
+      if (url.pathname === STYLESHEET_PATH) return sendStylesheet(req, res, views);
+      if (await firstAdmin.handle(req, res, url)) return;
+      if (await interactions(req, res, url.pathname, clientIp)) return;
+      await callback(req, res);
+    },
+  };
+}
+
+function sendStylesheet(req: IncomingMessage, res: ServerResponse, views: Views): void {
+  const { body, etag } = views.stylesheet;
+  res.setHeader('ETag', etag);
+  res.setHeader('Cache-Control', 'public, max-age=3600');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  if (req.headers['if-none-match'] === etag) {
+    res.writeHead(304);
+    res.end();
+    return;
+  }
+  res.setHeader('Content-Type', 'text/css; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.writeHead(200);
+  res.end(req.method === 'HEAD' ? undefined : body);
+}

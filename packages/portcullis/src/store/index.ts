@@ -1,0 +1,18 @@
+/** The store module's facade: the repository interfaces and the SQLite store. */
+export type {
+  AuditEvent,
+  AuditLog,
+  ClientRepository,
+  Group,
+  GroupRepository,
+  NewUser,
+  SigningKey,
+  SigningKeyRepository,
+  Store,
+  StoredClient,
+  User,
+  UserPatch,
+  UserRepository,
+  ArtifactRepository,
+} from './types.ts';
+export { openSqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.ts';
