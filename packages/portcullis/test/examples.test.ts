@@ -59,3 +59,27 @@ describe('examples/https.Portcullisfile', () => {
     }
   });
 });
+
+describe('examples/identity.Portcullisfile', () => {
+  test('serves discovery for its issuer and the first-administrator link on a fresh store', async () => {
+    const port = await freePort();
+    const text = readFileSync(`${EXAMPLES}identity.Portcullisfile`, 'utf8')
+      .replaceAll('localhost:9000', `localhost:${port}`)
+      .replace('admin off', 'admin off\n\tdefault_bind 127.0.0.1\n\tdatabase sqlite $DIR/example.db');
+    const p = await startPortcullis(text);
+    try {
+      const res = await request(`http://127.0.0.1:${port}/.well-known/openid-configuration`, { headers: { host: `localhost:${port}` } });
+      assert.equal(res.statusCode, 200);
+      const doc = (await res.body.json()) as { issuer: string; authorization_endpoint: string };
+      assert.equal(doc.issuer, `http://localhost:${port}`);
+      assert.equal(doc.authorization_endpoint, `http://localhost:${port}/auth`);
+      const link = p.instance.identitySetupLink();
+      assert.match(link ?? '', new RegExp(`^http://localhost:${port}/setup\\?token=[A-Za-z0-9_-]{20,}$`));
+      const setup = await request(link!.replace(`localhost:${port}`, `127.0.0.1:${port}`), { headers: { host: `localhost:${port}` } });
+      assert.equal(setup.statusCode, 200);
+      assert.match(await setup.body.text(), /name="passwordConfirm"/);
+    } finally {
+      await p.stop();
+    }
+  });
+});
