@@ -275,15 +275,15 @@ function createIdentityHolder(deps: { logger: Logger; events: EventBus; clock: C
   let store: Store | null = null;
   let storePath = '';
   let current: Identity | null = null;
-  let settings = '';
   const closeAll = async () => {
     await current?.close();
     await store?.close();
     current = null;
     store = null;
-    settings = '';
   };
   return {
+    // Rebuilt on every load, not only when its settings changed: a reload is also how keys
+    // rotated with `portcullis keys rotate` and new templates take effect.
     async prepare(config) {
       if (!configUsesIdentity(config)) {
         await closeAll();
@@ -291,20 +291,23 @@ function createIdentityHolder(deps: { logger: Logger; events: EventBus; clock: C
       }
       const issuer = issuerOf(config);
       const path = databasePath(config, deps.env);
-      const identityConfig = config.identity!;
-      const wanted = JSON.stringify({ issuer, path, identityConfig });
-      if (current !== null && settings === wanted) return current.http;
-      if (store === null || storePath !== path) {
-        const opened = await openStore(path, deps.clock);
-        await closeAll();
-        store = opened;
-        storePath = path;
+      // A config that fails here (a bad template directory, say) leaves the old one serving.
+      const reuse = store !== null && storePath === path;
+      const nextStore = reuse ? store! : await openStore(path, deps.clock);
+      let next: Identity;
+      try {
+        const { createIdentity } = await import('./identity/index.ts');
+        next = await createIdentity({ config: config.identity!, issuer, store: nextStore, clock: deps.clock, events: deps.events, logger: deps.logger });
+      } catch (error) {
+        if (!reuse) await nextStore.close();
+        throw error;
       }
-      const { createIdentity } = await import('./identity/index.ts');
-      const next = await createIdentity({ config: identityConfig, issuer, store, clock: deps.clock, events: deps.events, logger: deps.logger });
-      await current?.close();
+      const [oldIdentity, oldStore] = [current, reuse ? null : store];
       current = next;
-      settings = wanted;
+      store = nextStore;
+      storePath = path;
+      await oldIdentity?.close();
+      await oldStore?.close();
       return next.http;
     },
     setupLink: () => current?.setupLink() ?? null,

@@ -90,6 +90,11 @@ export function createProvider(options: ProviderOptions): Provider {
       long: { httpOnly: true, sameSite: 'lax', secure },
       short: { httpOnly: true, sameSite: 'lax', secure },
     },
+    // oidc-provider refuses outgoing requests to private and loopback addresses (SSRF defence
+    // for URLs that strangers register). Ours come only from the operator's config and CLI
+    // (no dynamic registration, no request_uri), and back-channel logout to an app on the LAN
+    // or on the same host is the usual case, so its special-address block is lifted.
+    fetch: (url, options) => globalThis.fetch(url, { ...(options as RequestInit), dispatcher: undefined } as RequestInit),
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
