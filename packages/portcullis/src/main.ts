@@ -44,7 +44,7 @@ export interface Instance {
   /** Bound listener addresses by listener key. */
   addresses(): Map<string, { address: string; port: number }>;
   adminAddress(): { host: string; port: number } | null;
-  /** The one-time link that creates the first administrator, while the store has no users; else null. */
+  /** The one-time link that creates the first administrator: set when the store had no users at start, null once used. */
   identitySetupLink(): string | null;
   /** Path of the internal CA's root certificate (created if needed); null without HTTPS sites. */
   certificateAuthority(): Promise<string | null>;

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Provider from 'oidc-provider';
 import type { FirstAdmin } from './first-admin.ts';
+import { setProviderSecurityHeaders } from './views/security-headers.ts';
 import type { Views } from './views/views.ts';
 
 export const STYLESHEET_PATH = '/.portcullis/login.css';
@@ -42,6 +43,7 @@ export function createEndpoint(deps: EndpointDeps): IdentityHttp {
       if (url.pathname === STYLESHEET_PATH) return sendStylesheet(req, res, views);
       if (await firstAdmin.handle(req, res, url)) return;
       if (await interactions(req, res, url.pathname, clientIp)) return;
+      setProviderSecurityHeaders(res);
       await callback(req, res);
     },
   };

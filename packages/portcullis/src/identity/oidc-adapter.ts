@@ -4,7 +4,7 @@
  * PostgreSQL, are shared by every node. Clients registered through the CLI are read here too
  * (model `Client`); clients from config are given to oidc-provider directly.
  */
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Clock } from '../kernel/clock.ts';
 import type { ArtifactRepository, ClientRepository } from '../store/types.ts';
 
@@ -32,16 +32,29 @@ export function createAdapterFactory(artifacts: ArtifactRepository, clients: Cli
   return (model) => (model === 'Client' ? clientAdapter(clients, oidcScopes) : artifactAdapter(model, artifacts, clock));
 }
 
+/**
+ * Artifacts that die with their grant (oidc-provider's reference adapter keeps this set).
+ * Sessions and interactions also mention a grant, but revoking one must not delete a sign-in
+ * in progress (switching accounts) or the browser's session.
+ */
+const GRANT_BOUND = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'ClientCredentials', 'BackchannelAuthenticationRequest']);
+
 function artifactAdapter(model: string, artifacts: ArtifactRepository, clock: Clock): Adapter {
+  const grantBound = GRANT_BOUND.has(model);
   return {
     async upsert(id: string, payload: AdapterPayload, expiresIn: number) {
       const expiresAt = expiresIn ? clock.now() + expiresIn * 1000 : null;
-      await artifacts.upsert(model, id, payload as Record<string, unknown>, expiresAt);
+      const grantId = grantBound && typeof payload.grantId === 'string' ? payload.grantId : null;
+      await artifacts.upsert(model, id, payload as Record<string, unknown>, expiresAt, grantId);
     },
     find: async (id: string) => ((await artifacts.find(model, id)) ?? undefined) as AdapterPayload | undefined,
     findByUid: async (uid: string) => ((await artifacts.findByUid(model, uid)) ?? undefined) as AdapterPayload | undefined,
     findByUserCode: async (code: string) => ((await artifacts.findByUserCode(model, code)) ?? undefined) as AdapterPayload | undefined,
-    consume: (id: string) => artifacts.consume(model, id),
+    async consume(id: string) {
+      // Two redemptions of one code racing past oidc-provider's `consumed` check (possible with
+      // several nodes on one database): only the first may win (RFC 6749 §4.1.2).
+      if (!(await artifacts.consume(model, id))) throw new errors.InvalidGrant(`${model} already used`);
+    },
     destroy: (id: string) => artifacts.destroy(model, id),
     revokeByGrantId: (grantId: string) => artifacts.revokeByGrantId(grantId),
   };

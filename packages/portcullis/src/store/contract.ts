@@ -232,18 +232,18 @@ export function runStoreContract(name: string, open: OpenStore): void {
     describe('artifacts', () => {
       test('upsert then find returns the payload; models are separate', withStore(async (store) => {
         const payload = { accountId: 'u1', scope: 'openid email', claims: { a: [1, 2] }, grantId: 'g1' };
-        await store.artifacts.upsert('AccessToken', 'tok1', payload, START + 60_000);
+        await store.artifacts.upsert('AccessToken', 'tok1', payload, START + 60_000, null);
         assert.deepEqual(await store.artifacts.find('AccessToken', 'tok1'), payload);
         assert.equal(await store.artifacts.find('RefreshToken', 'tok1'), null);
         assert.equal(await store.artifacts.find('AccessToken', 'tok2'), null);
-        await store.artifacts.upsert('RefreshToken', 'tok1', { other: true }, null);
+        await store.artifacts.upsert('RefreshToken', 'tok1', { other: true }, null, null);
         assert.deepEqual(await store.artifacts.find('AccessToken', 'tok1'), payload);
         assert.deepEqual(await store.artifacts.find('RefreshToken', 'tok1'), { other: true });
       }));
 
       test('upsert replaces payload, expiry and index keys', withStore(async (store, clock) => {
-        await store.artifacts.upsert('Session', 's1', { uid: 'uid-1', grantId: 'g1', n: 1 }, START + 1000);
-        await store.artifacts.upsert('Session', 's1', { uid: 'uid-2', n: 2 }, START + 10_000);
+        await store.artifacts.upsert('Session', 's1', { uid: 'uid-1', grantId: 'g1', n: 1 }, START + 1000, 'g1');
+        await store.artifacts.upsert('Session', 's1', { uid: 'uid-2', n: 2 }, START + 10_000, null);
         assert.deepEqual(await store.artifacts.find('Session', 's1'), { uid: 'uid-2', n: 2 });
         assert.equal(await store.artifacts.findByUid('Session', 'uid-1'), null);
         assert.deepEqual(await store.artifacts.findByUid('Session', 'uid-2'), { uid: 'uid-2', n: 2 });
@@ -253,8 +253,8 @@ export function runStoreContract(name: string, open: OpenStore): void {
       }));
 
       test('an artifact is gone once expiresAt <= now; null never expires', withStore(async (store, clock) => {
-        await store.artifacts.upsert('AuthorizationCode', 'c1', { n: 1 }, START + 1000);
-        await store.artifacts.upsert('Grant', 'g1', { n: 2 }, null);
+        await store.artifacts.upsert('AuthorizationCode', 'c1', { n: 1 }, START + 1000, null);
+        await store.artifacts.upsert('Grant', 'g1', { n: 2 }, null, null);
         clock.advance(999);
         assert.deepEqual(await store.artifacts.find('AuthorizationCode', 'c1'), { n: 1 });
         clock.advance(1);
@@ -264,32 +264,35 @@ export function runStoreContract(name: string, open: OpenStore): void {
       }));
 
       test('an expiry that is not a finite time is refused', withStore(async (store) => {
-        await assert.rejects(store.artifacts.upsert('AccessToken', 't', {}, Number.NaN), { code: ErrorCodes.ERR_STORE });
-        await assert.rejects(store.artifacts.upsert('AccessToken', 't', {}, Number.POSITIVE_INFINITY), { code: ErrorCodes.ERR_STORE });
+        await assert.rejects(store.artifacts.upsert('AccessToken', 't', {}, Number.NaN, null), { code: ErrorCodes.ERR_STORE });
+        await assert.rejects(store.artifacts.upsert('AccessToken', 't', {}, Number.POSITIVE_INFINITY, null), { code: ErrorCodes.ERR_STORE });
         assert.equal(await store.artifacts.find('AccessToken', 't'), null);
       }));
 
       test('consume sets payload.consumed in epoch seconds; a new upsert replaces it', withStore(async (store, clock) => {
-        await store.artifacts.upsert('AuthorizationCode', 'c1', { grantId: 'g1' }, START + 60_000);
+        await store.artifacts.upsert('AuthorizationCode', 'c1', { grantId: 'g1' }, START + 60_000, null);
         clock.advance(1500);
-        await store.artifacts.consume('AuthorizationCode', 'c1');
+        assert.equal(await store.artifacts.consume('AuthorizationCode', 'c1'), true);
+        // Only one consume wins: a second redemption of the same code is told so.
+        assert.equal(await store.artifacts.consume('AuthorizationCode', 'c1'), false);
         const consumedAt = Math.floor((START + 1500) / 1000);
         assert.deepEqual(await store.artifacts.find('AuthorizationCode', 'c1'), { grantId: 'g1', consumed: consumedAt });
-        // Consuming something absent is not an error.
-        await store.artifacts.consume('AuthorizationCode', 'missing');
-        await store.artifacts.upsert('AuthorizationCode', 'c1', { grantId: 'g1', fresh: true }, START + 60_000);
+        // Consuming something absent is not an error, and consumes nothing.
+        assert.equal(await store.artifacts.consume('AuthorizationCode', 'missing'), false);
+        await store.artifacts.upsert('AuthorizationCode', 'c1', { grantId: 'g1', fresh: true }, START + 60_000, null);
         assert.deepEqual(await store.artifacts.find('AuthorizationCode', 'c1'), { grantId: 'g1', fresh: true });
         // A payload that carries `consumed` itself keeps it.
-        await store.artifacts.upsert('AuthorizationCode', 'c2', { consumed: 123 }, null);
+        await store.artifacts.upsert('AuthorizationCode', 'c2', { consumed: 123 }, null, null);
         assert.deepEqual(await store.artifacts.find('AuthorizationCode', 'c2'), { consumed: 123 });
-        // An expired consumed artifact is gone like any other.
+        // An expired consumed artifact is gone like any other, and an expired one cannot be consumed.
         clock.advance(60_000);
+        assert.equal(await store.artifacts.consume('AuthorizationCode', 'c1'), false);
         assert.equal(await store.artifacts.find('AuthorizationCode', 'c1'), null);
       }));
 
       test('destroy removes one artifact', withStore(async (store) => {
-        await store.artifacts.upsert('AccessToken', 't1', {}, null);
-        await store.artifacts.upsert('AccessToken', 't2', {}, null);
+        await store.artifacts.upsert('AccessToken', 't1', {}, null, null);
+        await store.artifacts.upsert('AccessToken', 't2', {}, null, null);
         await store.artifacts.destroy('AccessToken', 't1');
         await store.artifacts.destroy('AccessToken', 'missing');
         assert.equal(await store.artifacts.find('AccessToken', 't1'), null);
@@ -297,27 +300,27 @@ export function runStoreContract(name: string, open: OpenStore): void {
       }));
 
       test('revokeByGrantId removes the grant\'s artifacts of every model', withStore(async (store) => {
-        await store.artifacts.upsert('AccessToken', 'a1', { grantId: 'g1' }, START + 60_000);
-        await store.artifacts.upsert('RefreshToken', 'r1', { grantId: 'g1' }, null);
-        await store.artifacts.upsert('AuthorizationCode', 'c1', { grantId: 'g1' }, START + 60_000);
-        await store.artifacts.upsert('AccessToken', 'a2', { grantId: 'g2' }, START + 60_000);
-        await store.artifacts.upsert('Session', 's1', { uid: 'u' }, null);
-        // A non-string grantId is not an index key.
-        await store.artifacts.upsert('AccessToken', 'a3', { grantId: 1 }, null);
+        await store.artifacts.upsert('AccessToken', 'a1', { grantId: 'g1' }, START + 60_000, 'g1');
+        await store.artifacts.upsert('RefreshToken', 'r1', { grantId: 'g1' }, null, 'g1');
+        await store.artifacts.upsert('AuthorizationCode', 'c1', { grantId: 'g1' }, START + 60_000, 'g1');
+        await store.artifacts.upsert('AccessToken', 'a2', { grantId: 'g2' }, START + 60_000, 'g2');
+        await store.artifacts.upsert('Session', 's1', { uid: 'u' }, null, null);
+        // Only the grantId argument binds: a payload's grantId alone does not (a session or an
+        // interaction mentions a grant but must survive its revocation).
+        await store.artifacts.upsert('Interaction', 'i1', { grantId: 'g1' }, null, null);
         await store.artifacts.revokeByGrantId('g1');
-        await store.artifacts.revokeByGrantId('1');
         assert.equal(await store.artifacts.find('AccessToken', 'a1'), null);
         assert.equal(await store.artifacts.find('RefreshToken', 'r1'), null);
         assert.equal(await store.artifacts.find('AuthorizationCode', 'c1'), null);
         assert.deepEqual(await store.artifacts.find('AccessToken', 'a2'), { grantId: 'g2' });
         assert.deepEqual(await store.artifacts.find('Session', 's1'), { uid: 'u' });
-        assert.deepEqual(await store.artifacts.find('AccessToken', 'a3'), { grantId: 1 });
+        assert.deepEqual(await store.artifacts.find('Interaction', 'i1'), { grantId: 'g1' });
       }));
 
       test('findByUid and findByUserCode look within one model and respect expiry', withStore(async (store, clock) => {
-        await store.artifacts.upsert('Session', 's1', { uid: 'uid-1', accountId: 'u1' }, START + 1000);
-        await store.artifacts.upsert('Interaction', 'i1', { uid: 'uid-1' }, null);
-        await store.artifacts.upsert('DeviceCode', 'd1', { userCode: 'WDJB-MJHT', grantId: 'g' }, START + 1000);
+        await store.artifacts.upsert('Session', 's1', { uid: 'uid-1', accountId: 'u1' }, START + 1000, null);
+        await store.artifacts.upsert('Interaction', 'i1', { uid: 'uid-1' }, null, null);
+        await store.artifacts.upsert('DeviceCode', 'd1', { userCode: 'WDJB-MJHT', grantId: 'g' }, START + 1000, null);
         assert.deepEqual(await store.artifacts.findByUid('Session', 'uid-1'), { uid: 'uid-1', accountId: 'u1' });
         assert.deepEqual(await store.artifacts.findByUid('Interaction', 'uid-1'), { uid: 'uid-1' });
         assert.equal(await store.artifacts.findByUid('Session', 'uid-2'), null);
@@ -334,10 +337,10 @@ export function runStoreContract(name: string, open: OpenStore): void {
 
       test('deleteExpired removes exactly the expired ones and counts them', withStore(async (store, clock) => {
         assert.equal(await store.artifacts.deleteExpired(), 0);
-        await store.artifacts.upsert('AccessToken', 'a', {}, START + 1000);
-        await store.artifacts.upsert('AccessToken', 'b', {}, START + 2000);
-        await store.artifacts.upsert('Session', 'c', {}, START + 1000);
-        await store.artifacts.upsert('Grant', 'd', {}, null);
+        await store.artifacts.upsert('AccessToken', 'a', {}, START + 1000, null);
+        await store.artifacts.upsert('AccessToken', 'b', {}, START + 2000, null);
+        await store.artifacts.upsert('Session', 'c', {}, START + 1000, null);
+        await store.artifacts.upsert('Grant', 'd', {}, null, null);
         clock.advance(1000);
         assert.equal(await store.artifacts.deleteExpired(), 2);
         assert.equal(await store.artifacts.deleteExpired(), 0);

@@ -102,18 +102,26 @@ export interface ClientRepository {
  * the backing of its adapter interface. Payloads are opaque JSON.
  */
 export interface ArtifactRepository {
-  /** Inserts or replaces. expiresAt null: never expires. */
-  upsert(model: string, id: string, payload: Record<string, unknown>, expiresAt: number | null): Promise<void>;
+  /**
+   * Inserts or replaces. expiresAt null: never expires. grantId: the grant whose revocation
+   * removes this artifact (tokens and codes); null for artifacts that outlive a grant
+   * (sessions, interactions), even when their payload mentions one.
+   */
+  upsert(model: string, id: string, payload: Record<string, unknown>, expiresAt: number | null, grantId: string | null): Promise<void>;
   /** null when absent or expired (expiresAt <= now). A consumed artifact is returned with `consumed` set in its payload (epoch seconds). */
   find(model: string, id: string): Promise<Record<string, unknown> | null>;
   /** By `payload.uid` (sessions). */
   findByUid(model: string, uid: string): Promise<Record<string, unknown> | null>;
   /** By `payload.userCode` (device flow). */
   findByUserCode(model: string, userCode: string): Promise<Record<string, unknown> | null>;
-  /** Marks it consumed at `now` (sets payload.consumed to epoch seconds). */
-  consume(model: string, id: string): Promise<void>;
+  /**
+   * Marks it consumed at `now` (payload.consumed reads back as epoch seconds). Atomic: true only
+   * for the one call that consumed a live, unconsumed artifact, so two concurrent redemptions
+   * of one code cannot both succeed.
+   */
+  consume(model: string, id: string): Promise<boolean>;
   destroy(model: string, id: string): Promise<void>;
-  /** Removes every artifact of every model whose `payload.grantId` equals grantId. */
+  /** Removes every artifact of every model upserted with this grantId. */
   revokeByGrantId(grantId: string): Promise<void>;
   /** Removes expired artifacts; returns how many. */
   deleteExpired(): Promise<number>;

@@ -48,3 +48,22 @@ export interface HeaderSink {
 export function setPageSecurityHeaders(res: HeaderSink): void {
   for (const [name, value] of PAGE_SECURITY_HEADERS) res.setHeader(name, value);
 }
+
+/**
+ * Headers for what oidc-provider answers itself (its JSON endpoints, and the self-submitting
+ * page of `response_mode=form_post` that carries a code). Same framing and caching rules as
+ * our pages; `script-src 'self'` is there so oidc-provider can add the hash of its one inline
+ * auto-submit script, which it does only when a script-src directive exists. Nothing else
+ * served from this origin is a script.
+ */
+export const PROVIDER_SECURITY_HEADERS: readonly (readonly [string, string])[] = Object.freeze([
+  Object.freeze(['Content-Security-Policy', CONTENT_SECURITY_POLICY.replace("default-src 'none'", "default-src 'none'; script-src 'self'")] as const),
+  Object.freeze(['Referrer-Policy', 'no-referrer'] as const),
+  Object.freeze(['X-Content-Type-Options', 'nosniff'] as const),
+  Object.freeze(['X-Frame-Options', 'DENY'] as const),
+]);
+
+/** Sets PROVIDER_SECURITY_HEADERS; oidc-provider sets its own Cache-Control per endpoint. */
+export function setProviderSecurityHeaders(res: HeaderSink): void {
+  for (const [name, value] of PROVIDER_SECURITY_HEADERS) res.setHeader(name, value);
+}

@@ -44,7 +44,7 @@ export function createArtifactRepository({ db, clock, errors }: SqlContext): Art
   };
 
   const repository: ArtifactRepository = {
-    async upsert(model: string, id: string, payload: Payload, expiresAt: number | null): Promise<void> {
+    async upsert(model: string, id: string, payload: Payload, expiresAt: number | null, grantId: string | null): Promise<void> {
       // NaN would be stored as NULL, "never expires": refuse it instead.
       if (expiresAt !== null && !Number.isFinite(expiresAt)) {
         throw new PortcullisError(ErrorCodes.ERR_STORE, `store: artifact expiry must be a finite time, got ${String(expiresAt)}`);
@@ -53,7 +53,7 @@ export function createArtifactRepository({ db, clock, errors }: SqlContext): Art
         model,
         id,
         payload: encodeJson(payload),
-        grant_id: key(payload, 'grantId'),
+        grant_id: grantId,
         uid: key(payload, 'uid'),
         user_code: key(payload, 'userCode'),
         expires_at: expiresAt === null ? null : Math.floor(expiresAt),
@@ -80,8 +80,16 @@ export function createArtifactRepository({ db, clock, errors }: SqlContext): Art
     findByUid: (model, uid) => findBy(model, 'uid', uid),
     findByUserCode: (model, userCode) => findBy(model, 'user_code', userCode),
 
-    async consume(model: string, id: string): Promise<void> {
-      await db.updateTable('oidc_artifacts').set({ consumed_at: clock.now() }).where('model', '=', model).where('id', '=', id).execute();
+    async consume(model: string, id: string): Promise<boolean> {
+      const result = await db
+        .updateTable('oidc_artifacts')
+        .set({ consumed_at: clock.now() })
+        .where('model', '=', model)
+        .where('id', '=', id)
+        .where('consumed_at', 'is', null)
+        .where(live)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
     },
 
     async destroy(model: string, id: string): Promise<void> {

@@ -90,7 +90,7 @@ describe('sqlite store', () => {
     const alice = await first.users.create({ username: 'alice', email: 'a@example.org' });
     await first.groups.create('ops');
     await first.groups.addMember('ops', alice.id);
-    await first.artifacts.upsert('Grant', 'g1', { accountId: alice.id }, null);
+    await first.artifacts.upsert('Grant', 'g1', { accountId: alice.id }, null, null);
     await first.close();
     const migrations = () => {
       const raw = new DatabaseSync(path, { readOnly: true });
