@@ -518,7 +518,7 @@ describe('session fixation', () => {
   // over https), signed with a companion `.sig` cookie.
   const SESSION = 'portcullis';
   const MALLORY = { username: 'mallory', password: 'mallory password 0123', email: 'mallory@example.com' };
-  const host = () => new URL(idp.issuer).host;
+  const host = () => new URL(idp.issuer).hostname;
   const sessionCookies = (browser: Browser) => browser.cookies.filter((c) => c.name === SESSION || c.name === `${SESSION}.sig`).map((c) => ({ ...c }));
 
   before(async () => {
@@ -545,8 +545,8 @@ describe('session fixation', () => {
     // An attacker who can set cookies for the host (a sibling subdomain, over http) plants a
     // session id and a signature before the victim signs in.
     const planted = [
-      { name: SESSION, value: 'attacker-chosen-session-id', host: host(), path: '/' },
-      { name: `${SESSION}.sig`, value: 'attacker-chosen-signature', host: host(), path: '/' },
+      { name: SESSION, value: 'attacker-chosen-session-id', host: host(), hostOnly: true, path: '/' },
+      { name: `${SESSION}.sig`, value: 'attacker-chosen-signature', host: host(), hostOnly: true, path: '/' },
     ];
     victim.cookies.push(...planted.map((c) => ({ ...c })));
     const { last: login } = await walk(victim, await victim.get(authUrl(idp.issuer, codeParams(WEBAPP.id, WEBAPP.redirect))));

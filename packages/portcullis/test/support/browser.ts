@@ -1,7 +1,8 @@
 /**
- * A browser without a screen, for login-flow tests: keeps cookies per host the way a browser
- * does (names, values, Path; Secure cookies only over https), follows no redirects by itself
- * so tests see every hop, and submits forms found in pages.
+ * A browser without a screen, for login-flow tests: keeps cookies the way a browser does (per
+ * host name, not port; a Domain attribute widens them to subdomains; Path), follows no
+ * redirects by itself so tests see every hop, and submits forms found in pages. Page loads
+ * send a browser's Accept header.
  */
 import { request as httpRequest } from 'node:http';
 
@@ -16,7 +17,9 @@ export interface Page {
 interface Cookie {
   name: string;
   value: string;
+  /** Host name the cookie came from (host-only) or its Domain attribute. */
   host: string;
+  hostOnly: boolean;
   path: string;
 }
 
@@ -43,8 +46,9 @@ export class Browser {
   }
 
   cookieHeader(url: URL): string {
+    const host = url.hostname;
     return this.cookies
-      .filter((c) => c.host === url.host && url.pathname.startsWith(c.path))
+      .filter((c) => (c.hostOnly ? c.host === host : host === c.host || host.endsWith(`.${c.host}`)) && url.pathname.startsWith(c.path))
       .map((c) => `${c.name}=${c.value}`)
       .join('; ');
   }
@@ -60,7 +64,7 @@ export class Browser {
     return new Promise((resolve, reject) => {
       const req = httpRequest(
         target,
-        { method, headers: { ...(cookie ? { cookie } : {}), ...(body !== null ? { 'content-length': String(Buffer.byteLength(body)) } : {}), ...headers }, timeout: 10_000 },
+        { method, headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8', ...(cookie ? { cookie } : {}), ...(body !== null ? { 'content-length': String(Buffer.byteLength(body)) } : {}), ...headers }, timeout: 10_000 },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -86,15 +90,18 @@ export class Browser {
       const value = pair!.slice(eq + 1).trim();
       let path = '/';
       let expired = false;
+      let domain: string | null = null;
       for (const attribute of attributes) {
         const [key, val = ''] = attribute.trim().split('=');
         if (key!.toLowerCase() === 'path') path = val;
+        if (key!.toLowerCase() === 'domain') domain = val.replace(/^\./, '').toLowerCase();
         if (key!.toLowerCase() === 'expires' && Date.parse(val) < Date.now()) expired = true;
         if (key!.toLowerCase() === 'max-age' && Number(val) <= 0) expired = true;
       }
-      const index = this.cookies.findIndex((c) => c.name === name && c.host === url.host && c.path === path);
+      const host = domain ?? url.hostname;
+      const index = this.cookies.findIndex((c) => c.name === name && c.host === host && c.path === path);
       if (index !== -1) this.cookies.splice(index, 1);
-      if (!expired) this.cookies.push({ name, value, host: url.host, path });
+      if (!expired) this.cookies.push({ name, value, host, hostOnly: domain === null, path });
     }
   }
 }
