@@ -18,6 +18,7 @@ import {
   createFrontDoor,
   httpsSites,
   type HttpsSite,
+  type Authenticator,
   type IdentityEndpoint,
   type Runtime,
   type RuntimeDeps,
@@ -87,8 +88,17 @@ export async function start(options: StartOptions): Promise<Instance> {
   const depsFor = async (next: Config): Promise<RuntimeDeps> => {
     if (metrics === null && configUsesMetrics(next)) metrics = await loadMetricsKit();
     await prepareTls(next);
-    const endpoint = await identity.prepare(next);
-    return { logger, events, clock: systemClock, metrics, identity: endpoint, configFile, httpsAvailable: true };
+    const prepared = await identity.prepare(next);
+    return {
+      logger,
+      events,
+      clock: systemClock,
+      metrics,
+      identity: prepared?.http ?? null,
+      authenticator: prepared?.authenticator ?? null,
+      configFile,
+      httpsAvailable: true,
+    };
   };
   const front = createFrontDoor({ logger, events, certificates: () => certificates });
 
@@ -211,7 +221,16 @@ export async function checkConfig(options: StartOptions): Promise<Config> {
     const metrics = configUsesMetrics(config) ? await loadMetricsKit() : null;
     // Validating checks the identity settings but opens no database: nothing is written.
     const identity = configUsesIdentity(config) ? await checkIdentity(config) : null;
-    const runtime = buildRuntime(config, { logger, events: new EventBus(), clock: systemClock, metrics, identity, configFile, httpsAvailable: true });
+    const runtime = buildRuntime(config, {
+      logger,
+      events: new EventBus(),
+      clock: systemClock,
+      metrics,
+      identity: identity?.http ?? null,
+      authenticator: identity?.authenticator ?? null,
+      configFile,
+      httpsAvailable: true,
+    });
     await runtime.dispose();
     return config;
   } finally {
@@ -251,18 +270,17 @@ async function openStore(path: string, clock: Clock): Promise<Store> {
 }
 
 /** `portcullis validate`: the identity settings that can be checked without the database. */
-async function checkIdentity(config: Config): Promise<IdentityEndpoint> {
+async function checkIdentity(config: Config): Promise<{ http: IdentityEndpoint; authenticator: Authenticator }> {
   issuerOf(config);
   const { checkIdentityConfig } = await import('./identity/index.ts');
   await checkIdentityConfig(config.identity!);
-  return {
-    handle: () => Promise.reject(new PortcullisError(ErrorCodes.ERR_INTERNAL, 'a validated config does not serve requests')),
-  };
+  const unused = () => Promise.reject(new PortcullisError(ErrorCodes.ERR_INTERNAL, 'a validated config does not serve requests'));
+  return { http: { handle: unused }, authenticator: { cookiePrefix: '', identify: unused, signInUrl: () => '', assertion: unused } };
 }
 
 interface IdentityHolder {
-  /** Opens the store and builds the provider when the config serves identity_provider (again when its settings changed). */
-  prepare(config: Config): Promise<IdentityEndpoint | null>;
+  /** Opens the store and builds the provider when the config serves identity_provider (on every load). */
+  prepare(config: Config): Promise<{ http: IdentityEndpoint; authenticator: Authenticator } | null>;
   setupLink(): string | null;
   close(): Promise<void>;
 }
@@ -297,7 +315,16 @@ function createIdentityHolder(deps: { logger: Logger; events: EventBus; clock: C
       let next: Identity;
       try {
         const { createIdentity } = await import('./identity/index.ts');
-        next = await createIdentity({ config: config.identity!, issuer, store: nextStore, clock: deps.clock, events: deps.events, logger: deps.logger });
+        next = await createIdentity({
+          config: config.identity!,
+          issuer,
+          servedHosts: config.sites.flatMap((site) => site.addresses.map((a) => a.host)).filter((h) => h !== ''),
+          trustedProxies: config.server.trustedProxies,
+          store: nextStore,
+          clock: deps.clock,
+          events: deps.events,
+          logger: deps.logger,
+        });
       } catch (error) {
         if (!reuse) await nextStore.close();
         throw error;
@@ -308,7 +335,7 @@ function createIdentityHolder(deps: { logger: Logger; events: EventBus; clock: C
       storePath = path;
       await oldIdentity?.close();
       await oldStore?.close();
-      return next.http;
+      return next;
     },
     setupLink: () => current?.setupLink() ?? null,
     close: closeAll,

@@ -18,10 +18,12 @@ import { defineMatchers, type MatcherScope } from './matcher-syntax.ts';
 import { groupExclusiveRoutes, RESERVED_DIRECTIVES, sortRoutes, type DirectiveRoute } from './directive-order.ts';
 import type { HandlerDirective } from './directives/common.ts';
 import { adaptAbort } from './directives/abort.ts';
+import { adaptAuthenticate, checkAuthenticateSites } from './directives/authenticate.ts';
 import { adaptBind } from './directives/bind.ts';
 import { adaptEncode } from './directives/encode.ts';
 import { adaptError } from './directives/error.ts';
 import { adaptFileServer } from './directives/file-server.ts';
+import { adaptForwardAuth } from './directives/forward-auth.ts';
 import { adaptHandle, adaptHandlePath, adaptRoute } from './directives/handle.ts';
 import { adaptHandleErrors } from './directives/handle-errors.ts';
 import { adaptHeader, adaptRequestHeader } from './directives/header.ts';
@@ -41,9 +43,11 @@ import { adaptLogSkip, adaptVars } from './directives/vars.ts';
 /** Directives that add routes, by name. */
 const HANDLER_DIRECTIVES: Record<string, HandlerDirective> = {
   abort: adaptAbort,
+  authenticate: adaptAuthenticate,
   encode: adaptEncode,
   error: adaptError,
   file_server: adaptFileServer,
+  forward_auth: adaptForwardAuth,
   handle: adaptHandle,
   handle_path: adaptHandlePath,
   header: adaptHeader,
@@ -69,8 +73,8 @@ const SITE_DIRECTIVES = new Set(['bind', 'handle_errors', 'log', 'tls']);
 /** Caddy directives Portcullis does not implement, with what to use instead. */
 const UNSUPPORTED_DIRECTIVES: Record<string, string> = {
   acme_server: 'the ACME server is not supported',
-  basic_auth: 'basic_auth is not supported; Portcullis will gate sites by identity with authenticate',
-  basicauth: 'basicauth is not supported; Portcullis will gate sites by identity with authenticate',
+  basic_auth: 'basic_auth is not supported; gate the site by identity with authenticate (sign-in at the identity provider)',
+  basicauth: 'basicauth is not supported; gate the site by identity with authenticate (sign-in at the identity provider)',
   copy_response: 'copy_response is not supported yet',
   copy_response_headers: 'copy_response_headers is not supported yet',
   fs: 'virtual file systems are not supported',
@@ -123,6 +127,7 @@ export function adaptCaddyfile(parsed: ParsedCaddyfile): Config {
   }
   checkDuplicateAddresses(uses, options.httpPort, options.httpsPort, createDispenser(errors, 'site address'));
   options.identity = checkIdentityProviderSites(adapter.identityProviders, options.identity, options.httpPort, options.httpsPort, errors);
+  checkAuthenticateSites(sites, options.identity, options.httpPort, options.httpsPort, errors);
   sortByPlace(errors);
   errors.throwIfAny();
   const { order: _order, defaultBind, ...rest } = options;

@@ -62,8 +62,6 @@ export const DEFAULT_DIRECTIVE_ORDER: readonly string[] = [
 
 /** Directives of later Portcullis releases: reserved in the order table, an error to use today. */
 export const RESERVED_DIRECTIVES: Record<string, string> = {
-  authenticate: 'the authenticate directive is not available yet',
-  forward_auth: 'the forward_auth directive is not available yet',
   jwt: 'the jwt directive is not available yet',
   rate_limit: 'the rate_limit directive is not available yet',
 };

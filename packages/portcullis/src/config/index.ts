@@ -20,3 +20,4 @@ export {
 } from './identity-checks.ts';
 export type { Parsed } from './durations.ts';
 export type { IdentityClientConfig } from './types.ts';
+export { HEADER_ALIASES, headerKey } from './authenticate-checks.ts';

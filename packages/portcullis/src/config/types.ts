@@ -276,8 +276,10 @@ export type HandlerConfig =
   | ErrorHandler
   | FileServerHandler
   | ReverseProxyHandler
+  | ForwardAuthHandler
   | MetricsHandler
-  | IdentityProviderHandler;
+  | IdentityProviderHandler
+  | AuthenticateHandler;
 
 export interface VarsHandler {
   handler: 'vars';
@@ -429,8 +431,53 @@ export interface ReverseProxyHandler {
   request_buffers: number;
 }
 
+/**
+ * `forward_auth`: asks an auth server (a GET to `uri` on its upstreams, reverse_proxy's
+ * settings) before the request goes on. 2xx: `copy_headers` are copied from its answer onto
+ * the request and the chain continues; anything else is relayed to the client as it is.
+ */
+export interface ForwardAuthHandler extends Omit<ReverseProxyHandler, 'handler' | 'flush_interval_ms' | 'request_buffers'> {
+  handler: 'forward_auth';
+  /** Path and optional query of the auth request, with placeholders. */
+  uri: string;
+  /** Auth response field `from` -> request field `to`; every `to` is removed from the client's request. */
+  copy_headers: { from: string; to: string }[];
+}
+
 export interface MetricsHandler {
   handler: 'metrics';
+}
+
+/**
+ * `authenticate [<matcher>] { ... }`: only signed-in users pass (others are sent to sign in),
+ * and only those the policy admits (others get `denyStatus`). The identity goes upstream in
+ * headers; client-sent copies of those headers are removed on every route of the site.
+ */
+export interface AuthenticateHandler {
+  handler: 'authenticate';
+  /** `require ...` lines: all must hold. Empty: any signed-in user. */
+  require: AuthRequirement[];
+  /** `deny_status <code>` (default 403): what a signed-in user who fails the policy gets. */
+  denyStatus: number;
+  /** `header_names { user <h>; email <h>; name <h>; groups <h> }` (defaults Remote-User, Remote-Email, Remote-Name, Remote-Groups). */
+  headers: { user: string; email: string; name: string; groups: string };
+  /**
+   * `header_aliases authentik|oauth2-proxy...`: the same identity also under
+   * X-Authentik-Username/-Email/-Name/-Groups or X-Auth-Request-User/-Email/-Preferred-Username/-Groups.
+   */
+  aliases: ('authentik' | 'oauth2-proxy')[];
+  /** `assertion [<header>]`: a short-lived signed JWT with the identity in this header (default X-Portcullis-Assertion); null: none. */
+  assertionHeader: string | null;
+}
+
+/**
+ * One `require` line. `user a b`: the username is one of them; `group a b`: member of every
+ * listed group; `any_group a b`: member of at least one; `email *@example.com ...`: the
+ * (verified or not) email matches one of the patterns (`*` = any run of characters, case-insensitive).
+ */
+export interface AuthRequirement {
+  kind: 'user' | 'group' | 'any_group' | 'email';
+  values: string[];
 }
 
 /** `identity_provider`: serves the OpenID provider and its login pages on this site. */

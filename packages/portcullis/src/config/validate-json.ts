@@ -14,9 +14,23 @@ import { compileIpRanges } from '../kernel/ip-ranges.ts';
 import { didYouMean } from './dispenser.ts';
 import { checkRegexp } from './matcher-syntax.ts';
 import { adminListenProblem, defaultServerOptions, LOG_LEVELS } from './global-options.ts';
+import { copyHeaderProblem } from './directives/forward-auth.ts';
 import { defaultTransport } from './directives/reverse-proxy.ts';
 import { CIPHER_SUITES, TLS_PROTOCOLS } from './directives/tls.ts';
 import { deriveIssuer } from './directives/identity-provider.ts';
+import {
+  authenticateHeaderProblems,
+  authenticateSiteProblems,
+  checkDenyStatus,
+  checkHeaderAlias,
+  checkIdentityHeaderName,
+  checkRequirementKind,
+  checkRequirementValue,
+  DEFAULT_DENY_STATUS,
+  DEFAULT_IDENTITY_HEADERS,
+  requirementValuesProblems,
+  type HeaderSetting,
+} from './authenticate-checks.ts';
 import {
   checkAttributeName,
   checkBrand,
@@ -255,6 +269,64 @@ const statusOrPlaceholder: Check<number | string> = (v, path, ctx) => {
   return num(100, 999)(v, path, ctx);
 };
 
+/** A string run through a shared check that may normalise it. */
+function checkedBy<T>(check: (text: string) => Parsed<T>): Check<T> {
+  return (v, path, ctx) => {
+    const s = str()(v, path, ctx);
+    if (s === undefined) return undefined;
+    const r = check(s);
+    return r.ok ? r.value : fail(ctx, path, r.error);
+  };
+}
+
+const identityHeaderName = checkedBy(checkIdentityHeaderName);
+
+const authRequirement = obj({ kind: checkedBy(checkRequirementKind), values: list(str(), true) }, (out, path, ctx) => {
+  const kind = out.kind as Parameters<typeof checkRequirementValue>[0] | undefined;
+  const values = out.values as string[] | undefined;
+  if (kind === undefined || values === undefined) return;
+  const at = (i: number) => child(child(path, 'values'), i);
+  let good = true;
+  values.forEach((value, i) => {
+    const r = checkRequirementValue(kind, value);
+    if (r.ok) return;
+    fail(ctx, at(i), r.error);
+    good = false;
+  });
+  if (good) for (const p of requirementValuesProblems(kind, values)) fail(ctx, at(p.index), p.message);
+});
+
+const denyStatus: Check<number> = (v, path, ctx) => {
+  const n = num(100, 599)(v, path, ctx);
+  if (n === undefined) return undefined;
+  const r = checkDenyStatus(n);
+  return r.ok ? r.value : fail(ctx, path, r.error);
+};
+
+const authenticateFields: Record<string, Field | Check> = {
+  require: withDefault(list(authRequirement), () => []),
+  denyStatus: withDefault(denyStatus, () => DEFAULT_DENY_STATUS),
+  headers: withDefault(
+    obj({
+      user: withDefault(identityHeaderName, () => DEFAULT_IDENTITY_HEADERS.user),
+      email: withDefault(identityHeaderName, () => DEFAULT_IDENTITY_HEADERS.email),
+      name: withDefault(identityHeaderName, () => DEFAULT_IDENTITY_HEADERS.name),
+      groups: withDefault(identityHeaderName, () => DEFAULT_IDENTITY_HEADERS.groups),
+    }),
+    () => ({ ...DEFAULT_IDENTITY_HEADERS }),
+  ),
+  aliases: withDefault(list(checkedBy(checkHeaderAlias)), () => []),
+  assertionHeader: withDefault(nullable(identityHeaderName), () => null),
+};
+
+/** The authenticate handler's rules between its header settings (as in the Caddyfile). */
+function checkAuthenticate(out: Record<string, unknown>, path: string, ctx: Ctx): void {
+  const where = (s: HeaderSetting) =>
+    s.kind === 'name' ? child(child(path, 'headers'), s.role) : s.kind === 'alias' ? child(child(path, 'aliases'), s.index) : child(path, 'assertionHeader');
+  const handler = out as unknown as Parameters<typeof authenticateHeaderProblems>[0];
+  for (const p of authenticateHeaderProblems(handler)) fail(ctx, where(p.setting), p.message);
+}
+
 const HANDLERS: Record<string, Record<string, Field | Check>> = {
   vars: { vars: record(str()) },
   headers: {
@@ -355,7 +427,43 @@ const HANDLERS: Record<string, Record<string, Field | Check>> = {
   },
   metrics: {},
   identity_provider: {},
+  authenticate: authenticateFields,
 };
+
+const copyField: Check<string> = (v, path, ctx) => {
+  const name = str(true)(v, path, ctx);
+  if (name === undefined) return undefined;
+  const problem = copyHeaderProblem(name);
+  return problem === null ? name : fail(ctx, path, problem);
+};
+
+const authUri: Check<string> = (v, path, ctx) => {
+  const uri = str(true)(v, path, ctx);
+  if (uri === undefined) return undefined;
+  // eslint-disable-next-line no-control-regex
+  return uri.startsWith('/') && !/[\s\0-\x1f\x7f#]/.test(uri) ? uri : fail(ctx, path, 'expected a path starting with / (no spaces, control characters or #)');
+};
+
+// forward_auth: reverse_proxy's settings for its one GET (no body, nothing to stream), plus its own.
+const { flush_interval_ms: _flush, request_buffers: _buffers, ...authRequestFields } = HANDLERS.reverse_proxy!;
+HANDLERS.forward_auth = {
+  uri: authUri,
+  copy_headers: withDefault(list(obj({ from: copyField, to: copyField })), () => []),
+  ...authRequestFields,
+};
+
+function checkForwardAuth(out: Record<string, unknown>, path: string, ctx: Ctx): void {
+  const seen = new Set<string>();
+  for (const [i, copy] of ((out.copy_headers as { to?: string }[] | undefined) ?? []).entries()) {
+    const to = copy.to?.toLowerCase();
+    if (to === undefined) continue;
+    if (seen.has(to)) fail(ctx, child(child(path, 'copy_headers'), i), `${copy.to} is already set from another field`);
+    seen.add(to);
+  }
+  const lb = out.load_balancing as { policy?: string; retry_match?: unknown } | undefined;
+  if (lb?.policy === 'cookie') fail(ctx, child(path, 'load_balancing'), 'the cookie policy is not supported by forward_auth');
+  if (lb?.retry_match !== undefined) fail(ctx, child(path, 'load_balancing'), 'retry_match does not apply to forward_auth: its GET is always retried within try_duration_ms');
+}
 
 const handler: Check = (v, path, ctx) => {
   if (!plainObject(v)) return fail(ctx, path, `expected a handler object, got ${describe(v)}`);
@@ -364,7 +472,9 @@ const handler: Check = (v, path, ctx) => {
     return fail(ctx, child(path, 'handler'), `unknown handler ${describe(name)}${typeof name === 'string' ? didYouMean(name, Object.keys(HANDLERS)) : ''} (expected one of ${Object.keys(HANDLERS).join(', ')})`);
   }
   const out = obj({ handler: str(), ...HANDLERS[name] })(v, path, ctx);
-  if (out !== undefined && name === 'reverse_proxy') checkReverseProxy(out, path, ctx);
+  if (out !== undefined && (name === 'reverse_proxy' || name === 'forward_auth')) checkReverseProxy(out, path, ctx);
+  if (out !== undefined && name === 'forward_auth') checkForwardAuth(out, path, ctx);
+  if (out !== undefined && name === 'authenticate') checkAuthenticate(out, path, ctx);
   return out;
 };
 
@@ -637,6 +747,20 @@ function checkIdentitySites(out: Record<string, unknown>, _path: string, ctx: Ct
   if (problem !== null) fail(ctx, first.path, `set identity.issuer: this site serves identity_provider and ${problem}`);
 }
 
+/** The sites using authenticate against the identity provider, as the Caddyfile adapter checks them. */
+function checkAuthenticateSites(out: Record<string, unknown>, ctx: Ctx): void {
+  const input = {
+    identity: out.identity as IdentityConfig | null | undefined,
+    sites: (out.sites as Parameters<typeof authenticateSiteProblems>[0]['sites'] | undefined) ?? [],
+    httpPort: (out.httpPort as number | undefined) ?? 80,
+    httpsPort: (out.httpsPort as number | undefined) ?? 443,
+  };
+  for (const p of authenticateSiteProblems(input)) {
+    const site = child('sites', p.site);
+    fail(ctx, p.address === null ? `${site}.${p.use.path}` : child(child(site, 'addresses'), p.address), `authenticate: ${p.message}`);
+  }
+}
+
 const defaults = defaultServerOptions();
 const config = obj({
   admin: withDefault(obj({ listen: adminListen }), () => ({ listen: 'localhost:2019' })),
@@ -681,7 +805,10 @@ const config = obj({
   database: withDefault(database, () => ({ driver: 'sqlite', path: null })),
   identity: withDefault(nullable(identityConfig), () => null),
   sites: list(site),
-}, checkIdentitySites);
+}, (out, path, ctx) => {
+  checkIdentitySites(out, path, ctx);
+  checkAuthenticateSites(out, ctx);
+});
 
 /** Deepest object/array nesting in JSON text (strings skipped), to refuse absurd inputs early. */
 function nestingDepth(text: string): number {

@@ -5,7 +5,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Provider from 'oidc-provider';
+import type { EdgeSessions } from './edge-sessions.ts';
 import type { FirstAdmin } from './first-admin.ts';
+import type { ForwardAuthEndpoint } from './forward-auth-endpoint.ts';
+import type { Portal } from './portal.ts';
 import { setProviderSecurityHeaders } from './views/security-headers.ts';
 import type { Views } from './views/views.ts';
 
@@ -17,32 +20,40 @@ export interface EndpointDeps {
   views: Views;
   firstAdmin: FirstAdmin;
   interactions: (req: IncomingMessage, res: ServerResponse, path: string, clientIp: string) => Promise<boolean>;
+  portal: Portal;
+  forwardAuth: ForwardAuthEndpoint;
+  edge: EdgeSessions;
 }
 
 /** What the proxy's `identity_provider` handler calls (it declares the same shape as a port). */
 export interface IdentityHttp {
-  handle(req: IncomingMessage, res: ServerResponse, request: { clientIp: string; id: string }): Promise<void>;
+  handle(req: IncomingMessage, res: ServerResponse, request: { clientIp: string; remoteIp: string; id: string }): Promise<void>;
 }
 
 export function createEndpoint(deps: EndpointDeps): IdentityHttp {
-  const { issuer, views, firstAdmin, interactions } = deps;
+  const { issuer, views, firstAdmin, interactions, portal, forwardAuth, edge } = deps;
   const callback = deps.provider.callback();
   const proto = issuer.protocol.slice(0, -1);
   return {
-    async handle(req, res, { clientIp }) {
+    async handle(req, res, { clientIp, remoteIp }) {
       // oidc-provider runs with `proxy = true`: these three are what it believes, so they are
       // ours alone. A client's copies are dropped (header-spoofing advisories of other proxies).
       const headers = req.headers;
+      const url = new URL(req.url ?? '/', issuer);
+      // Forward-auth reads the other proxy's X-Forwarded-* (from trusted proxies only) first.
+      if (await forwardAuth(req, res, url, remoteIp)) return;
       delete headers['x-forwarded-for'];
       delete headers['x-forwarded-host'];
       delete headers['x-forwarded-proto'];
       headers['x-forwarded-proto'] = proto;
       headers['x-forwarded-host'] = issuer.host;
       headers['x-forwarded-for'] = clientIp;
-      const url = new URL(req.url ?? '/', issuer);
       if (url.pathname === STYLESHEET_PATH) return sendStylesheet(req, res, views);
       if (await firstAdmin.handle(req, res, url)) return;
       if (await interactions(req, res, url.pathname, clientIp)) return;
+      if (await portal(req, res, url, clientIp)) return;
+      // Signing out of the provider (RP-initiated logout) also ends the sign-in of gated sites.
+      if (url.pathname === '/session/end/confirm' && req.method === 'POST') res.appendHeader('Set-Cookie', await edge.destroy(headers.cookie));
       setProviderSecurityHeaders(res);
       await callback(req, res);
     },

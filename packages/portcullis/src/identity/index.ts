@@ -8,7 +8,13 @@ import { ErrorCodes, PortcullisError } from '../kernel/errors.ts';
 import type { EventBus } from '../kernel/events.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { Store } from '../store/types.ts';
+import { compileIpRanges } from '../kernel/ip-ranges.ts';
 import { createAccounts } from './accounts.ts';
+import { createAuthenticator, type Authenticator } from './authenticator.ts';
+import { createEdgeSessions } from './edge-sessions.ts';
+import { createForwardAuthEndpoint } from './forward-auth-endpoint.ts';
+import { createPortal } from './portal.ts';
+import { createReturnToCheck } from './return-to.ts';
 import { createEndpoint, STYLESHEET_PATH, type IdentityHttp } from './endpoint.ts';
 import { createFirstAdmin } from './first-admin.ts';
 import { createCsrf } from './forms.ts';
@@ -22,9 +28,14 @@ import { createViews } from './views/views.ts';
 export { createIdentityAdmin, type IdentityAdmin } from './admin.ts';
 export { rotateKeys } from './signing-keys.ts';
 export type { IdentityHttp } from './endpoint.ts';
+export type { Authenticator } from './authenticator.ts';
 
 export interface IdentityOptions {
   config: IdentityConfig;
+  /** Host names the config's sites serve: return addresses may point at them. */
+  servedHosts: string[];
+  /** CIDRs of proxies whose X-Forwarded-* headers the forward-auth endpoint believes. */
+  trustedProxies: string[];
   /** The issuer URL: the configured one, or the origin of the site serving identity_provider. */
   issuer: string;
   store: Store;
@@ -35,6 +46,8 @@ export interface IdentityOptions {
 
 export interface Identity {
   http: IdentityHttp;
+  /** Sign-in sessions for `authenticate` (the proxy's Authenticator port). */
+  authenticator: Authenticator;
   /** The first-administrator link while the store has no users; null afterwards. */
   setupLink(): string | null;
   close(): Promise<void>;
@@ -63,8 +76,14 @@ export async function createIdentity(options: IdentityOptions): Promise<Identity
   const accounts = createAccounts({ store, clock, events, throttle: createLoginThrottle({ clock }), logger });
   const csrf = createCsrf(keys.cookieKeys[0]!);
   const issuerText = issuer.origin;
+  const secure = issuer.protocol === 'https:';
+  const edge = createEdgeSessions({ store, clock, cookiePrefix: config.cookie.name, domain: config.cookie.domain, secure, ttlMs: config.sessionTtlMs });
+  const returnTo = createReturnToCheck({ issuer: issuerText, hosts: options.servedHosts, cookieDomain: config.cookie.domain });
   const provider = createProvider({ issuer: issuerText, config, store, clock, keys, views, logger });
-  const interactions = createInteractions({ provider, views, strings, accounts, csrf, logger });
+  const interactions = createInteractions({ provider, views, strings, accounts, csrf, logger, edge });
+  const portal = createPortal({ views, strings, accounts, csrf, edge, returnTo, secure, cookiePrefix: config.cookie.name });
+  const forwardAuth = createForwardAuthEndpoint({ edge, issuer: issuerText, trusted: compileIpRanges(options.trustedProxies), returnTo });
+  const signingKey = keys.jwks.find((k) => k.alg === 'RS256')!;
   const firstAdmin = await createFirstAdmin({
     issuer: issuerText,
     views,
@@ -79,7 +98,8 @@ export async function createIdentity(options: IdentityOptions): Promise<Identity
   }, SWEEP_INTERVAL_MS);
   sweep.unref();
   return {
-    http: createEndpoint({ issuer, provider, views, firstAdmin, interactions }),
+    http: createEndpoint({ issuer, provider, views, firstAdmin, interactions, portal, forwardAuth, edge }),
+    authenticator: createAuthenticator({ edge, issuer: issuerText, signingKey, clock, cookiePrefix: config.cookie.name }),
     setupLink: () => firstAdmin.link(),
     async close() {
       clearInterval(sweep);

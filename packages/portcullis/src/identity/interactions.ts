@@ -9,6 +9,7 @@ import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 import type { Logger } from '../kernel/logger.ts';
 import type { Accounts } from './accounts.ts';
+import type { EdgeSessions } from './edge-sessions.ts';
 import type { Csrf } from './forms.ts';
 import { readForm } from './forms.ts';
 import { FIRST_PARTY } from './oidc-adapter.ts';
@@ -23,13 +24,15 @@ export interface InteractionDeps {
   accounts: Accounts;
   csrf: Csrf;
   logger: Logger;
+  /** Sign-ins of gated sites: one sign-in counts for both (single sign-on). */
+  edge: EdgeSessions;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 /** Answers `/interaction/<uid>[/login|/consent]`; false when the path is not one of them. */
 export function createInteractions(deps: InteractionDeps) {
-  const { provider, views, strings, accounts, csrf } = deps;
+  const { provider, views, strings, accounts, csrf, edge } = deps;
 
   async function clientName(details: Details): Promise<{ name: string; firstParty: boolean }> {
     const client = await provider.Client.find(String(details.params.client_id));
@@ -42,7 +45,14 @@ export function createInteractions(deps: InteractionDeps) {
   }
 
   async function showPrompt(req: IncomingMessage, res: ServerResponse, details: Details) {
-    if (details.prompt.name === 'login') return showLogin(res, details, 200, String(details.params.login_hint ?? ''), null);
+    if (details.prompt.name === 'login') {
+      // Signed in to a gated site already: that counts, unless the app asked for a fresh
+      // sign-in (prompt=login, max_age) or a particular user (id_token_hint).
+      const reasons = details.prompt.reasons;
+      const user = reasons.length === 1 && reasons[0] === 'no_session' ? await edge.identify(req.headers.cookie) : null;
+      if (user !== null) return provider.interactionFinished(req, res, { login: { accountId: user.id } }, { mergeWithLastSubmission: false });
+      return showLogin(res, details, 200, String(details.params.login_hint ?? ''), null);
+    }
     const client = await clientName(details);
     if (client.firstParty) return grantConsent(req, res, details);
     const scopes = (details.prompt.details.missingOIDCScope as string[] | undefined) ?? [];
@@ -64,6 +74,8 @@ export function createInteractions(deps: InteractionDeps) {
       return showLogin(res, details, 401, login, strings.errorInvalidCredentials);
     }
     const results: InteractionResults = { login: { accountId: result.user.id, amr: ['pwd'] } };
+    // The same sign-in opens the gated sites too; a new session id every time (fixation).
+    res.setHeader('Set-Cookie', [await edge.destroy(req.headers.cookie), await edge.create(result.user.id)]);
     await provider.interactionFinished(req, res, results, { mergeWithLastSubmission: false });
   }
 

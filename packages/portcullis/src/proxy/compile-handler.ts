@@ -8,7 +8,9 @@ import type { HandlerDeps } from './handler-deps.ts';
 import { createEncode } from './handlers/encode.ts';
 import { createError } from './handlers/error.ts';
 import { createFileServer } from './handlers/file-server.ts';
+import { createForwardAuth } from './handlers/forward-auth.ts';
 import { createHeaders } from './handlers/headers.ts';
+import { createAuthenticate } from './handlers/authenticate.ts';
 import { createIdentityProvider } from './handlers/identity-provider.ts';
 import { createMetricsEndpoint } from './handlers/metrics.ts';
 import { createRequestBody } from './handlers/request-body.ts';
@@ -32,8 +34,10 @@ const factories: Factories = {
   error: createError,
   file_server: createFileServer,
   reverse_proxy: (config, deps) => createReverseProxy(config, deps, { trustedProxies: deps.trustedProxies }),
+  forward_auth: createForwardAuth,
   metrics: createMetricsEndpoint,
   identity_provider: createIdentityProvider,
+  authenticate: createAuthenticate,
 };
 
 export function compileHandler(config: HandlerConfig, deps: HandlerDeps): Handler {

@@ -57,6 +57,12 @@ export interface RequestContext {
    * res.getHeader cannot see; -1 otherwise. Read by the access log and metrics.
    */
   contentLength: number;
+  /**
+   * The Cookie header as the client sent it. Sites with `authenticate` remove Portcullis's
+   * session cookie from req.headers before any route runs (upstreams never see it);
+   * `authenticate` reads the session from here.
+   */
+  readonly clientCookie: string | undefined;
   readonly logger: Logger;
 }
 

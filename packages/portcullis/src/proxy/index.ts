@@ -1,5 +1,5 @@
 /** The proxy module's facade: compile a config into a runtime, and serve runtimes. */
-export { buildRuntime, configUsesIdentity, configUsesMetrics, type Runtime, type RuntimeDeps } from './runtime.ts';
+export { buildRuntime, configUsesAuthenticate, configUsesIdentity, configUsesMetrics, type Runtime, type RuntimeDeps } from './runtime.ts';
 export { createFrontDoor, type FrontDoor } from './front-door.ts';
 export { httpsSites, type HttpsSite } from './listen-plan.ts';
-export type { CertificateProvider, IdentityEndpoint } from './ports.ts';
+export type { Authenticator, CertificateProvider, IdentityEndpoint } from './ports.ts';

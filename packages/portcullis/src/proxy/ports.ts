@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SecureContext } from 'node:tls';
+import type { SignedInUser } from '../kernel/auth-policy.ts';
 
 /**
  * The identity provider's HTTP surface (OpenID endpoints, login pages), served on sites with
@@ -15,7 +16,23 @@ export interface IdentityEndpoint {
    * only) and checked the Host header; the endpoint builds every URL from its issuer, never
    * from request headers.
    */
-  handle(req: IncomingMessage, res: ServerResponse, request: { clientIp: string; id: string }): Promise<void>;
+  handle(req: IncomingMessage, res: ServerResponse, request: { clientIp: string; remoteIp: string; id: string }): Promise<void>;
+}
+
+/** Who is signed in, for `authenticate`; implemented by the identity module, answered in-process. */
+export interface Authenticator {
+  /**
+   * The prefix of Portcullis's cookie names (`portcullis`: `portcullis.sso`,
+   * `__Host-portcullis`, `portcullis.interaction`, ...): all are removed from requests before
+   * they go upstream.
+   */
+  readonly cookiePrefix: string;
+  /** The signed-in user named by the request's session cookie, or null. */
+  identify(cookieHeader: string | undefined): Promise<SignedInUser | null>;
+  /** The sign-in page for an anonymous browser, which comes back to `returnTo` afterwards. */
+  signInUrl(returnTo: string): string;
+  /** A short-lived JWT asserting the user to an upstream at `audience` (the site's origin). */
+  assertion(user: SignedInUser, audience: string): Promise<string>;
 }
 
 /** Certificates for HTTPS listeners, by SNI name; implemented by the TLS module. */

@@ -13,10 +13,11 @@ import { createAccessLogger, type AccessLogger } from './access-log.ts';
 import { compileHandler } from './compile-handler.ts';
 import type { Handler, RequestContext } from './context.ts';
 import type { HandlerDeps } from './handler-deps.ts';
-import type { IdentityEndpoint } from './ports.ts';
+import type { Authenticator, IdentityEndpoint } from './ports.ts';
 import { createHttpMetrics, type HttpMetrics } from './http-metrics.ts';
 import { planListeners, type ListenerPlan } from './listen-plan.ts';
 import { compileRouteList } from './routes.ts';
+import { siteIdentityHeaders, stripIdentityHeaders } from './identity-headers.ts';
 import { createSiteRouter } from './site-router.ts';
 
 export interface RuntimeDeps {
@@ -27,6 +28,8 @@ export interface RuntimeDeps {
   metrics: MetricsKit | null;
   /** The identity provider for `identity_provider` sites; null when the config has none. */
   identity: IdentityEndpoint | null;
+  /** Sign-in sessions for `authenticate`; null when the config has no identity provider. */
+  authenticator: Authenticator | null;
   /** Whether HTTPS listeners have a certificate provider (else HTTPS sites are config errors). */
   httpsAvailable: boolean;
   configFile: string | null;
@@ -67,6 +70,18 @@ export function configUsesIdentity(config: Config): boolean {
   return config.sites.some((s) => usesHandler(s.routes, 'identity_provider'));
 }
 
+/** A site that uses `authenticate` removes client-sent identity headers and the session cookie first. */
+function withIdentityStripped(routes: RouteConfig[], errorRoutes: RouteConfig[], handler: Handler, authenticator: Authenticator | null): Handler {
+  const names = siteIdentityHeaders([...routes, ...errorRoutes]);
+  if (names.size === 0 || authenticator === null) return handler;
+  return stripIdentityHeaders(names, authenticator.cookiePrefix, handler);
+}
+
+/** Whether any site uses `authenticate`. */
+export function configUsesAuthenticate(config: Config): boolean {
+  return config.sites.some((s) => usesHandler(s.routes, 'authenticate') || usesHandler(s.errorRoutes, 'authenticate'));
+}
+
 /** Compiles a config; throws ConfigErrors when something in it cannot be compiled. */
 export function buildRuntime(config: Config, deps: RuntimeDeps): Runtime {
   const listeners = planListeners(config, { httpsAvailable: deps.httpsAvailable });
@@ -77,6 +92,7 @@ export function buildRuntime(config: Config, deps: RuntimeDeps): Runtime {
     clock: deps.clock,
     metrics: deps.metrics,
     identity: deps.identity,
+    authenticator: deps.authenticator,
     configFile: deps.configFile,
     trustedProxies: config.server.trustedProxies,
     compileRoutes: (routes) => compileRouteList(routes, (h) => compileHandler(h, handlerDeps)),
@@ -95,7 +111,7 @@ export function buildRuntime(config: Config, deps: RuntimeDeps): Runtime {
       if (accessLog) disposers.push(() => accessLog.close());
       compiled.set(site, {
         name: site.name,
-        handler: handlerDeps.compileRoutes(site.routes),
+        handler: withIdentityStripped(site.routes, site.errorRoutes, handlerDeps.compileRoutes(site.routes), deps.authenticator),
         errorHandler: site.errorRoutes.length > 0 ? handlerDeps.compileRoutes(site.errorRoutes) : null,
         accessLog,
       });

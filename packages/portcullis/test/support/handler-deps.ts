@@ -11,6 +11,7 @@ export function testDeps(overrides: Partial<HandlerDeps> = {}): HandlerDeps {
     clock: systemClock,
     metrics: null,
     identity: null,
+    authenticator: null,
     configFile: null,
     trustedProxies: [],
     compileRoutes: () => {

@@ -146,7 +146,8 @@ interface PassiveDraft {
   unhealthy_request_count?: number;
 }
 
-export function adaptReverseProxy(input: DirectiveInput): RouteConfig | null {
+/** `usage` names the directive in the no-upstreams message (forward_auth reuses this adapter). */
+export function adaptReverseProxy(input: DirectiveInput, usage = 'reverse_proxy [<matcher>] <upstreams...>'): RouteConfig | null {
   const { d, disp } = input;
   const { match, args, ok } = matcherAndArgs(input);
   const h = defaultHandler();
@@ -294,7 +295,7 @@ export function adaptReverseProxy(input: DirectiveInput): RouteConfig | null {
   );
 
   if (parsed.upstreams.length === 0 && args.length === 0 && !d.block?.some((s) => s.name === 'to')) {
-    disp.error(d, 'no upstreams (usage: reverse_proxy [<matcher>] <upstreams...>, or to <upstreams...> in the block)');
+    disp.error(d, `no upstreams (usage: ${usage}, or to <upstreams...> in the block)`);
     return null;
   }
   const upstreams = resolveSchemes(disp, d, parsed, tlsWanted, tlsDirective);

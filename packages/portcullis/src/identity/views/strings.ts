@@ -52,6 +52,8 @@ export interface Strings {
   setupSubmit: string;
   setupDoneTitle: string;
   setupDone: string;
+  signedInTitle: string;
+  signedInMessage: string;
   // error texts shown in a form's alert region. They are deliberately generic: the same text
   // for an unknown user, a wrong password and a disabled account, so that the page does not
   // tell an attacker which accounts exist (OWASP ASVS 2.2.x / WSTG-IDNT-04, account enumeration).
@@ -111,6 +113,8 @@ export const en: Strings = Object.freeze({
   setupSubmit: 'Create account',
   setupDoneTitle: 'Administrator created',
   setupDone: 'The administrator account has been created. You can now sign in.',
+  signedInTitle: 'Signed in',
+  signedInMessage: 'You are signed in as {user}.',
   errorInvalidCredentials: 'Incorrect username or password.',
   errorThrottled: 'Too many attempts. Try again in {minutes} minutes.',
   errorThrottledOne: 'Too many attempts. Try again in 1 minute.',
@@ -167,6 +171,8 @@ export const de: Strings = Object.freeze({
   setupSubmit: 'Konto anlegen',
   setupDoneTitle: 'Administrator angelegt',
   setupDone: 'Das Administratorkonto wurde angelegt. Sie können sich jetzt anmelden.',
+  signedInTitle: 'Angemeldet',
+  signedInMessage: 'Sie sind als {user} angemeldet.',
   errorInvalidCredentials: 'Benutzername oder Passwort ist falsch.',
   errorThrottled: 'Zu viele Versuche. Versuchen Sie es in {minutes} Minuten erneut.',
   errorThrottledOne: 'Zu viele Versuche. Versuchen Sie es in 1 Minute erneut.',

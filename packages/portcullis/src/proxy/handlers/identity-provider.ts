@@ -13,7 +13,7 @@ export function createIdentityProvider(_config: IdentityProviderHandler, deps: H
   if (identity === null) throw new PortcullisError(ErrorCodes.ERR_INTERNAL, 'identity_provider compiled without the identity module');
   return async (ctx) => {
     if (ctx.responseHeaderOps.length > 0) applyHeaderOpsOnHead(ctx);
-    await identity.handle(ctx.req, ctx.res, { clientIp: ctx.clientIp, id: ctx.id });
+    await identity.handle(ctx.req, ctx.res, { clientIp: ctx.clientIp, remoteIp: ctx.remoteIp, id: ctx.id });
   };
 }
 

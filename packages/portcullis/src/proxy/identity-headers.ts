@@ -1,0 +1,69 @@
+/**
+ * The identity headers `authenticate` sends upstream, and their removal from what clients
+ * send. Removal is per site, on every route (open ones too), before any handler runs: a
+ * client that sends `Remote-User: admin` to an open route of a gated site must not reach an
+ * upstream that trusts the header. Names are compared the way upstreams read them: any case,
+ * and `_` for `-` (many frameworks, CGI and PHP among them, fold both to the same variable).
+ */
+import { HEADER_ALIASES, headerKey } from '../config/index.ts';
+import type { AuthenticateHandler, RouteConfig } from '../config/types.ts';
+import type { SignedInUser } from '../kernel/auth-policy.ts';
+import type { Handler } from './context.ts';
+
+export type HeaderSetter = readonly [name: string, value: (user: SignedInUser) => string];
+
+/** Every identity header an `authenticate` handler sets, with how its value is made. */
+export function identityHeaderSetters(config: AuthenticateHandler): HeaderSetter[] {
+  const sets = [{ ...config.headers, groupSeparator: ',', nameCarries: 'name' }, ...config.aliases.map((alias) => HEADER_ALIASES[alias])];
+  return sets.flatMap((names): HeaderSetter[] => [
+    [names.user, (u) => u.username],
+    [names.email, (u) => u.email ?? ''],
+    [names.name, names.nameCarries === 'username' ? (u) => u.username : (u) => u.name],
+    [names.groups, (u) => u.groups.join(names.groupSeparator)],
+  ]);
+}
+
+/** Every header name a site's `authenticate` handlers use (assertion headers included), folded. */
+export function siteIdentityHeaders(routes: RouteConfig[]): Set<string> {
+  const names = new Set<string>();
+  const visit = (list: RouteConfig[]) => {
+    for (const route of list) {
+      for (const h of route.handle) {
+        if (h.handler === 'subroute') visit(h.routes);
+        if (h.handler !== 'authenticate') continue;
+        for (const [name] of identityHeaderSetters(h)) names.add(headerKey(name));
+        if (h.assertionHeader !== null) names.add(headerKey(h.assertionHeader));
+      }
+    }
+  };
+  visit(routes);
+  return names;
+}
+
+
+/**
+ * Wraps a site's handler: removes every client-sent copy of the site's identity headers and
+ * Portcullis's own cookies (an upstream never sees a session) before the routes run.
+ */
+export function stripIdentityHeaders(names: ReadonlySet<string>, cookiePrefix: string, inner: Handler): Handler {
+  const own = (cookieName: string) => {
+    const bare = cookieName.replace(/^__(Host|Secure)-/, '');
+    return bare === cookiePrefix || bare.startsWith(`${cookiePrefix}.`);
+  };
+  return (ctx, next) => {
+    const headers = ctx.req.headers;
+    for (const key of Object.keys(headers)) {
+      if (names.has(headerKey(key))) delete headers[key];
+    }
+    const cookie = headers.cookie;
+    if (cookie !== undefined && cookie.includes(cookiePrefix)) {
+      const kept = cookie
+        .split(';')
+        .map((p) => p.trim())
+        .filter((p) => p !== '' && !own(p.split('=', 1)[0]!.trim()));
+      if (kept.length === 0) delete headers.cookie;
+      else headers.cookie = kept.join('; ');
+    }
+    return inner(ctx, next);
+  };
+}
