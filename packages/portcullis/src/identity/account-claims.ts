@@ -4,7 +4,7 @@
  * these go into tokens: never password hashes, never attributes nobody mapped.
  */
 import type { CustomClaim } from '../config/types.ts';
-import type { GroupRepository, User, UserRepository } from '../store/types.ts';
+import type { GroupRepository, User, UserRepository } from '../store/index.ts';
 
 /** Claims released per scope, in oidc-provider's `claims` option shape. */
 export function claimsByScope(custom: CustomClaim[]): Record<string, string[]> {

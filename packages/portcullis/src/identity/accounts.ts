@@ -11,7 +11,7 @@ import type { Clock } from '../kernel/clock.ts';
 import { ErrorCodes, PortcullisError } from '../kernel/errors.ts';
 import type { EventBus, LoginEvent } from '../kernel/events.ts';
 import type { Logger } from '../kernel/logger.ts';
-import type { Store, User } from '../store/types.ts';
+import type { Store, User } from '../store/index.ts';
 import { checkDisplayName, checkEmail, checkUsername } from './admin.ts';
 import { dummyVerify, hashPassword, needsRehash, verifyPassword } from './passwords.ts';
 import type { LoginThrottle } from './login-throttle.ts';

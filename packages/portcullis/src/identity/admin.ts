@@ -18,7 +18,7 @@ import {
 } from '../config/index.ts';
 import type { Clock } from '../kernel/clock.ts';
 import { ErrorCodes, PortcullisError } from '../kernel/errors.ts';
-import type { Store, StoredClient, User } from '../store/types.ts';
+import type { Store, StoredClient, User } from '../store/index.ts';
 import { generateClientSecret, hashClientSecret } from './client-secrets.ts';
 import { hashPassword } from './passwords.ts';
 

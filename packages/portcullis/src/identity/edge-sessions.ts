@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SignedInUser } from '../kernel/auth-policy.ts';
 import type { Clock } from '../kernel/clock.ts';
-import type { Store } from '../store/types.ts';
+import type { Store } from '../store/index.ts';
 import { readCookie, serializeCookie } from './cookies.ts';
 
 const MODEL = 'EdgeSession';

@@ -7,7 +7,7 @@ import type { Clock } from '../kernel/clock.ts';
 import { ErrorCodes, PortcullisError } from '../kernel/errors.ts';
 import type { EventBus } from '../kernel/events.ts';
 import type { Logger } from '../kernel/logger.ts';
-import type { Store } from '../store/types.ts';
+import type { Store } from '../store/index.ts';
 import { compileIpRanges } from '../kernel/ip-ranges.ts';
 import { createAccounts } from './accounts.ts';
 import { createAuthenticator, type Authenticator } from './authenticator.ts';

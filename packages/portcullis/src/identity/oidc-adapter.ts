@@ -6,7 +6,7 @@
  */
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Clock } from '../kernel/clock.ts';
-import type { ArtifactRepository, ClientRepository } from '../store/types.ts';
+import type { ArtifactRepository, ClientRepository } from '../store/index.ts';
 
 /** Client metadata field marking a client whose users are not asked for consent. */
 export const FIRST_PARTY = 'portcullis_first_party';

@@ -8,7 +8,7 @@ import Provider, { errors, type AccountClaims, type ClientMetadata, type Configu
 import type { IdentityClientConfig, IdentityConfig } from '../config/types.ts';
 import type { Clock } from '../kernel/clock.ts';
 import type { Logger } from '../kernel/logger.ts';
-import type { Store } from '../store/types.ts';
+import type { Store } from '../store/index.ts';
 import { claimsByScope, claimsOf, createAccountSource } from './account-claims.ts';
 import { compareClientSecret, hashClientSecret } from './client-secrets.ts';
 import { API_SCOPE, createAdapterFactory, FIRST_PARTY, splitClientScope } from './oidc-adapter.ts';

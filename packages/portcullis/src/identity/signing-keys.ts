@@ -6,7 +6,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Clock } from '../kernel/clock.ts';
-import type { SigningKey, SigningKeyRepository } from '../store/types.ts';
+import type { SigningKey, SigningKeyRepository } from '../store/index.ts';
 
 export type SigningAlg = 'RS256' | 'ES256' | 'EdDSA';
 

@@ -19,7 +19,7 @@ import type {
   StoredClient,
   User,
   UserRepository,
-} from '../../store/types.ts';
+} from '../../store/index.ts';
 
 export interface MemoryStore extends Store {
   /** Set to make the next calls of every repository reject, to test failure paths. */

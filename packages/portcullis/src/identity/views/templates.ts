@@ -42,11 +42,11 @@ export const loginTemplate = `<h1>{{t.loginTitle}}</h1>
 <input type="hidden" name="csrf" value="{{csrf}}">
 <div class="field">
 <label for="login">{{t.loginUsername}}</label>
-<input id="login" name="login" type="text" value="{{login}}" autocomplete="username" autocapitalize="none" spellcheck="false" required{{#error}} aria-describedby="form-error"{{/error}}{{^login}} autofocus{{/login}}>
+<input id="login" name="login" type="text" value="{{login}}" autocomplete="username" autocapitalize="none" spellcheck="false" required{{#error}} aria-invalid="true" aria-describedby="form-error"{{/error}}{{^login}} autofocus{{/login}}>
 </div>
 <div class="field">
 <label for="password">{{t.loginPassword}}</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required{{#error}} aria-describedby="form-error"{{/error}}{{#login}} autofocus{{/login}}>
+<input id="password" name="password" type="password" autocomplete="current-password" required{{#error}} aria-invalid="true" aria-describedby="form-error"{{/error}}{{#login}} autofocus{{/login}}>
 </div>
 <button type="submit" class="primary">{{t.loginSubmit}}</button>
 </form>
@@ -104,7 +104,7 @@ export const setupTemplate = `<h1>{{t.setupTitle}}</h1>
 <input type="hidden" name="csrf" value="{{csrf}}">
 <div class="field">
 <label for="username">{{t.setupUsername}}</label>
-<input id="username" name="username" type="text" value="{{username}}" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus{{#error}} aria-describedby="form-error"{{/error}}>
+<input id="username" name="username" type="text" value="{{username}}" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus{{#error}} aria-invalid="true" aria-describedby="form-error"{{/error}}>
 </div>
 <div class="field">
 <label for="email">{{t.setupEmail}}</label>
