@@ -10,17 +10,22 @@
  *   `auth_request_set`.
  *
  * The policy comes from the query: `?group=a&any_group=b,c&user=alice&email=*@example.com`.
- * The original URL and method come from X-Forwarded-Proto/-Host/-Uri/-Method (Caddy,
- * Traefik) or X-Original-URL (nginx), believed only from trusted proxies (global
- * `trusted_proxies`): from anyone else they could point the return address anywhere.
+ * An unknown parameter or an empty value is a configuration mistake that would otherwise
+ * admit everyone: it gets 500 and a log line, never a pass (fail closed).
+ * The original URL comes from X-Forwarded-Proto/-Host/-Uri on `/api/forward-auth` (Caddy,
+ * Traefik) and from X-Original-URL on `/api/auth-request` (nginx) — each only from the header
+ * its proxy sets, since Caddy and Traefik pass a client's own X-Original-URL through — and
+ * only from trusted proxies (global `trusted_proxies`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { compilePolicy, type PolicyRule, type SignedInUser } from '../kernel/auth-policy.ts';
+import type { Logger } from '../kernel/logger.ts';
 import type { EdgeSessions } from './edge-sessions.ts';
 import { headerValue } from '../kernel/header-value.ts';
 
 export interface ForwardAuthDeps {
   edge: EdgeSessions;
+  logger: Logger;
   issuer: string;
   /** Whether an address is a trusted proxy. */
   trusted: (ip: string) => boolean;
@@ -42,33 +47,29 @@ export function identityHeaders(user: SignedInUser): Record<string, string> {
 }
 
 export function createForwardAuthEndpoint(deps: ForwardAuthDeps): ForwardAuthEndpoint {
-  const { edge, issuer, trusted, returnTo } = deps;
+  const { edge, issuer, trusted, returnTo, logger } = deps;
   // Policies are a handful of distinct query strings per deployment; compile each once.
-  const policies = new Map<string, (user: SignedInUser) => boolean>();
+  const policies = new Map<string, ((user: SignedInUser) => boolean) | string>();
 
-  function policyFor(url: URL): (user: SignedInUser) => boolean {
+  /** The compiled policy, or the problem with the query as a message. */
+  function policyFor(url: URL): ((user: SignedInUser) => boolean) | string {
     const key = url.search;
     let policy = policies.get(key);
     if (policy === undefined) {
-      const rules: PolicyRule[] = [];
-      for (const kind of POLICY_KINDS) {
-        for (const value of url.searchParams.getAll(kind)) {
-          const values = value.split(',').map((v) => v.trim()).filter(Boolean);
-          if (values.length > 0) rules.push({ kind, values });
-        }
-      }
-      policy = compilePolicy(rules);
+      policy = compileQueryPolicy(url.searchParams);
       if (policies.size > 1000) policies.clear();
       policies.set(key, policy);
     }
     return policy;
   }
 
-  function originalUrl(req: IncomingMessage, remoteIp: string): string | null {
+  function originalUrl(req: IncomingMessage, remoteIp: string, nginx: boolean): string | null {
     if (!trusted(remoteIp)) return null;
     const h = req.headers;
-    const original = h['x-original-url'];
-    if (typeof original === 'string') return original;
+    if (nginx) {
+      const original = h['x-original-url'];
+      return typeof original === 'string' ? original : null;
+    }
     const proto = h['x-forwarded-proto'];
     const host = h['x-forwarded-host'];
     const uri = h['x-forwarded-uri'] ?? '/';
@@ -82,14 +83,21 @@ export function createForwardAuthEndpoint(deps: ForwardAuthDeps): ForwardAuthEnd
     res.setHeader('Cache-Control', 'no-store');
     const user = await edge.identify(req.headers.cookie);
     if (user === null) {
-      const back = returnTo(originalUrl(req, remoteIp));
+      const back = returnTo(originalUrl(req, remoteIp, nginx));
       const login = `${issuer}/login${back !== null ? `?rd=${encodeURIComponent(back)}` : ''}`;
       res.setHeader('Location', login);
       res.writeHead(nginx ? 401 : 302);
       res.end();
       return true;
     }
-    if (!policyFor(url)(user)) {
+    const policy = policyFor(url);
+    if (typeof policy === 'string') {
+      logger.error({ query: url.search.slice(0, 200) }, `forward-auth: ${policy}`);
+      res.writeHead(500);
+      res.end();
+      return true;
+    }
+    if (!policy(user)) {
       res.writeHead(403);
       res.end();
       return true;
@@ -99,4 +107,18 @@ export function createForwardAuthEndpoint(deps: ForwardAuthDeps): ForwardAuthEnd
     res.end();
     return true;
   };
+}
+
+/** `?group=a&any_group=b,c` as a policy; a message for unknown parameters or empty values. */
+function compileQueryPolicy(params: URLSearchParams): ((user: SignedInUser) => boolean) | string {
+  const rules: PolicyRule[] = [];
+  for (const [name, value] of params) {
+    if (!(POLICY_KINDS as readonly string[]).includes(name)) {
+      return `unknown policy parameter ${JSON.stringify(name.slice(0, 40))} (expected ${POLICY_KINDS.join(', ')}; end Caddy's forward_auth uri with "?" so the client's query is not appended)`;
+    }
+    const values = value.split(',').map((v) => v.trim()).filter(Boolean);
+    if (values.length === 0) return `policy parameter ${name} has no value`;
+    rules.push({ kind: name as PolicyRule['kind'], values });
+  }
+  return compilePolicy(rules);
 }

@@ -82,7 +82,7 @@ export async function createIdentity(options: IdentityOptions): Promise<Identity
   const provider = createProvider({ issuer: issuerText, config, store, clock, keys, views, logger });
   const interactions = createInteractions({ provider, views, strings, accounts, csrf, logger, edge });
   const portal = createPortal({ views, strings, accounts, csrf, edge, returnTo, secure, cookiePrefix: config.cookie.name });
-  const forwardAuth = createForwardAuthEndpoint({ edge, issuer: issuerText, trusted: compileIpRanges(options.trustedProxies), returnTo });
+  const forwardAuth = createForwardAuthEndpoint({ edge, logger, issuer: issuerText, trusted: compileIpRanges(options.trustedProxies), returnTo });
   const signingKey = keys.jwks.find((k) => k.alg === 'RS256')!;
   const firstAdmin = await createFirstAdmin({
     issuer: issuerText,
