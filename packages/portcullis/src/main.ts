@@ -24,6 +24,7 @@ import {
   type RuntimeDeps,
 } from './proxy/index.ts';
 import { defaultStorageDir } from './kernel/data-dir.ts';
+import { createClientIpSetup } from './guard/index.ts';
 import type { Identity, IdentityAdmin } from './identity/index.ts';
 import type { Store } from './store/index.ts';
 import type { CertificateManager, ChallengeType, TlsSite } from './tls/index.ts';
@@ -87,6 +88,8 @@ export async function start(options: StartOptions): Promise<Instance> {
   const identity = createIdentityHolder({ logger, events, clock: systemClock, env: options.env ?? process.env });
   const depsFor = async (next: Config): Promise<RuntimeDeps> => {
     if (metrics === null && configUsesMetrics(next)) metrics = await loadMetricsKit();
+    // Before TLS and identity: a trusted-proxy list that cannot be read fails the load early.
+    const clientIp = createClientIpSetup(next.server);
     await prepareTls(next);
     const prepared = await identity.prepare(next);
     return {
@@ -98,6 +101,8 @@ export async function start(options: StartOptions): Promise<Instance> {
       authenticator: prepared?.authenticator ?? null,
       configFile,
       httpsAvailable: true,
+      clientIp: clientIp.resolve,
+      trustedProxies: clientIp.trustedProxies,
     };
   };
   const front = createFrontDoor({ logger, events, certificates: () => certificates });
@@ -218,6 +223,7 @@ export async function checkConfig(options: StartOptions): Promise<Config> {
       certificates = await openCertificates(config, logger, []);
       await certificates.prepare(tlsSitesOf(sites));
     }
+    const clientIp = createClientIpSetup(config.server);
     const metrics = configUsesMetrics(config) ? await loadMetricsKit() : null;
     // Validating checks the identity settings but opens no database: nothing is written.
     const identity = configUsesIdentity(config) ? await checkIdentity(config) : null;
@@ -230,6 +236,8 @@ export async function checkConfig(options: StartOptions): Promise<Config> {
       authenticator: identity?.authenticator ?? null,
       configFile,
       httpsAvailable: true,
+      clientIp: clientIp.resolve,
+      trustedProxies: clientIp.trustedProxies,
     });
     await runtime.dispose();
     return config;
@@ -319,6 +327,8 @@ function createIdentityHolder(deps: { logger: Logger; events: EventBus; clock: C
           config: config.identity!,
           issuer,
           servedHosts: config.sites.flatMap((site) => site.addresses.map((a) => a.host)).filter((h) => h !== ''),
+          // The static ranges only: the proxies that call the forward-auth endpoint are your
+          // own; Cloudflare's ranges (shared by all its customers) never need to.
           trustedProxies: config.server.trustedProxies,
           store: nextStore,
           clock: deps.clock,

@@ -28,6 +28,7 @@ import { adaptHandle, adaptHandlePath, adaptRoute } from './directives/handle.ts
 import { adaptHandleErrors } from './directives/handle-errors.ts';
 import { adaptHeader, adaptRequestHeader } from './directives/header.ts';
 import { adaptIdentityProvider, checkIdentityProviderSites, type IdentityProviderUse } from './directives/identity-provider.ts';
+import { adaptJwt, checkJwtSites } from './directives/jwt.ts';
 import { adaptLog } from './directives/log.ts';
 import { adaptMetrics } from './directives/metrics.ts';
 import { adaptRedir } from './directives/redir.ts';
@@ -52,6 +53,7 @@ const HANDLER_DIRECTIVES: Record<string, HandlerDirective> = {
   handle_path: adaptHandlePath,
   header: adaptHeader,
   identity_provider: adaptIdentityProvider,
+  jwt: adaptJwt,
   log_skip: adaptLogSkip,
   metrics: adaptMetrics,
   redir: adaptRedir,
@@ -128,6 +130,7 @@ export function adaptCaddyfile(parsed: ParsedCaddyfile): Config {
   checkDuplicateAddresses(uses, options.httpPort, options.httpsPort, createDispenser(errors, 'site address'));
   options.identity = checkIdentityProviderSites(adapter.identityProviders, options.identity, options.httpPort, options.httpsPort, errors);
   checkAuthenticateSites(sites, options.identity, options.httpPort, options.httpsPort, errors);
+  checkJwtSites(sites, options.identity, options.httpPort, options.httpsPort, errors);
   sortByPlace(errors);
   errors.throwIfAny();
   const { order: _order, defaultBind, ...rest } = options;

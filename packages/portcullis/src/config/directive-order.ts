@@ -62,7 +62,6 @@ export const DEFAULT_DIRECTIVE_ORDER: readonly string[] = [
 
 /** Directives of later Portcullis releases: reserved in the order table, an error to use today. */
 export const RESERVED_DIRECTIVES: Record<string, string> = {
-  jwt: 'the jwt directive is not available yet',
   rate_limit: 'the rate_limit directive is not available yet',
 };
 

@@ -23,7 +23,7 @@ import {
   where,
   type Dispenser,
 } from './dispenser.ts';
-import { checkIpRanges } from './matcher-syntax.ts';
+import { parseClientIpHeaders, parseTrustedProxies } from './client-ip-options.ts';
 import { DEFAULT_DIRECTIVE_ORDER, moveDirective, type OrderPosition } from './directive-order.ts';
 import { checkBindAddress } from './directives/bind.ts';
 import { parseDatabase, parseIdentityBlock } from './identity-options.ts';
@@ -328,14 +328,11 @@ function parseServers(d: Directive, disp: Dispenser, server: ServerOptions): voi
         if (bytes < 1024 || bytes > 16 * 1024 * 1024) disp.error(t, 'max_header_size: must be between 1KiB and 16MiB');
         else server.maxHeaderBytes = bytes;
       },
-      trusted_proxies: (sub) => {
-        noBlock(disp, sub);
-        if (!argCount(disp, sub, sub.args, 2, Infinity, 'trusted_proxies static <ranges...>|private_ranges')) return;
-        if (sub.args[0]!.text !== 'static') {
-          disp.error(sub.args[0]!, `trusted_proxies: only the static source is supported (got ${JSON.stringify(sub.args[0]!.text)})`);
-          return;
-        }
-        server.trustedProxies.push(...checkIpRanges(disp, 'trusted_proxies', sub.args.slice(1)));
+      trusted_proxies: (sub) => parseTrustedProxies(sub, disp, server),
+      client_ip_headers: (sub) => parseClientIpHeaders(sub, disp, server),
+      // Caddy's opt-in to right-to-left parsing: always on here, left to right is spoofable.
+      trusted_proxies_strict: (sub) => {
+        flag(disp, sub);
       },
       // Caddy's switch to turn metrics on for the server; Portcullis' metrics come from the
       // metrics directive and the global metrics option, so this is accepted as a no-op.
@@ -351,8 +348,6 @@ function parseServers(d: Directive, disp: Dispenser, server: ServerOptions): voi
       },
     },
     {
-      trusted_proxies_strict: 'not supported yet',
-      client_ip_headers: 'not supported yet (the client IP comes from X-Forwarded-For of trusted proxies)',
       keepalive_interval: 'not supported yet',
       log_credentials: 'not supported yet',
       strict_sni_host: 'not supported yet',

@@ -154,8 +154,15 @@ export interface ServerOptions {
   idleTimeoutMs: number;
   /** Largest request head accepted; larger gets 431. */
   maxHeaderBytes: number;
-  /** CIDRs whose X-Forwarded-* headers are believed. Empty: none are. */
+  /** CIDRs whose X-Forwarded-* headers are believed (`trusted_proxies static`, expanded). Empty: none are. */
   trustedProxies: string[];
+  /**
+   * `trusted_proxies cloudflare [file <path>]`: Cloudflare's ranges are trusted too, from the
+   * list shipped with Portcullis (file null) or an absolute path. Absent: not trusted.
+   */
+  trustedProxiesCloudflare?: { file: string | null };
+  /** `client_ip_headers`: where trusted proxies name the client, first present wins. Absent: X-Forwarded-For. */
+  clientIpHeaders?: string[];
   /** How long shutdown and reload wait for in-flight requests. */
   gracePeriodMs: number;
 }
@@ -279,7 +286,8 @@ export type HandlerConfig =
   | ForwardAuthHandler
   | MetricsHandler
   | IdentityProviderHandler
-  | AuthenticateHandler;
+  | AuthenticateHandler
+  | JwtHandler;
 
 export interface VarsHandler {
   handler: 'vars';
@@ -479,6 +487,42 @@ export interface AuthRequirement {
   kind: 'user' | 'group' | 'any_group' | 'email';
   values: string[];
 }
+
+/**
+ * `jwt [<matcher>] { ... }`: only requests with a valid `Authorization: Bearer` JWT from
+ * `issuer` (checked locally against its JWKS) go on, and only those whose claims the `require`
+ * lines admit; chosen claims go upstream in headers, whose client-sent copies are removed on
+ * every route of the site.
+ */
+export interface JwtHandler {
+  handler: 'jwt';
+  /**
+   * The issuer URL exactly as its discovery document names it (`iss` is compared byte for
+   * byte). Default: the config's identity provider; '' only until the adapter fills that in.
+   */
+  issuer: string;
+  /** Accepted `aud` values, any one suffices. Default: the issuer (RFC 9068 access tokens of Portcullis). */
+  audience: string[];
+  /** Accepted signature algorithms, asymmetric only. Default RS256, ES256, EdDSA. */
+  algorithms: string[];
+  /** Clock skew allowed on `exp` and `nbf`, in ms. Default 30 000, at most 300 000. */
+  leewayMs: number;
+  /** Required `typ` header (`at+jwt`), or null: not checked. */
+  typ: string | null;
+  /** `require ...` lines: every one must hold. */
+  require: JwtRequirement[];
+  /** `claim_header <claim> <header>`: claims sent upstream (arrays joined with `,`). */
+  claimHeaders: { claim: string; header: string }[];
+  /** `strip_authorization`: the token itself does not go upstream. */
+  stripAuthorization: boolean;
+}
+
+/**
+ * One `require` line of `jwt`. `scope a b`: the token grants every one; `group a b`: its
+ * `groups` has at least one; `claim <name> a b`: the claim equals one of them (a string,
+ * number or boolean, by its text) or, as a list, contains one.
+ */
+export type JwtRequirement = { kind: 'scope' | 'group'; values: string[] } | { kind: 'claim'; claim: string; values: string[] };
 
 /** `identity_provider`: serves the OpenID provider and its login pages on this site. */
 export interface IdentityProviderHandler {

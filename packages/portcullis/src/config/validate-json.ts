@@ -14,6 +14,7 @@ import { compileIpRanges } from '../kernel/ip-ranges.ts';
 import { didYouMean } from './dispenser.ts';
 import { checkRegexp } from './matcher-syntax.ts';
 import { adminListenProblem, defaultServerOptions, LOG_LEVELS } from './global-options.ts';
+import { clientIpHeaderProblem } from './client-ip-options.ts';
 import { copyHeaderProblem } from './directives/forward-auth.ts';
 import { defaultTransport } from './directives/reverse-proxy.ts';
 import { CIPHER_SUITES, TLS_PROTOCOLS } from './directives/tls.ts';
@@ -31,6 +32,22 @@ import {
   requirementValuesProblems,
   type HeaderSetting,
 } from './authenticate-checks.ts';
+import {
+  checkJwtAlgorithm,
+  checkJwtAudience,
+  checkJwtClaimHeader,
+  checkJwtClaimName,
+  checkJwtIssuer,
+  checkJwtLeeway,
+  checkJwtRequirementKind,
+  checkJwtRequirementValue,
+  checkJwtTyp,
+  DEFAULT_JWT_ALGORITHMS,
+  DEFAULT_JWT_LEEWAY_MS,
+  fillJwtDefaults,
+  jwtHandlerProblems,
+  jwtRequirementValuesProblems,
+} from './jwt-checks.ts';
 import {
   checkAttributeName,
   checkBrand,
@@ -327,6 +344,49 @@ function checkAuthenticate(out: Record<string, unknown>, path: string, ctx: Ctx)
   for (const p of authenticateHeaderProblems(handler)) fail(ctx, where(p.setting), p.message);
 }
 
+const jwtRequirement = obj(
+  { kind: checkedBy(checkJwtRequirementKind), claim: opt(checkedBy(checkJwtClaimName)), values: list(str(), true) },
+  (out, path, ctx) => {
+    const kind = out.kind as Parameters<typeof checkJwtRequirementValue>[0] | undefined;
+    const values = out.values as string[] | undefined;
+    if (kind === 'claim' && out.claim === undefined) fail(ctx, path, 'a claim requirement needs the claim name in "claim"');
+    if (kind !== undefined && kind !== 'claim' && out.claim !== undefined) fail(ctx, child(path, 'claim'), `only claim requirements name a claim, not ${kind}`);
+    if (kind === undefined || values === undefined) return;
+    let good = true;
+    values.forEach((value, i) => {
+      const r = checkJwtRequirementValue(kind, value);
+      if (r.ok) return;
+      fail(ctx, child(child(path, 'values'), i), r.error);
+      good = false;
+    });
+    if (good) for (const p of jwtRequirementValuesProblems(values)) fail(ctx, child(child(path, 'values'), p.index), p.message);
+  },
+);
+
+const jwtLeeway: Check<number> = (v, path, ctx) => {
+  const n = ms(v, path, ctx);
+  if (n === undefined) return undefined;
+  const r = checkJwtLeeway(n);
+  return r.ok ? r.value : fail(ctx, path, r.error);
+};
+
+const jwtFields: Record<string, Field | Check> = {
+  // '' until checkJwtSites gives it the identity provider's issuer.
+  issuer: withDefault(checkedBy(checkJwtIssuer), () => ''),
+  audience: withDefault(list(checkedBy(checkJwtAudience)), () => []),
+  algorithms: withDefault(list(checkedBy(checkJwtAlgorithm), true), () => [...DEFAULT_JWT_ALGORITHMS]),
+  leewayMs: withDefault(jwtLeeway, () => DEFAULT_JWT_LEEWAY_MS),
+  typ: withDefault(nullable(checkedBy(checkJwtTyp)), () => null),
+  require: withDefault(list(jwtRequirement), () => []),
+  claimHeaders: withDefault(list(obj({ claim: checkedBy(checkJwtClaimName), header: checkedBy(checkJwtClaimHeader) })), () => []),
+  stripAuthorization: withDefault(bool, () => false),
+};
+
+/** The jwt handler's rules between its settings (as in the Caddyfile). */
+function checkJwt(out: Record<string, unknown>, path: string, ctx: Ctx): void {
+  for (const p of jwtHandlerProblems(out)) fail(ctx, child(child(path, p.setting.kind), p.setting.index), p.message);
+}
+
 const HANDLERS: Record<string, Record<string, Field | Check>> = {
   vars: { vars: record(str()) },
   headers: {
@@ -428,6 +488,7 @@ const HANDLERS: Record<string, Record<string, Field | Check>> = {
   metrics: {},
   identity_provider: {},
   authenticate: authenticateFields,
+  jwt: jwtFields,
 };
 
 const copyField: Check<string> = (v, path, ctx) => {
@@ -475,6 +536,7 @@ const handler: Check = (v, path, ctx) => {
   if (out !== undefined && (name === 'reverse_proxy' || name === 'forward_auth')) checkReverseProxy(out, path, ctx);
   if (out !== undefined && name === 'forward_auth') checkForwardAuth(out, path, ctx);
   if (out !== undefined && name === 'authenticate') checkAuthenticate(out, path, ctx);
+  if (out !== undefined && name === 'jwt') checkJwt(out, path, ctx);
   return out;
 };
 
@@ -761,6 +823,23 @@ function checkAuthenticateSites(out: Record<string, unknown>, ctx: Ctx): void {
   }
 }
 
+/** Every jwt handler without an issuer gets the identity provider's, as in the Caddyfile adapter. */
+function checkJwtSites(out: Record<string, unknown>, ctx: Ctx): void {
+  const input = {
+    identity: out.identity as IdentityConfig | null | undefined,
+    sites: (out.sites as Parameters<typeof fillJwtDefaults>[0]['sites'] | undefined) ?? [],
+    httpPort: (out.httpPort as number | undefined) ?? 80,
+    httpsPort: (out.httpsPort as number | undefined) ?? 443,
+  };
+  for (const p of fillJwtDefaults(input)) fail(ctx, `${child('sites', p.site)}.${p.use.path}`, `jwt: ${p.message}`);
+}
+
+const clientIpHeader: Check<string> = (v, path, ctx) => {
+  const s = str(true)(v, path, ctx);
+  const problem = s === undefined ? null : clientIpHeaderProblem(s);
+  return problem === null ? s : fail(ctx, path, problem);
+};
+
 const defaults = defaultServerOptions();
 const config = obj({
   admin: withDefault(obj({ listen: adminListen }), () => ({ listen: 'localhost:2019' })),
@@ -773,6 +852,8 @@ const config = obj({
       idleTimeoutMs: withDefault(ms, () => defaults.idleTimeoutMs),
       maxHeaderBytes: withDefault(num(1024, 16 * 1024 * 1024), () => defaults.maxHeaderBytes),
       trustedProxies: withDefault(ranges, () => []),
+      trustedProxiesCloudflare: opt(obj({ file: withDefault(nullable(absolutePath), () => null) })),
+      clientIpHeaders: opt(list(clientIpHeader, true)),
       gracePeriodMs: withDefault(ms, () => defaults.gracePeriodMs),
     }),
     () => defaultServerOptions(),
@@ -808,6 +889,7 @@ const config = obj({
 }, (out, path, ctx) => {
   checkIdentitySites(out, path, ctx);
   checkAuthenticateSites(out, ctx);
+  checkJwtSites(out, ctx);
 });
 
 /** Deepest object/array nesting in JSON text (strings skipped), to refuse absurd inputs early. */

@@ -12,6 +12,7 @@ import { createForwardAuth } from './handlers/forward-auth.ts';
 import { createHeaders } from './handlers/headers.ts';
 import { createAuthenticate } from './handlers/authenticate.ts';
 import { createIdentityProvider } from './handlers/identity-provider.ts';
+import { createJwt } from './handlers/jwt.ts';
 import { createMetricsEndpoint } from './handlers/metrics.ts';
 import { createRequestBody } from './handlers/request-body.ts';
 import { createReverseProxy } from './handlers/reverse-proxy.ts';
@@ -38,6 +39,7 @@ const factories: Factories = {
   metrics: createMetricsEndpoint,
   identity_provider: createIdentityProvider,
   authenticate: createAuthenticate,
+  jwt: createJwt,
 };
 
 export function compileHandler(config: HandlerConfig, deps: HandlerDeps): Handler {

@@ -120,6 +120,8 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
       res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end('400 Bad Request: malformed request target or Host\n');
       return;
     }
+    // Before routing and any gate: everything after (matchers, logs, bans) sees the resolved client.
+    if (runtime.clientIp !== null) ctx.clientIp = runtime.clientIp(ctx.remoteIp, req.headers);
     const site = runtime.routers.get(plan.key)?.(ctx) ?? null;
     if (site === null) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`404 Not Found: no site is served for host ${JSON.stringify(ctx.host)}\n`);

@@ -1,9 +1,10 @@
 /**
- * The identity headers `authenticate` sends upstream, and their removal from what clients
- * send. Removal is per site, on every route (open ones too), before any handler runs: a
- * client that sends `Remote-User: admin` to an open route of a gated site must not reach an
- * upstream that trusts the header. Names are compared the way upstreams read them: any case,
- * and `_` for `-` (many frameworks, CGI and PHP among them, fold both to the same variable).
+ * The identity headers `authenticate` sends upstream (and `jwt`'s claim headers), and their
+ * removal from what clients send. Removal is per site, on every route (open ones too), before
+ * any handler runs: a client that sends `Remote-User: admin` to an open route of a gated site
+ * must not reach an upstream that trusts the header. Names are compared the way upstreams read
+ * them: any case, and `_` for `-` (many frameworks, CGI and PHP among them, fold both to the
+ * same variable).
  */
 import { HEADER_ALIASES, headerKey } from '../config/index.ts';
 import type { AuthenticateHandler, RouteConfig } from '../config/types.ts';
@@ -23,13 +24,14 @@ export function identityHeaderSetters(config: AuthenticateHandler): HeaderSetter
   ]);
 }
 
-/** Every header name a site's `authenticate` handlers use (assertion headers included), folded. */
+/** Every header name a site's `authenticate` (assertion headers included) and `jwt` (claim headers) handlers set, folded. */
 export function siteIdentityHeaders(routes: RouteConfig[]): Set<string> {
   const names = new Set<string>();
   const visit = (list: RouteConfig[]) => {
     for (const route of list) {
       for (const h of route.handle) {
         if (h.handler === 'subroute') visit(h.routes);
+        if (h.handler === 'jwt') for (const { header } of h.claimHeaders) names.add(headerKey(header));
         if (h.handler !== 'authenticate') continue;
         for (const [name] of identityHeaderSetters(h)) names.add(headerKey(name));
         if (h.assertionHeader !== null) names.add(headerKey(h.assertionHeader));
@@ -43,20 +45,24 @@ export function siteIdentityHeaders(routes: RouteConfig[]): Set<string> {
 
 /**
  * Wraps a site's handler: removes every client-sent copy of the site's identity headers and
- * Portcullis's own cookies (an upstream never sees a session) before the routes run.
+ * Portcullis's own cookies (an upstream never sees a session) before the routes run. A null
+ * `cookiePrefix` leaves cookies alone (a config without the identity provider, or the
+ * provider's own site).
  */
-export function stripIdentityHeaders(names: ReadonlySet<string>, cookiePrefix: string, inner: Handler): Handler {
+export function stripIdentityHeaders(names: ReadonlySet<string>, cookiePrefix: string | null, inner: Handler): Handler {
   const own = (cookieName: string) => {
     const bare = cookieName.replace(/^__(Host|Secure)-/, '');
     return bare === cookiePrefix || bare.startsWith(`${cookiePrefix}.`);
   };
   return (ctx, next) => {
     const headers = ctx.req.headers;
-    for (const key of Object.keys(headers)) {
-      if (names.has(headerKey(key))) delete headers[key];
+    if (names.size > 0) {
+      for (const key of Object.keys(headers)) {
+        if (names.has(headerKey(key))) delete headers[key];
+      }
     }
     const cookie = headers.cookie;
-    if (cookie !== undefined && cookie.includes(cookiePrefix)) {
+    if (cookiePrefix !== null && cookie !== undefined && cookie.includes(cookiePrefix)) {
       const kept = cookie
         .split(';')
         .map((p) => p.trim())

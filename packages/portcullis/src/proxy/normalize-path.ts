@@ -2,15 +2,22 @@
  * The path matchers and file_server see. Matching on the raw path let requests such as
  * `/%61dmin`, `//admin`, `/public/../admin` or `/admin;x` slip past a `/admin*` matcher in other
  * proxies (path-confusion advisories); here every matcher sees one canonical form:
- * percent-decoded once, backslashes kept as data, `.` and `..` resolved (never above `/`),
- * and runs of slashes merged.
+ * percent-decoded once, path parameters (`;x=1`) cut from every segment, `.` and `..`
+ * resolved (never above `/`), and runs of slashes merged. Servlet containers (Tomcat, Jetty,
+ * Spring) drop `;params` before routing, so `/public/..;/admin` and `/admin;x=1/x` are
+ * `/admin/...` to them and must be to the matchers too (the nginx+Tomcat `..;/` bypass).
+ * Matchers never see a file named `a;b`: a path parameter is not part of a name here.
  */
 
 /**
- * Percent-decodes once. Returns null when the encoding is malformed or decodes to a NUL byte,
- * which no legitimate path contains and which truncates paths in C libraries.
+ * Percent-decodes once. Returns null (the request is answered 400) when the encoding is
+ * malformed or decodes to a NUL byte, which no legitimate path contains and which truncates
+ * paths in C libraries, or when the raw path has a backslash: RFC 3986 does not allow one,
+ * browsers never send one, and WHATWG URL parsers (Node, Deno, Bun upstreams) read it as `/`,
+ * so `/public/..\admin` would be `/admin` upstream but not to the matchers.
  */
 export function decodePath(raw: string): string | null {
+  if (raw.indexOf('\\') !== -1) return null;
   if (raw.indexOf('%') === -1) return raw.indexOf('\0') === -1 ? raw : null;
   let decoded: string;
   try {
@@ -21,13 +28,15 @@ export function decodePath(raw: string): string | null {
   return decoded.indexOf('\0') === -1 ? decoded : null;
 }
 
-/** Resolves dot segments and merges slashes; the result always starts with `/`. */
+/** Cuts path parameters, resolves dot segments and merges slashes; the result starts with `/`. */
 export function cleanPath(path: string): string {
   // Fast path: most request paths are already clean.
-  if (path.charCodeAt(0) === 47 && path.indexOf('//') === -1 && path.indexOf('/.') === -1) return path;
+  if (path.charCodeAt(0) === 47 && path.indexOf('//') === -1 && path.indexOf('/.') === -1 && path.indexOf(';') === -1) return path;
   const out: string[] = [];
   const segments = path.split('/');
-  for (const segment of segments) {
+  for (let segment of segments) {
+    const params = segment.indexOf(';');
+    if (params !== -1) segment = segment.slice(0, params);
     if (segment === '' || segment === '.') continue;
     if (segment === '..') {
       out.pop();
@@ -35,7 +44,8 @@ export function cleanPath(path: string): string {
     }
     out.push(segment);
   }
-  const trailing = path.endsWith('/') || path.endsWith('/.') || path.endsWith('/..');
+  const last = segments[segments.length - 1]!.split(';', 1)[0];
+  const trailing = last === '' || last === '.' || last === '..';
   const joined = '/' + out.join('/');
   return trailing && joined !== '/' ? joined + '/' : joined;
 }

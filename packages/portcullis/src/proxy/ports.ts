@@ -2,7 +2,7 @@
  * What the proxy needs from other modules, declared here so the proxy never imports them
  * (DESIGN.md: main.ts hands in objects that satisfy these).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { SecureContext } from 'node:tls';
 import type { SignedInUser } from '../kernel/auth-policy.ts';
 
@@ -18,6 +18,13 @@ export interface IdentityEndpoint {
    */
   handle(req: IncomingMessage, res: ServerResponse, request: { clientIp: string; remoteIp: string; id: string }): Promise<void>;
 }
+
+/**
+ * The client's address from the peer's (plain: no zone, IPv4-mapped as IPv4) and the request
+ * headers, believed only from trusted proxies (`trusted_proxies`); implemented by the guard
+ * module. Runs once per request, before routing: it must be cheap and never throw.
+ */
+export type ClientIpResolver = (remoteIp: string, headers: IncomingHttpHeaders) => string;
 
 /** Who is signed in, for `authenticate`; implemented by the identity module, answered in-process. */
 export interface Authenticator {

@@ -13,7 +13,7 @@ import { createAccessLogger, type AccessLogger } from './access-log.ts';
 import { compileHandler } from './compile-handler.ts';
 import type { Handler, RequestContext } from './context.ts';
 import type { HandlerDeps } from './handler-deps.ts';
-import type { Authenticator, IdentityEndpoint } from './ports.ts';
+import type { Authenticator, ClientIpResolver, IdentityEndpoint } from './ports.ts';
 import { createHttpMetrics, type HttpMetrics } from './http-metrics.ts';
 import { planListeners, type ListenerPlan } from './listen-plan.ts';
 import { compileRouteList } from './routes.ts';
@@ -32,6 +32,10 @@ export interface RuntimeDeps {
   authenticator: Authenticator | null;
   /** Whether HTTPS listeners have a certificate provider (else HTTPS sites are config errors). */
   httpsAvailable: boolean;
+  /** Resolves ctx.clientIp through trusted proxies (the guard's); absent or null: the peer is the client. */
+  clientIp?: ClientIpResolver | null;
+  /** Every trusted proxy range, `trusted_proxies` sources expanded; absent: config.server.trustedProxies. */
+  trustedProxies?: string[];
   configFile: string | null;
 }
 
@@ -49,6 +53,8 @@ export interface Runtime {
   readonly routers: Map<string, (ctx: RequestContext) => CompiledSite | null>;
   /** Null when no `metrics` endpoint exists: then nothing is counted on the hot path. */
   readonly metrics: HttpMetrics | null;
+  /** The client's address through trusted proxies; null when none is trusted (the peer is the client). */
+  readonly clientIp: ClientIpResolver | null;
   /** Requests this runtime is still serving; reload disposes it when this reaches 0. */
   inflight: number;
   dispose(): Promise<void>;
@@ -70,11 +76,18 @@ export function configUsesIdentity(config: Config): boolean {
   return config.sites.some((s) => usesHandler(s.routes, 'identity_provider'));
 }
 
-/** A site that uses `authenticate` removes client-sent identity headers and the session cookie first. */
+/**
+ * With an identity provider in the config, every site removes Portcullis's cookies before its
+ * routes run (a browser sends the sign-in cookie to every site under the cookie domain, and an
+ * upstream that saw it could replay the session); sites that use `authenticate` also remove
+ * client-sent copies of their identity headers (and `jwt` sites of their claim headers).
+ */
 function withIdentityStripped(routes: RouteConfig[], errorRoutes: RouteConfig[], handler: Handler, authenticator: Authenticator | null): Handler {
   const names = siteIdentityHeaders([...routes, ...errorRoutes]);
-  if (names.size === 0 || authenticator === null) return handler;
-  return stripIdentityHeaders(names, authenticator.cookiePrefix, handler);
+  // The provider's own site reads these cookies; it has no upstream to protect them from.
+  const cookiePrefix = authenticator !== null && !usesHandler(routes, 'identity_provider') ? authenticator.cookiePrefix : null;
+  if (cookiePrefix === null && names.size === 0) return handler;
+  return stripIdentityHeaders(names, cookiePrefix, handler);
 }
 
 /** Whether any site uses `authenticate`. */
@@ -94,7 +107,7 @@ export function buildRuntime(config: Config, deps: RuntimeDeps): Runtime {
     identity: deps.identity,
     authenticator: deps.authenticator,
     configFile: deps.configFile,
-    trustedProxies: config.server.trustedProxies,
+    trustedProxies: deps.trustedProxies ?? config.server.trustedProxies,
     compileRoutes: (routes) => compileRouteList(routes, (h) => compileHandler(h, handlerDeps)),
     onDispose: (fn) => void disposers.push(fn),
   };
@@ -131,6 +144,7 @@ export function buildRuntime(config: Config, deps: RuntimeDeps): Runtime {
     listeners,
     routers,
     metrics: deps.metrics !== null && configUsesMetrics(config) ? createHttpMetrics(deps.metrics) : null,
+    clientIp: deps.clientIp ?? null,
     inflight: 0,
     dispose,
   };
