@@ -68,7 +68,8 @@ const USAGE = `usage: node bench/identity.mjs [options]
   --users N               accounts the logins spread over (default 8)
   --warmup S              untimed seconds per scenario before round 1 (env BENCH_WARMUP, default 2)
   --crypto-seconds S      seconds per raw crypto measurement (default 3)
-  --build KIND            auto | dist | src: which Portcullis to run (default auto: dist when fresh)
+  --build KIND            auto | dist | src: which Portcullis to run (default auto: dist when
+                          built, noting when sources are newer; else src)
   --cpu-prof              profile the server (node --cpu-prof) and report its top self-time
                           functions per scenario; profiling slows it, so take the figures from
                           a run without it
@@ -88,8 +89,9 @@ async function main() {
   if (typeof argon2 !== 'function') throw new Error(`node ${process.version} has no crypto.argon2; run with Node 24 (export PATH=$PWD/node_modules/.bin:$PATH)`);
   const build = locateBuild(opts.build);
   const notes = [];
-  if (build.kind === 'src') {
-    notes.push(`Ran the TypeScript sources (${build.why ?? 'asked for'}): Node's type stripper adds about 35 MB of RSS, so memory figures are not comparable; \`npm run build\` to run dist/.`);
+  if (build.note) {
+    console.error(`bench:identity: note: ${build.note}`);
+    notes.push(build.note);
   }
   if (opts.cpuProf) notes.push('The server ran under --cpu-prof, which slows it: take the figures from a run without it.');
 
