@@ -24,7 +24,22 @@ import {
   type RuntimeDeps,
 } from './proxy/index.ts';
 import { defaultStorageDir } from './kernel/data-dir.ts';
-import { createClientIpSetup } from './guard/index.ts';
+import {
+  createBlocklistFiles,
+  createClientIpSetup,
+  createDecisionAdmin,
+  createDecisionIndex,
+  createDecisionSync,
+  createGate,
+  createGateStats,
+  createRateLimiter,
+  compileRequestRules,
+  type BlocklistFiles,
+  type DecisionAdmin,
+  type DecisionSync,
+  type Gate,
+  type RequestRules,
+} from './guard/index.ts';
 import type { Identity, IdentityAdmin } from './identity/index.ts';
 import type { Store } from './store/index.ts';
 import type { CertificateManager, ChallengeType, TlsSite } from './tls/index.ts';
@@ -85,13 +100,20 @@ export async function start(options: StartOptions): Promise<Instance> {
     }
     await certificates.prepare(tlsSitesOf(sites));
   };
-  const identity = createIdentityHolder({ logger, events, clock: systemClock, env: options.env ?? process.env });
+  // One connection per database file, shared by identity and the guard (two connections in
+  // one process would wait on each other's write lock with the event loop blocked).
+  const stores = createStoreHolder(systemClock);
+  const identity = createIdentityHolder({ logger, events, clock: systemClock, env: options.env ?? process.env, stores });
+  const guard = createGuardHolder({ logger, clock: systemClock, env: options.env ?? process.env, stores });
+  // Once per process: every runtime a reload builds counts on the same counters.
+  const rateLimiter = createRateLimiter({ clock: systemClock });
   const depsFor = async (next: Config): Promise<RuntimeDeps> => {
     if (metrics === null && configUsesMetrics(next)) metrics = await loadMetricsKit();
     // Before TLS and identity: a trusted-proxy list that cannot be read fails the load early.
     const clientIp = createClientIpSetup(next.server);
     await prepareTls(next);
     const prepared = await identity.prepare(next);
+    const gate = await guard.prepare(next);
     return {
       logger,
       events,
@@ -103,11 +125,20 @@ export async function start(options: StartOptions): Promise<Instance> {
       httpsAvailable: true,
       clientIp: clientIp.resolve,
       trustedProxies: clientIp.trustedProxies,
+      rateLimiter,
+      gate,
     };
   };
   const front = createFrontDoor({ logger, events, certificates: () => certificates });
 
-  await front.apply(buildRuntime(config, await depsFor(config)));
+  try {
+    await front.apply(buildRuntime(config, await depsFor(config)));
+  } catch (error) {
+    // The guard's poller and the database must not outlive an instance that never started.
+    await guard.close();
+    await identity.close();
+    throw error;
+  }
 
   // Reloads run one at a time: two overlapping ones must not interleave their listener changes.
   let queue: Promise<void> = Promise.resolve();
@@ -175,6 +206,7 @@ export async function start(options: StartOptions): Promise<Instance> {
         await admin?.close();
         await front.close(config.server.gracePeriodMs);
         await certificates?.close();
+        await guard.close();
         await identity.close();
         resolveStopped();
       })();
@@ -200,6 +232,7 @@ export async function start(options: StartOptions): Promise<Instance> {
     if (config.admin.listen !== null) admin = await startAdmin(config.admin.listen);
   } catch (error) {
     await front.close(0);
+    await guard.close();
     await identity.close();
     throw error;
   }
@@ -227,6 +260,7 @@ export async function checkConfig(options: StartOptions): Promise<Config> {
     const metrics = configUsesMetrics(config) ? await loadMetricsKit() : null;
     // Validating checks the identity settings but opens no database: nothing is written.
     const identity = configUsesIdentity(config) ? await checkIdentity(config) : null;
+    const gate = await checkGate(config, logger);
     const runtime = buildRuntime(config, {
       logger,
       events: new EventBus(),
@@ -238,6 +272,8 @@ export async function checkConfig(options: StartOptions): Promise<Config> {
       httpsAvailable: true,
       clientIp: clientIp.resolve,
       trustedProxies: clientIp.trustedProxies,
+      rateLimiter: createRateLimiter({ clock: systemClock }),
+      gate,
     });
     await runtime.dispose();
     return config;
@@ -286,6 +322,46 @@ async function checkIdentity(config: Config): Promise<{ http: IdentityEndpoint; 
   return { http: { handle: unused }, authenticator: { cookiePrefix: '', identify: unused, signInUrl: () => '', assertion: unused } };
 }
 
+/** Opened stores by database file, shared by the modules of one process. */
+interface StoreHolder {
+  /** The store at `path`, opened on first use; each acquire is paired with one release. */
+  acquire(path: string): Promise<Store>;
+  /** Closes the store when its last user releases it. */
+  release(store: Store): Promise<void>;
+}
+
+function createStoreHolder(clock: Clock): StoreHolder {
+  const byPath = new Map<string, { opening: Promise<Store>; users: number }>();
+  const pathOf = new Map<Store, string>();
+  return {
+    async acquire(path) {
+      let entry = byPath.get(path);
+      if (entry === undefined) {
+        entry = { opening: openStore(path, clock), users: 0 };
+        byPath.set(path, entry);
+      }
+      entry.users++;
+      try {
+        const store = await entry.opening;
+        pathOf.set(store, path);
+        return store;
+      } catch (error) {
+        if (--entry.users === 0) byPath.delete(path);
+        throw error;
+      }
+    },
+    async release(store) {
+      const path = pathOf.get(store);
+      const entry = path === undefined ? undefined : byPath.get(path);
+      if (path === undefined || entry === undefined) return;
+      if (--entry.users > 0) return;
+      byPath.delete(path);
+      pathOf.delete(store);
+      await store.close();
+    },
+  };
+}
+
 interface IdentityHolder {
   /** Opens the store and builds the provider when the config serves identity_provider (on every load). */
   prepare(config: Config): Promise<{ http: IdentityEndpoint; authenticator: Authenticator } | null>;
@@ -297,13 +373,13 @@ interface IdentityHolder {
  * The identity module and its store across reloads: loaded only when a site serves
  * identity_provider (oidc-provider is not free in memory), rebuilt when its settings change.
  */
-function createIdentityHolder(deps: { logger: Logger; events: EventBus; clock: Clock; env: Record<string, string | undefined> }): IdentityHolder {
+function createIdentityHolder(deps: { logger: Logger; events: EventBus; clock: Clock; env: Record<string, string | undefined>; stores: StoreHolder }): IdentityHolder {
   let store: Store | null = null;
   let storePath = '';
   let current: Identity | null = null;
   const closeAll = async () => {
     await current?.close();
-    await store?.close();
+    if (store !== null) await deps.stores.release(store);
     current = null;
     store = null;
   };
@@ -319,7 +395,7 @@ function createIdentityHolder(deps: { logger: Logger; events: EventBus; clock: C
       const path = databasePath(config, deps.env);
       // A config that fails here (a bad template directory, say) leaves the old one serving.
       const reuse = store !== null && storePath === path;
-      const nextStore = reuse ? store! : await openStore(path, deps.clock);
+      const nextStore = reuse ? store! : await deps.stores.acquire(path);
       let next: Identity;
       try {
         const { createIdentity } = await import('./identity/index.ts');
@@ -336,7 +412,7 @@ function createIdentityHolder(deps: { logger: Logger; events: EventBus; clock: C
           logger: deps.logger,
         });
       } catch (error) {
-        if (!reuse) await nextStore.close();
+        if (!reuse) await deps.stores.release(nextStore);
         throw error;
       }
       const [oldIdentity, oldStore] = [current, reuse ? null : store];
@@ -344,7 +420,7 @@ function createIdentityHolder(deps: { logger: Logger; events: EventBus; clock: C
       store = nextStore;
       storePath = path;
       await oldIdentity?.close();
-      await oldStore?.close();
+      if (oldStore !== null) await deps.stores.release(oldStore);
       return next;
     },
     setupLink: () => current?.setupLink() ?? null,
@@ -369,5 +445,126 @@ export async function openIdentityAdmin(options: { configFile: string; adapter?:
     // A stored client must not shadow one from the config file.
     configClientIds: config.identity?.clients.map((c) => c.id) ?? [],
   });
+  return { admin, store, close: () => store.close() };
+}
+
+/** The request rules of a config's `guard` block, compiled for the gate; null without one. */
+export function rulesFor(config: Config): RequestRules | null {
+  return config.guard ? compileRequestRules(config.guard.rules) : null;
+}
+
+interface GuardHolder {
+  /** The gate for `config` (on every load), or null when the config neither guards nor keeps a store. */
+  prepare(config: Config): Promise<Gate | null>;
+  close(): Promise<void>;
+}
+
+/**
+ * The guard across reloads. Kept: the decision index, the poller that follows the store (so
+ * `portcullis bans` from another process takes effect within seconds), the watched blocklist
+ * files and the counters. Rebuilt per load: the gate with the config's allowlist, simulate
+ * flag, blocklists and rules.
+ *
+ * The store is opened only when the config has a `guard` block or serves identity_provider
+ * (which opens it anyway): a plain proxy config pays for no database. Decisions in the store
+ * are enforced whenever it is open, guard block or not.
+ */
+function createGuardHolder(deps: { logger: Logger; clock: Clock; env: Record<string, string | undefined>; stores: StoreHolder }): GuardHolder {
+  const { logger, clock } = deps;
+  const index = createDecisionIndex({ clock });
+  const stats = createGateStats();
+  let files: BlocklistFiles | null = null;
+  let store: Store | null = null;
+  let sync: DecisionSync | null = null;
+
+  const detach = async (): Promise<void> => {
+    sync?.stop();
+    sync = null;
+    if (store !== null) await deps.stores.release(store);
+    store = null;
+  };
+  /** Follows the store at `path`, loading its decisions first; the old one is let go only once that worked. */
+  const follow = async (path: string): Promise<void> => {
+    const next = await deps.stores.acquire(path);
+    if (next === store) {
+      // Already followed (the holder shares one store per file): drop the extra reference.
+      await deps.stores.release(next);
+      return;
+    }
+    const nextSync = createDecisionSync({ decisions: next.decisions, index, logger });
+    try {
+      await nextSync.start();
+    } catch (error) {
+      nextSync.stop();
+      await deps.stores.release(next);
+      throw error;
+    }
+    await detach();
+    store = next;
+    sync = nextSync;
+  };
+
+  return {
+    async prepare(config) {
+      const guard = config.guard ?? null;
+      if (guard === null && !configUsesIdentity(config)) {
+        await detach();
+        index.replaceAll([]);
+        files?.close();
+        files = null;
+        return null;
+      }
+      // The lists first: one that cannot be read fails the load before anything else changes.
+      const paths = guard?.blocklists ?? [];
+      if (paths.length > 0) files ??= createBlocklistFiles({ logger });
+      const blocklists = paths.length > 0 ? await files!.prepare(paths) : null;
+      if (paths.length === 0) {
+        files?.close();
+        files = null;
+      }
+      await follow(databasePath(config, deps.env));
+      return createGate({
+        decisions: index,
+        blocklists,
+        neverBan: guard?.neverBan ?? [],
+        simulate: guard?.simulate ?? false,
+        logger,
+        clock,
+        rules: guard === null ? null : rulesFor(config),
+        stats,
+      });
+    },
+    async close() {
+      files?.close();
+      files = null;
+      await detach();
+    },
+  };
+}
+
+/** `portcullis validate`: the gate a config would get, its blocklists read once; no database is opened. */
+async function checkGate(config: Config, logger: Logger): Promise<Gate | null> {
+  const guard = config.guard ?? null;
+  if (guard === null) return null;
+  const files = createBlocklistFiles({ logger, watch: false });
+  try {
+    const blocklists = guard.blocklists.length > 0 ? await files.prepare(guard.blocklists) : null;
+    const decisions = createDecisionIndex({ clock: systemClock });
+    return createGate({ decisions, blocklists, neverBan: guard.neverBan, simulate: guard.simulate, logger, clock: systemClock, rules: rulesFor(config) });
+  } finally {
+    files.close();
+  }
+}
+
+/** For the `bans` and `decisions` commands: the configured database's decisions, opened for administration. */
+export async function openGuardAdmin(options: { configFile: string; adapter?: ConfigAdapter; env?: Record<string, string | undefined> }): Promise<{
+  admin: DecisionAdmin;
+  store: Store;
+  close(): Promise<void>;
+}> {
+  const env = options.env ?? process.env;
+  const config = loadConfig(resolve(options.configFile), { ...(options.adapter ? { adapter: options.adapter } : {}), env });
+  const store = await openStore(databasePath(config, env), systemClock);
+  const admin = createDecisionAdmin({ decisions: store.decisions, audit: store.audit, clock: systemClock });
   return { admin, store, close: () => store.close() };
 }

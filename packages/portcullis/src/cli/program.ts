@@ -11,6 +11,8 @@ import { userCommand } from './commands/user.ts';
 import { groupCommand } from './commands/group.ts';
 import { clientCommand } from './commands/client.ts';
 import { keysCommand } from './commands/keys.ts';
+import { bansCommand } from './commands/bans.ts';
+import { decisionsCommand } from './commands/decisions.ts';
 
 export function createProgram(): Command {
   const program = new Command('portcullis')
@@ -27,6 +29,8 @@ export function createProgram(): Command {
   program.addCommand(groupCommand());
   program.addCommand(clientCommand());
   program.addCommand(keysCommand());
+  program.addCommand(bansCommand());
+  program.addCommand(decisionsCommand());
   program
     .command('version')
     .description('print the version')

@@ -29,6 +29,7 @@ import { adaptHandleErrors } from './directives/handle-errors.ts';
 import { adaptHeader, adaptRequestHeader } from './directives/header.ts';
 import { adaptIdentityProvider, checkIdentityProviderSites, type IdentityProviderUse } from './directives/identity-provider.ts';
 import { adaptJwt, checkJwtSites } from './directives/jwt.ts';
+import { adaptRateLimit, checkRateLimitSites } from './directives/rate-limit.ts';
 import { adaptLog } from './directives/log.ts';
 import { adaptMetrics } from './directives/metrics.ts';
 import { adaptRedir } from './directives/redir.ts';
@@ -56,6 +57,7 @@ const HANDLER_DIRECTIVES: Record<string, HandlerDirective> = {
   jwt: adaptJwt,
   log_skip: adaptLogSkip,
   metrics: adaptMetrics,
+  rate_limit: adaptRateLimit,
   redir: adaptRedir,
   request_body: adaptRequestBody,
   request_header: adaptRequestHeader,
@@ -131,6 +133,7 @@ export function adaptCaddyfile(parsed: ParsedCaddyfile): Config {
   options.identity = checkIdentityProviderSites(adapter.identityProviders, options.identity, options.httpPort, options.httpsPort, errors);
   checkAuthenticateSites(sites, options.identity, options.httpPort, options.httpsPort, errors);
   checkJwtSites(sites, options.identity, options.httpPort, options.httpsPort, errors);
+  checkRateLimitSites(sites, errors);
   sortByPlace(errors);
   errors.throwIfAny();
   const { order: _order, defaultBind, ...rest } = options;
@@ -146,6 +149,7 @@ export function adaptCaddyfile(parsed: ParsedCaddyfile): Config {
     tls: rest.tls,
     database: rest.database,
     identity: rest.identity,
+    ...(rest.guard !== undefined ? { guard: rest.guard } : {}),
     sites,
   };
 }

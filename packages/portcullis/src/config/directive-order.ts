@@ -61,9 +61,7 @@ export const DEFAULT_DIRECTIVE_ORDER: readonly string[] = [
 ];
 
 /** Directives of later Portcullis releases: reserved in the order table, an error to use today. */
-export const RESERVED_DIRECTIVES: Record<string, string> = {
-  rate_limit: 'the rate_limit directive is not available yet',
-};
+export const RESERVED_DIRECTIVES: Record<string, string> = {};
 
 export type OrderPosition = 'first' | 'last' | 'before' | 'after';
 

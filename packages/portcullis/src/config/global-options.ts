@@ -27,6 +27,7 @@ import { parseClientIpHeaders, parseTrustedProxies } from './client-ip-options.t
 import { DEFAULT_DIRECTIVE_ORDER, moveDirective, type OrderPosition } from './directive-order.ts';
 import { checkBindAddress } from './directives/bind.ts';
 import { parseDatabase, parseIdentityBlock } from './identity-options.ts';
+import { parseGuardBlock } from './guard-options.ts';
 
 export type GlobalOptions = Omit<Config, 'sites'> & {
   /** Directive order after `order` options. */
@@ -205,6 +206,9 @@ export function parseGlobalOptions(block: ServerBlock | null, errors: ErrorList)
     },
     identity: (d, disp) => {
       if (firstUse(d, disp)) options.identity = parseIdentityBlock(d, disp);
+    },
+    guard: (d, disp) => {
+      if (firstUse(d, disp)) options.guard = parseGuardBlock(d, disp);
     },
   };
   for (const d of block.directives) {

@@ -26,6 +26,8 @@ export interface Config {
   database: DatabaseConfig;
   /** Global `identity { ... }`: the OpenID provider's settings; null when the block is absent. */
   identity: IdentityConfig | null;
+  /** Global `guard { ... }`: bans, blocklists and request rules; null when the block is absent. */
+  guard?: GuardConfig | null;
   sites: SiteConfig[];
 }
 
@@ -37,6 +39,49 @@ export interface DatabaseConfig {
   driver: 'sqlite';
   /** Absolute path of the SQLite file; null: `portcullis.db` in the data directory. */
   path: string | null;
+}
+
+/** Global `guard { ... }` block. */
+export interface GuardConfig {
+  /** `allow <ranges...>`: addresses that are never banned or throttled by the guard. */
+  neverBan: string[];
+  /** `blocklist <file>...`: files of IPs and CIDRs (one per line, `#` comments), reloaded when they change. Absolute paths. */
+  blocklists: string[];
+  /** `simulate`: decide and log what would happen, enforce nothing. */
+  simulate: boolean;
+  /** `rules { ... }`: request rules. */
+  rules: RequestRulesConfig;
+  source: SourceLocation;
+}
+
+/** `rules { builtin on|off; log_only; exclude <host> <rule-ids...>; rule <id> { ... } }` */
+export interface RequestRulesConfig {
+  /** The built-in rule set (probes for software you do not run, traversal, SQLi, XSS, scanners); default on. */
+  builtin: boolean;
+  /** Match and log, never block. */
+  logOnly: boolean;
+  /** Per-site exclusions: rules (ids or categories) that do not apply to a host (`*` wildcards as in site addresses). */
+  exclusions: { host: string; rules: string[]; source: SourceLocation }[];
+  custom: CustomRule[];
+}
+
+/** `rule <id> { path ...; query ...; header <name> <regexp>; user_agent <regexp>; method ...; ip ...; action block|log|challenge }` */
+export interface CustomRule {
+  id: string;
+  /** Path patterns (Caddy path matcher syntax); any matches. */
+  paths: string[];
+  /** Regexps over the raw query string; any matches. */
+  queryRegexps: string[];
+  /** Header name -> regexp over its value. */
+  headers: Record<string, string>;
+  /** Regexp over User-Agent. */
+  userAgent: string | null;
+  methods: string[];
+  /** Client IP ranges. */
+  ips: string[];
+  /** All given conditions must hold. */
+  action: 'block' | 'log' | 'challenge';
+  source: SourceLocation;
 }
 
 /** Global `identity { ... }` block. Durations in milliseconds. */
@@ -287,6 +332,7 @@ export type HandlerConfig =
   | MetricsHandler
   | IdentityProviderHandler
   | AuthenticateHandler
+  | RateLimitHandler
   | JwtHandler;
 
 export interface VarsHandler {
@@ -523,6 +569,16 @@ export interface JwtHandler {
  * number or boolean, by its text) or, as a list, contains one.
  */
 export type JwtRequirement = { kind: 'scope' | 'group'; values: string[] } | { kind: 'claim'; claim: string; values: string[] };
+
+/**
+ * `rate_limit { zone <name> { key <placeholder>; events <n>; window <duration>; burst <n> } ... }`
+ * (the caddy-ratelimit plugin's syntax): every zone's limit must allow the request, else 429
+ * with Retry-After. Counters are kept by zone name and survive reloads.
+ */
+export interface RateLimitHandler {
+  handler: 'rate_limit';
+  zones: { name: string; key: string; events: number; windowMs: number; burst: number }[];
+}
 
 /** `identity_provider`: serves the OpenID provider and its login pages on this site. */
 export interface IdentityProviderHandler {

@@ -63,7 +63,7 @@ test('every problem is reported with its path and line', () => {
     'config.json:9: sites[0].routes[0].match[0].pth: unknown field (did you mean "path"?)',
     'config.json:9: sites[0].routes[0].match[0].remote_ip.ranges[0]: "10.0.0.0/33" is not an IP address or CIDR range',
     'config.json:11: sites[0].routes[0].handle[0].upstreams: expected a non-empty list',
-    'config.json:12: sites[0].routes[0].handle[1].handler: unknown handler string "static_respons" (did you mean "static_response"?) (expected one of vars, headers, static_response, rewrite, subroute, encode, request_body, error, file_server, reverse_proxy, metrics, identity_provider, authenticate, jwt, forward_auth)',
+    'config.json:12: sites[0].routes[0].handle[1].handler: unknown handler string "static_respons" (did you mean "static_response"?) (expected one of vars, headers, static_response, rewrite, subroute, encode, request_body, error, file_server, reverse_proxy, metrics, identity_provider, authenticate, jwt, rate_limit, forward_auth)',
     'config.json:13: sites[0].routes[0].handle[2].routes[0].handle[0].vars.a: expected a string, got number 1',
   ]);
 });

@@ -16,6 +16,7 @@ import { checkRegexp } from './matcher-syntax.ts';
 import { adminListenProblem, defaultServerOptions, LOG_LEVELS } from './global-options.ts';
 import { clientIpHeaderProblem } from './client-ip-options.ts';
 import { copyHeaderProblem } from './directives/forward-auth.ts';
+import { checkZoneKey, checkZoneName, RATE_LIMIT_MAX_BURST, RATE_LIMIT_MAX_EVENTS, rateLimitZoneConflicts, zoneConflictMessage, zoneLimitProblem } from './directives/rate-limit.ts';
 import { defaultTransport } from './directives/reverse-proxy.ts';
 import { CIPHER_SUITES, TLS_PROTOCOLS } from './directives/tls.ts';
 import { deriveIssuer } from './directives/identity-provider.ts';
@@ -76,6 +77,7 @@ import {
   type ClientUriKind,
 } from './identity-checks.ts';
 import { defaultIdentity, defaultTheme } from './identity-options.ts';
+import { checkRequestRulesJson, defaultRequestRules } from './guard-rules.ts';
 import { REDACTED_SECRET } from './redact.ts';
 
 interface Ctx {
@@ -387,6 +389,30 @@ function checkJwt(out: Record<string, unknown>, path: string, ctx: Ctx): void {
   for (const p of jwtHandlerProblems(out)) fail(ctx, child(child(path, p.setting.kind), p.setting.index), p.message);
 }
 
+const rateLimitZone = obj(
+  {
+    name: checkedBy(checkZoneName),
+    key: checkedBy(checkZoneKey),
+    events: num(1, RATE_LIMIT_MAX_EVENTS),
+    windowMs: ms,
+    burst: withDefault(num(0, RATE_LIMIT_MAX_BURST), () => 0),
+  },
+  (out, path, ctx) => {
+    const problem = typeof out.events === 'number' && typeof out.windowMs === 'number' ? zoneLimitProblem(out.events, out.windowMs) : null;
+    if (problem !== null) fail(ctx, child(path, 'windowMs'), problem);
+  },
+);
+
+/** Zone names within one rate_limit handler are unique (as in the Caddyfile). */
+function checkRateLimit(out: Record<string, unknown>, path: string, ctx: Ctx): void {
+  const seen = new Set<string>();
+  ((out.zones as { name?: string }[] | undefined) ?? []).forEach((zone, i) => {
+    if (zone.name === undefined) return;
+    if (seen.has(zone.name)) fail(ctx, child(child(path, 'zones'), i), `zone ${zone.name} is already defined in this handler`);
+    seen.add(zone.name);
+  });
+}
+
 const HANDLERS: Record<string, Record<string, Field | Check>> = {
   vars: { vars: record(str()) },
   headers: {
@@ -489,6 +515,7 @@ const HANDLERS: Record<string, Record<string, Field | Check>> = {
   identity_provider: {},
   authenticate: authenticateFields,
   jwt: jwtFields,
+  rate_limit: { zones: list(rateLimitZone, true) },
 };
 
 const copyField: Check<string> = (v, path, ctx) => {
@@ -537,6 +564,7 @@ const handler: Check = (v, path, ctx) => {
   if (out !== undefined && name === 'forward_auth') checkForwardAuth(out, path, ctx);
   if (out !== undefined && name === 'authenticate') checkAuthenticate(out, path, ctx);
   if (out !== undefined && name === 'jwt') checkJwt(out, path, ctx);
+  if (out !== undefined && name === 'rate_limit') checkRateLimit(out, path, ctx);
   return out;
 };
 
@@ -659,6 +687,28 @@ const positiveMs: Check<number> = (v, path, ctx) => {
 };
 
 const database = obj({ driver: oneOf(['sqlite']), path: withDefault(nullable(absolutePath), () => null) });
+
+/** `guard.rules`, with the Caddyfile's checks (guard-rules.ts). */
+const requestRules: Check = (v, path, ctx) =>
+  checkRequestRulesJson(v, path, { fail: (at, message) => fail(ctx, at, message), sourceAt: (at) => ({ file: ctx.file, line: lineOf(ctx, at) }) });
+
+const blocklistFiles: Check<string[]> = (v, path, ctx) => {
+  const files = list(absolutePath)(v, path, ctx);
+  if (files !== undefined && Array.isArray(v)) {
+    v.forEach((file, i) => {
+      if (typeof file === 'string' && v.indexOf(file) < i) fail(ctx, child(path, i), `${file} is listed twice`);
+    });
+  }
+  return files;
+};
+
+const guardConfig = obj({
+  neverBan: withDefault(ranges, () => []),
+  blocklists: withDefault(blocklistFiles, () => []),
+  simulate: withDefault(bool, () => false),
+  rules: withDefault(requestRules, () => defaultRequestRules()),
+  source: sourceField,
+});
 
 const clientSecret: Check<string> = (v, path, ctx) => {
   if (v === REDACTED_SECRET) return fail(ctx, path, 'this secret was redacted when the config was printed; put the real secret here');
@@ -885,11 +935,15 @@ const config = obj({
   ),
   database: withDefault(database, () => ({ driver: 'sqlite', path: null })),
   identity: withDefault(nullable(identityConfig), () => null),
+  guard: opt(nullable(guardConfig)),
   sites: list(site),
 }, (out, path, ctx) => {
   checkIdentitySites(out, path, ctx);
   checkAuthenticateSites(out, ctx);
   checkJwtSites(out, ctx);
+  for (const { use, first } of rateLimitZoneConflicts((out.sites as Parameters<typeof rateLimitZoneConflicts>[0] | undefined) ?? [])) {
+    fail(ctx, `${child('sites', use.site)}.${use.path}`, `rate_limit: ${zoneConflictMessage(use.zone.name!, `${child('sites', first.site)}.${first.path}`)}`);
+  }
 });
 
 /** Deepest object/array nesting in JSON text (strings skipped), to refuse absurd inputs early. */

@@ -11,6 +11,7 @@ import type { Logger } from '../kernel/logger.ts';
 import type { Store } from '../store/index.ts';
 import { claimsByScope, claimsOf, createAccountSource } from './account-claims.ts';
 import { compareClientSecret, hashClientSecret } from './client-secrets.ts';
+import { createCookieSigner } from './cookie-keys.ts';
 import { API_SCOPE, createAdapterFactory, FIRST_PARTY, splitClientScope } from './oidc-adapter.ts';
 import type { KeySet } from './signing-keys.ts';
 import type { Views } from './views/views.ts';
@@ -32,6 +33,7 @@ export function createProvider(options: ProviderOptions): Provider {
   const { issuer, config, store, clock, views, logger } = options;
   const secure = issuer.startsWith('https:');
   const accounts = createAccountSource(store.users, store.groups);
+  const accountsByRequest = new WeakMap<object, Map<string, ReturnType<typeof accounts.find>>>();
   const scopes = claimsByScope(config.claims);
   const cookiePrefix = config.cookie.name;
   const oidcScopeList = ['openid', 'offline_access', ...Object.keys(scopes).filter((s) => s !== 'openid')];
@@ -48,8 +50,15 @@ export function createProvider(options: ProviderOptions): Provider {
       },
     },
     clientDefaults: { id_token_signed_response_alg: 'RS256', token_endpoint_auth_method: 'client_secret_basic' },
-    async findAccount(_ctx, sub) {
-      const found = await accounts.find(sub);
+    async findAccount(ctx, sub) {
+      // One token request asks for the same account several times (grant, ID token claims,
+      // access token): look it up once per request, never across requests (a user disabled
+      // a moment ago must not get a token).
+      let perRequest = accountsByRequest.get(ctx);
+      if (perRequest === undefined) accountsByRequest.set(ctx, (perRequest = new Map()));
+      let pending = perRequest.get(sub);
+      if (pending === undefined) perRequest.set(sub, (pending = accounts.find(sub)));
+      const found = await pending;
       if (found === undefined) return undefined;
       return { accountId: sub, claims: () => claimsOf(found.user, found.groups, config.claims) as AccountClaims };
     },
@@ -135,6 +144,8 @@ export function createProvider(options: ProviderOptions): Provider {
   };
 
   const provider = new Provider(issuer, configuration);
+  // Same signatures as keygrip, without its costly compare (cookie-keys.ts).
+  provider.keys = createCookieSigner(options.keys.cookieKeys) as never;
   // The proxy in front has replaced X-Forwarded-* with values derived from the issuer and the
   // resolved client address (endpoint.ts): believing them cannot be spoofed.
   provider.proxy = true;

@@ -13,6 +13,7 @@ import { createHeaders } from './handlers/headers.ts';
 import { createAuthenticate } from './handlers/authenticate.ts';
 import { createIdentityProvider } from './handlers/identity-provider.ts';
 import { createJwt } from './handlers/jwt.ts';
+import { createRateLimit } from './handlers/rate-limit.ts';
 import { createMetricsEndpoint } from './handlers/metrics.ts';
 import { createRequestBody } from './handlers/request-body.ts';
 import { createReverseProxy } from './handlers/reverse-proxy.ts';
@@ -40,6 +41,7 @@ const factories: Factories = {
   identity_provider: createIdentityProvider,
   authenticate: createAuthenticate,
   jwt: createJwt,
+  rate_limit: createRateLimit,
 };
 
 export function compileHandler(config: HandlerConfig, deps: HandlerDeps): Handler {

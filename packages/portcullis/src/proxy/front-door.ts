@@ -21,6 +21,7 @@ import type { Logger } from '../kernel/logger.ts';
 import type { RequestContext } from './context.ts';
 import type { ListenerPlan } from './listen-plan.ts';
 import { createRequestContext, plainIp } from './request-context.ts';
+import type { GateVerdict } from './ports.ts';
 import type { CompiledSite, Runtime } from './runtime.ts';
 import { serveRequest } from './serve-request.ts';
 
@@ -146,8 +147,11 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
         logger.error({ err: error, id: ctx.id }, 'recording a finished request failed');
       }
     });
+    // The guard's gate (bans, blocklists, request rules) answers before any route runs; its
+    // refusal goes through the site's error path like any other error.
+    const verdict = runtime.gate === null ? null : runtime.gate.check(ctx);
     // Never rejects: failures outside the error path are logged and cut there.
-    void serveRequest(ctx, site);
+    void serveRequest(ctx, site, verdict === null ? null : gateError(verdict));
   }
 
   function clientCertificateAdmits(req: IncomingMessage, host: string): boolean {
@@ -384,4 +388,13 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
       if (last !== null) await last.dispose();
     },
   };
+}
+
+/** A gate's refusal as the error the site's error path answers; the reason stays in the logs. */
+function gateError(verdict: GateVerdict): PortcullisError {
+  const code = verdict.status === 429 ? ErrorCodes.ERR_HTTP_TOO_MANY_REQUESTS : ErrorCodes.ERR_HTTP_FORBIDDEN;
+  return new PortcullisError(code, verdict.status === 429 ? 'too many requests' : 'forbidden', {
+    status: verdict.status,
+    ...(verdict.retryAfter !== undefined ? { headers: { 'Retry-After': String(verdict.retryAfter) } } : {}),
+  });
 }

@@ -8,7 +8,7 @@ import type { Clock } from '../kernel/clock.ts';
 import type { MetricsKit } from '../kernel/metrics.ts';
 import type { RouteConfig } from '../config/types.ts';
 import type { Handler } from './context.ts';
-import type { Authenticator, IdentityEndpoint } from './ports.ts';
+import type { Authenticator, IdentityEndpoint, RateLimiter } from './ports.ts';
 
 export interface HandlerDeps {
   logger: Logger;
@@ -20,6 +20,8 @@ export interface HandlerDeps {
   identity: IdentityEndpoint | null;
   /** Sign-in sessions for `authenticate`, when the config has an identity provider; null otherwise. */
   authenticator: Authenticator | null;
+  /** Counters for `rate_limit` (the guard's, kept across reloads); null when unavailable. */
+  rateLimiter: RateLimiter | null;
   /** Absolute path of the config file, which file_server never serves. */
   configFile: string | null;
   /** CIDRs of proxies whose X-Forwarded-* headers are believed (global `trusted_proxies`). */

@@ -83,3 +83,47 @@ export interface ClientAuthPolicy {
    */
   id: string;
 }
+
+/** The parts of a request the guard's gate reads (a RequestContext has them all). */
+export interface GateRequest {
+  readonly clientIp: string;
+  readonly method: string;
+  /** Decoded, normalised path (what matchers see). */
+  readonly path: string;
+  /** The path as the client sent it. */
+  readonly rawPath: string;
+  /** Query string without '?'. */
+  readonly query: string;
+  readonly host: string;
+  /** The site serving the request (its addresses as written). */
+  readonly siteName: string;
+  readonly req: { readonly headers: IncomingHttpHeaders };
+}
+
+/** What the gate decided: the request is answered with this status instead of its routes. */
+export interface GateVerdict {
+  /** 403 for bans and blocking rules, 429 for throttles. */
+  status: number;
+  /** For logs and metrics (`ban:<scenario>`, `rule:<id>`, `blocklist:<file>`); never shown to clients. */
+  reason: string;
+  /** Seconds, for a Retry-After header. */
+  retryAfter?: number;
+}
+
+/**
+ * The guard's check of every request, after the client IP is resolved and the site is
+ * chosen, before any route runs (bans, blocklists, request rules). Synchronous on purpose:
+ * it is a table lookup on the hot path, never I/O. Implemented by the guard.
+ */
+export interface RequestGate {
+  check(request: GateRequest): GateVerdict | null;
+}
+
+/** Rate-limit counters for the `rate_limit` directive; kept by the guard so they survive reloads. */
+export interface RateLimiter {
+  /**
+   * Counts one event for `key` in `zone` under a limit of `events` per `windowMs` (with
+   * `burst` extra); returns 0 when allowed, else the milliseconds until one would be.
+   */
+  take(zone: string, key: string, limit: { events: number; windowMs: number; burst: number }): number;
+}

@@ -13,7 +13,7 @@ import { createAccessLogger, type AccessLogger } from './access-log.ts';
 import { compileHandler } from './compile-handler.ts';
 import type { Handler, RequestContext } from './context.ts';
 import type { HandlerDeps } from './handler-deps.ts';
-import type { Authenticator, ClientIpResolver, IdentityEndpoint } from './ports.ts';
+import type { Authenticator, ClientIpResolver, IdentityEndpoint, RateLimiter, RequestGate } from './ports.ts';
 import { createHttpMetrics, type HttpMetrics } from './http-metrics.ts';
 import { planListeners, type ListenerPlan } from './listen-plan.ts';
 import { compileRouteList } from './routes.ts';
@@ -36,6 +36,10 @@ export interface RuntimeDeps {
   clientIp?: ClientIpResolver | null;
   /** Every trusted proxy range, `trusted_proxies` sources expanded; absent: config.server.trustedProxies. */
   trustedProxies?: string[];
+  /** The guard's check of every request before its routes; absent or null: none. */
+  gate?: RequestGate | null;
+  /** Counters for `rate_limit`; absent or null: the directive is unavailable. */
+  rateLimiter?: RateLimiter | null;
   configFile: string | null;
 }
 
@@ -55,6 +59,8 @@ export interface Runtime {
   readonly metrics: HttpMetrics | null;
   /** The client's address through trusted proxies; null when none is trusted (the peer is the client). */
   readonly clientIp: ClientIpResolver | null;
+  /** The guard's gate; null when the config guards nothing. */
+  readonly gate: RequestGate | null;
   /** Requests this runtime is still serving; reload disposes it when this reaches 0. */
   inflight: number;
   dispose(): Promise<void>;
@@ -106,6 +112,7 @@ export function buildRuntime(config: Config, deps: RuntimeDeps): Runtime {
     metrics: deps.metrics,
     identity: deps.identity,
     authenticator: deps.authenticator,
+    rateLimiter: deps.rateLimiter ?? null,
     configFile: deps.configFile,
     trustedProxies: deps.trustedProxies ?? config.server.trustedProxies,
     compileRoutes: (routes) => compileRouteList(routes, (h) => compileHandler(h, handlerDeps)),
@@ -145,6 +152,7 @@ export function buildRuntime(config: Config, deps: RuntimeDeps): Runtime {
     routers,
     metrics: deps.metrics !== null && configUsesMetrics(config) ? createHttpMetrics(deps.metrics) : null,
     clientIp: deps.clientIp ?? null,
+    gate: deps.gate ?? null,
     inflight: 0,
     dispose,
   };

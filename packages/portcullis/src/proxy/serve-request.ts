@@ -10,12 +10,13 @@ import { writeHead } from './response.ts';
 import type { CompiledSite } from './runtime.ts';
 
 /**
- * Serves one request; never rejects. A failure of the error path itself is logged and the
+ * Serves one request (or, when the guard `refused` it, its error path); never rejects. A failure of the error path itself is logged and the
  * connection cut here, so the front door attaches no rejection handler per request.
  */
-export async function serveRequest(ctx: RequestContext, site: CompiledSite): Promise<void> {
+export async function serveRequest(ctx: RequestContext, site: CompiledSite, refused: PortcullisError | null = null): Promise<void> {
   try {
     try {
+      if (refused !== null) throw refused;
       await site.handler(ctx, endOfChain);
       // Nothing wrote a response: Caddy answers 200 with an empty body. (A finished WebSocket
       // tunnel also wrote nothing through res, but its socket is gone.)

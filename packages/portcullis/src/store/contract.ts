@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ManualClock } from '../kernel/clock.ts';
 import { ErrorCodes } from '../kernel/errors.ts';
-import type { Store, User } from './types.ts';
+import type { NewDecision, Store, User } from './types.ts';
 
 /** 2023-11-14T22:13:20.250Z: a non-zero start with a fractional second, to catch unit slips. */
 const START = 1_700_000_000_250;
@@ -419,6 +419,125 @@ export function runStoreContract(name: string, open: OpenStore): void {
 
       test('the audit log offers no way to change or remove an event', withStore(async (store) => {
         assert.deepEqual(Object.keys(store.audit).sort(), ['append', 'list']);
+      }));
+    });
+
+    describe('decisions', () => {
+      const ban = (value: string, extra: Partial<NewDecision> = {}): NewDecision => ({
+        kind: 'ban', scope: 'ip', value, reason: 'probing', origin: 'cli', expiresAt: START + 60_000, ...extra,
+      });
+
+      test('add stamps createdAt and increasing ids; list shows active ones by id', withStore(async (store, clock) => {
+        assert.deepEqual(await store.decisions.list(), []);
+        const first = await store.decisions.add(ban('192.0.2.1'));
+        assert.deepEqual(first, { id: first.id, kind: 'ban', scope: 'ip', value: '192.0.2.1', reason: 'probing', origin: 'cli', createdAt: START, expiresAt: START + 60_000 });
+        clock.advance(10);
+        const range = await store.decisions.add(ban('2001:db8::/32', { kind: 'throttle', scope: 'range', origin: 'scenario:ssh-bf', reason: '', expiresAt: null }));
+        assert.ok(range.id > first.id);
+        assert.equal(range.createdAt, START + 10);
+        assert.deepEqual(await store.decisions.list(), [first, range]);
+      }));
+
+      test('expired decisions leave list at their expiry; permanent ones stay', withStore(async (store, clock) => {
+        const short = await store.decisions.add(ban('192.0.2.1', { expiresAt: START + 1000 }));
+        const forever = await store.decisions.add(ban('192.0.2.2', { expiresAt: null }));
+        clock.advance(999);
+        assert.deepEqual((await store.decisions.list()).map((d) => d.id), [short.id, forever.id]);
+        clock.advance(1);
+        assert.deepEqual((await store.decisions.list()).map((d) => d.id), [forever.id]);
+      }));
+
+      test('remove lifts one decision by id, once', withStore(async (store) => {
+        const a = await store.decisions.add(ban('192.0.2.1'));
+        const b = await store.decisions.add(ban('192.0.2.1', { origin: 'scenario:x' }));
+        assert.equal(await store.decisions.remove(a.id), true);
+        assert.equal(await store.decisions.remove(a.id), false);
+        assert.equal(await store.decisions.remove(987654), false);
+        assert.equal(await store.decisions.remove(Number.NaN), false);
+        assert.deepEqual(await store.decisions.list(), [b]);
+      }));
+
+      test('removeByValue lifts every active decision on exactly that value', withStore(async (store, clock) => {
+        await store.decisions.add(ban('192.0.2.1'));
+        await store.decisions.add(ban('192.0.2.1', { kind: 'throttle' }));
+        await store.decisions.add(ban('192.0.2.1', { expiresAt: START + 5 }));
+        const other = await store.decisions.add(ban('192.0.2.10'));
+        const range = await store.decisions.add(ban('192.0.2.0/24', { scope: 'range' }));
+        clock.advance(5);
+        // The expired one is not lifted (it is gone already); a covering range is another value.
+        assert.equal(await store.decisions.removeByValue('192.0.2.1'), 2);
+        assert.equal(await store.decisions.removeByValue('192.0.2.1'), 0);
+        assert.deepEqual(await store.decisions.list(), [other, range]);
+      }));
+
+      test('changedSince follows adds and lifts from a version', withStore(async (store) => {
+        const v0 = await store.decisions.version();
+        assert.deepEqual(await store.decisions.changedSince(v0), { version: v0, added: [], removed: [] });
+        const a = await store.decisions.add(ban('192.0.2.1'));
+        const b = await store.decisions.add(ban('192.0.2.2'));
+        const v1 = await store.decisions.version();
+        assert.ok(v1 > v0);
+        const first = await store.decisions.changedSince(v0);
+        assert.deepEqual(first, { version: v1, added: [a, b], removed: [] });
+        await store.decisions.remove(a.id);
+        const c = await store.decisions.add(ban('192.0.2.3'));
+        const second = await store.decisions.changedSince(first.version);
+        assert.deepEqual(second.added, [c]);
+        assert.deepEqual(second.removed, [a.id]);
+        assert.equal(second.version, await store.decisions.version());
+        // From the start, a decision added and lifted since shows only as lifted.
+        const all = await store.decisions.changedSince(v0);
+        assert.deepEqual(all.added, [b, c]);
+        assert.deepEqual(all.removed, [a.id]);
+        assert.deepEqual(await store.decisions.changedSince(second.version), { version: second.version, added: [], removed: [] });
+      }));
+
+      test('changedSince pages by limit without losing a change, lifts by value included', withStore(async (store) => {
+        const v0 = await store.decisions.version();
+        const added: number[] = [];
+        for (let i = 0; i < 5; i++) added.push((await store.decisions.add(ban('198.51.100.7', { reason: `r${i}` }))).id);
+        assert.equal(await store.decisions.removeByValue('198.51.100.7'), 5);
+        const seenAdded: number[] = [];
+        const seenRemoved: number[] = [];
+        let version = v0;
+        for (let page = 0; page < 20; page++) {
+          const changes = await store.decisions.changedSince(version, 2);
+          seenAdded.push(...changes.added.map((d) => d.id));
+          seenRemoved.push(...changes.removed);
+          if (changes.version === version) break;
+          version = changes.version;
+        }
+        assert.deepEqual(seenAdded, []);
+        assert.deepEqual(seenRemoved.sort((x, y) => x - y), added);
+        assert.equal(version, await store.decisions.version());
+        await assert.rejects(store.decisions.changedSince(v0, 0), { code: ErrorCodes.ERR_STORE });
+      }));
+
+      test('deleteExpired removes expired decisions and expired tombstones only', withStore(async (store, clock) => {
+        await store.decisions.add(ban('192.0.2.1', { expiresAt: START + 100 }));
+        const lifted = await store.decisions.add(ban('192.0.2.2', { expiresAt: START + 100 }));
+        const liftedForever = await store.decisions.add(ban('192.0.2.3', { expiresAt: null }));
+        const live = await store.decisions.add(ban('192.0.2.4', { expiresAt: START + 1000 }));
+        await store.decisions.remove(lifted.id);
+        await store.decisions.remove(liftedForever.id);
+        const version = await store.decisions.version();
+        assert.equal(await store.decisions.deleteExpired(), 0);
+        clock.advance(100);
+        assert.equal(await store.decisions.deleteExpired(), 2);
+        assert.equal(await store.decisions.deleteExpired(), 0);
+        assert.deepEqual(await store.decisions.list(), [live]);
+        // A lifted permanent decision stays a tombstone: a follower must still see the lift.
+        assert.deepEqual((await store.decisions.changedSince(0)).removed, [liftedForever.id]);
+        assert.equal(await store.decisions.version(), version);
+      }));
+
+      test('a non-finite expiry, an unknown kind or scope is refused', withStore(async (store) => {
+        await assert.rejects(store.decisions.add(ban('192.0.2.1', { expiresAt: Number.NaN })), { code: ErrorCodes.ERR_STORE });
+        await assert.rejects(store.decisions.add(ban('192.0.2.1', { expiresAt: Infinity })), { code: ErrorCodes.ERR_STORE });
+        await assert.rejects(store.decisions.add(ban('192.0.2.1', { kind: 'nuke' as 'ban' })), { code: ErrorCodes.ERR_STORE });
+        await assert.rejects(store.decisions.add(ban('192.0.2.1', { scope: 'planet' as 'ip' })), { code: ErrorCodes.ERR_STORE });
+        assert.deepEqual(await store.decisions.list(), []);
+        assert.deepEqual((await store.decisions.changedSince(0)).added, []);
       }));
     });
 

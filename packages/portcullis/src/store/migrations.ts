@@ -102,12 +102,36 @@ async function audit(db: Kysely<any>, dialect: MigrationDialect): Promise<void> 
   await dialect.makeAppendOnly(db, 'audit_log');
 }
 
+async function decisions(db: Kysely<any>, dialect: MigrationDialect): Promise<void> {
+  await dialect
+    .addSerialPrimaryKey(db.schema.createTable('decisions'), 'id')
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('scope', 'text', (c) => c.notNull())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .addColumn('reason', 'text', (c) => c.notNull())
+    .addColumn('origin', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint')
+    .addColumn('removed_at', 'bigint')
+    .addColumn('seq', 'bigint', (c) => c.notNull().unique())
+    .execute();
+  await db.schema.createIndex('decisions_value').on('decisions').column('value').execute();
+  await db.schema.createIndex('decisions_expires_at').on('decisions').column('expires_at').execute();
+  await db.schema
+    .createTable('decision_state')
+    .addColumn('id', 'integer', (c) => c.primaryKey())
+    .addColumn('seq', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.insertInto('decision_state').values({ id: 1, seq: 0 }).execute();
+}
+
 /** Every migration, by name; names sort in the order they run. */
 export function storeMigrations(dialect: MigrationDialect): Record<string, Migration> {
   return {
     '0001_identity': { up: identity },
     '0002_oidc': { up: oidc },
     '0003_audit': { up: (db) => audit(db, dialect) },
+    '0004_decisions': { up: (db) => decisions(db, dialect) },
   };
 }
 

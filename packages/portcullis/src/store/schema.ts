@@ -77,6 +77,28 @@ export interface AuditLogTable {
   detail: string;
 }
 
+export interface DecisionsTable {
+  id: Generated<number>;
+  kind: string;
+  scope: string;
+  value: string;
+  reason: string;
+  origin: string;
+  created_at: number;
+  /** null: until lifted. */
+  expires_at: number | null;
+  /** When it was lifted (a tombstone); null while active. */
+  removed_at: number | null;
+  /** decision_state.seq when it was added or lifted; unique, so followers can page by it. */
+  seq: number;
+}
+
+/** One row (id 1): the change counter every add and lift of a decision increments. */
+export interface DecisionStateTable {
+  id: number;
+  seq: number;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -85,4 +107,6 @@ export interface Database {
   oidc_artifacts: OidcArtifactsTable;
   signing_keys: SigningKeysTable;
   audit_log: AuditLogTable;
+  decisions: DecisionsTable;
+  decision_state: DecisionStateTable;
 }

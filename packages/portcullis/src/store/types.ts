@@ -170,6 +170,70 @@ export interface AuditLog {
   list(query?: { type?: string; since?: number; limit?: number }): Promise<AuditEvent[]>;
 }
 
+/** What a decision does to the addresses it covers; the gate's order of precedence too. */
+export type DecisionKind = 'ban' | 'throttle' | 'challenge';
+
+/** `ip`: one address; `range`: a CIDR block. */
+export type DecisionScope = 'ip' | 'range';
+
+/** The guard's decision about client addresses, until it expires or is lifted. */
+export interface Decision {
+  /** Increasing and never reused: what `portcullis bans delete <id>` takes. */
+  id: number;
+  kind: DecisionKind;
+  scope: DecisionScope;
+  /**
+   * The address or CIDR, normalised by the guard (IPv4-mapped IPv6 as IPv4, IPv6 as RFC 5952
+   * text, host bits cleared), so one address has one spelling. The store compares it verbatim.
+   */
+  value: string;
+  /** Why, for people (`12 failed logins in 1m`). */
+  reason: string;
+  /** Who decided: `scenario:<name>`, `cli`, `crowdsec`, `blocklist`, ... */
+  origin: string;
+  createdAt: number;
+  /** null: until lifted. */
+  expiresAt: number | null;
+}
+
+export type NewDecision = Omit<Decision, 'id' | 'createdAt'>;
+
+/** What changed after a version: see DecisionRepository.changedSince. */
+export interface DecisionChanges {
+  /** Pass this to the next changedSince. */
+  version: number;
+  /** Decisions added since (some may have expired meanwhile), ordered by when they changed. */
+  added: Decision[];
+  /** Ids of decisions lifted since. */
+  removed: number[];
+}
+
+/**
+ * Decisions, shared by every process that opens the store: the CLI adds and lifts them, a
+ * running instance follows along with changedSince (one indexed query every poll). Lifting
+ * keeps the row as a tombstone until the decision would have expired, so a follower always
+ * sees the lift; expired rows are inert everywhere and deleteExpired drops them.
+ */
+export interface DecisionRepository {
+  /** Stores a decision; createdAt comes from the clock. */
+  add(input: NewDecision): Promise<Decision>;
+  /** Lifts one active decision; false when there is no active decision with that id. */
+  remove(id: number): Promise<boolean>;
+  /** Lifts every active decision whose value is exactly `value`; returns how many. */
+  removeByValue(value: string): Promise<number>;
+  /** Active decisions (not lifted, not expired at now), ordered by id. */
+  list(): Promise<Decision[]>;
+  /** Grows with every add and lift; read it before list() to follow changes from there. */
+  version(): Promise<number>;
+  /**
+   * Decisions added and lifted after `version`, at most `limit` (default 10000) of them; when
+   * there were more, the returned version is where the next call continues.
+   */
+  changedSince(version: number, limit?: number): Promise<DecisionChanges>;
+  /** Removes expired decisions (and tombstones of expired ones); returns how many. */
+  deleteExpired(): Promise<number>;
+}
+
 /** One opened store. */
 export interface Store {
   users: UserRepository;
@@ -178,5 +242,6 @@ export interface Store {
   artifacts: ArtifactRepository;
   keys: SigningKeyRepository;
   audit: AuditLog;
+  decisions: DecisionRepository;
   close(): Promise<void>;
 }

@@ -12,6 +12,7 @@ export function testDeps(overrides: Partial<HandlerDeps> = {}): HandlerDeps {
     metrics: null,
     identity: null,
     authenticator: null,
+    rateLimiter: null,
     configFile: null,
     trustedProxies: [],
     compileRoutes: () => {

@@ -1,8 +1,8 @@
 /**
  * An in-memory Store for identity's unit tests: users, groups, clients and the audit log behave
  * as the store contract says (case-insensitive unique logins, ERR_STORE_CONFLICT,
- * ERR_STORE_NOT_FOUND, copies out so callers cannot edit stored rows). Artifacts and signing
- * keys are not needed by these tests and throw.
+ * ERR_STORE_NOT_FOUND, copies out so callers cannot edit stored rows). Artifacts, signing
+ * keys and decisions are not needed by these tests and throw.
  */
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../../kernel/clock.ts';
@@ -12,6 +12,7 @@ import type {
   AuditEvent,
   AuditLog,
   ClientRepository,
+  DecisionRepository,
   Group,
   GroupRepository,
   SigningKeyRepository,
@@ -199,6 +200,7 @@ export function createMemoryStore(options: { clock?: Clock } = {}): MemoryStore 
     artifacts: notImplemented<ArtifactRepository>('artifacts'),
     keys: notImplemented<SigningKeyRepository>('keys'),
     audit: auditLog,
+    decisions: notImplemented<DecisionRepository>('decisions'),
     async close() {
       closed = true;
     },

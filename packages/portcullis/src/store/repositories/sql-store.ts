@@ -3,6 +3,7 @@ import type { Store } from '../types.ts';
 import { createArtifactRepository } from './artifacts.ts';
 import { createAuditLog } from './audit-log.ts';
 import { createClientRepository } from './clients.ts';
+import { createDecisionRepository } from './decisions.ts';
 import { createGroupRepository } from './groups.ts';
 import { createSigningKeyRepository } from './signing-keys.ts';
 import type { SqlContext } from './sql-context.ts';
@@ -17,6 +18,7 @@ export function createSqlStore(context: SqlContext, close: () => Promise<void>):
     artifacts: createArtifactRepository(context),
     keys: createSigningKeyRepository(context),
     audit: createAuditLog(context),
+    decisions: createDecisionRepository(context),
     close,
   };
 }

@@ -101,7 +101,7 @@ describe('sqlite store', () => {
       }
     };
     const recorded = migrations();
-    assert.deepEqual(recorded.map((row) => row.name), ['0001_identity', '0002_oidc', '0003_audit']);
+    assert.deepEqual(recorded.map((row) => row.name), ['0001_identity', '0002_oidc', '0003_audit', '0004_decisions']);
     for (let i = 0; i < 2; i++) {
       const again = await openSqliteStore({ path, clock: new ManualClock(2000) });
       try {
@@ -113,6 +113,29 @@ describe('sqlite store', () => {
       }
     }
     assert.deepEqual(migrations(), recorded);
+  });
+
+  test('two connections to one file: decisions one adds, the other follows', async () => {
+    const path = freshPath();
+    const clock = new ManualClock(1000);
+    const server = await openSqliteStore({ path, clock });
+    const cli = await openSqliteStore({ path, clock });
+    try {
+      const start = await server.decisions.version();
+      const value = (i: number) => `192.0.2.${i}`;
+      // One after the other: in one process, two connections interleaving transactions would
+      // wait on each other's lock with the event loop blocked (main.ts shares one connection).
+      for (let i = 0; i < 10; i++) await (i % 2 === 0 ? server : cli).decisions.add({ kind: 'ban', scope: 'ip', value: value(i), reason: '', origin: 'cli', expiresAt: null });
+      await cli.decisions.removeByValue(value(3));
+      const changes = await server.decisions.changedSince(start);
+      assert.deepEqual(changes.added.map((d) => d.value).sort(), [0, 1, 2, 4, 5, 6, 7, 8, 9].map(value).sort());
+      assert.equal(changes.removed.length, 1);
+      assert.equal(changes.version, await cli.decisions.version());
+      assert.equal(changes.version, start + 11);
+    } finally {
+      await cli.close();
+      await server.close();
+    }
   });
 
   test('a file that is not SQLite gives ERR_STORE naming the path, and is left untouched', async () => {
