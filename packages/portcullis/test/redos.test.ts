@@ -1,7 +1,9 @@
 /**
  * ReDoS regression: a catastrophic path_regexp from config meets a hostile path. V8's
  * backtracking limit hands such matches to the linear-time engine, so the request is answered
- * instead of freezing every connection on the event loop.
+ * instead of freezing every connection on the event loop. That engine refuses the `i` flag, so
+ * `(?i)` patterns are compiled case-folded instead (kernel/case-fold.ts); without that, `(?i)`
+ * with 28 a's took 9.4 s. The headersTimeout is a hang guard, not a speed assertion.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +26,49 @@ http://127.0.0.1:0 {
     const res = await request(`${p.url}/${'a'.repeat(40)}b`, { headersTimeout: 10_000 });
     assert.equal(await res.body.text(), 'not matched');
     const ok = await request(`${p.url}/aaaa`);
+    assert.equal(await ok.body.text(), 'matched');
+  } finally {
+    await p.stop();
+  }
+});
+
+test('path_regexp (?i) with nested quantifiers stays linear', async () => {
+  const p = await startPortcullis(`
+{
+	admin off
+}
+http://127.0.0.1:0 {
+	@evil path_regexp (?i)^/(a+)+$
+	respond @evil "matched"
+	respond "not matched"
+}
+`);
+  try {
+    // 40 A's and a b: naive backtracking needs ~2^40 steps; mixed case so folding is exercised.
+    const res = await request(`${p.url}/${'aA'.repeat(20)}b`, { headersTimeout: 10_000 });
+    assert.equal(await res.body.text(), 'not matched');
+    const ok = await request(`${p.url}/AaAa`);
+    assert.equal(await ok.body.text(), 'matched');
+  } finally {
+    await p.stop();
+  }
+});
+
+test('header_regexp (?i) with nested quantifiers stays linear', async () => {
+  const p = await startPortcullis(`
+{
+	admin off
+}
+http://127.0.0.1:0 {
+	@evil header_regexp X-Probe (?i)^(a+)+\\z
+	respond @evil "matched"
+	respond "not matched"
+}
+`);
+  try {
+    const res = await request(`${p.url}/`, { headers: { 'x-probe': `${'Aa'.repeat(20)}!` }, headersTimeout: 10_000 });
+    assert.equal(await res.body.text(), 'not matched');
+    const ok = await request(`${p.url}/`, { headers: { 'x-probe': 'aAAa' } });
     assert.equal(await ok.body.text(), 'matched');
   } finally {
     await p.stop();

@@ -6,7 +6,7 @@
  *
  * Rule regexps meet hostile input on every request, so beyond RE2 syntax they must stay within
  * what V8's linear-time engine can take over when they backtrack too much (see
- * guard/rules/case-fold.ts): no `\p{...}` / `\x{...}` (they need the `u` flag, which that engine
+ * kernel/case-fold.ts): no `\p{...}` / `\x{...}` (they need the `u` flag, which that engine
  * refuses), no inline flag groups but a leading `(?i)`, and no nested repetition such as
  * `(a+)+`, the classic catastrophic pattern.
  */

@@ -95,3 +95,8 @@ test('strip_path_prefix from the normalised form escapes the rest as data', asyn
   assert.equal(r.target, '/%252e%252e/x');
   assert.equal(r.path, '/%2e%2e/x');
 });
+
+test('uri path_regexp reads Go syntax like Caddy: (?i), named groups and ${name} templates', async () => {
+  assert.equal((await rewrite({ path_regexp: [{ find: '(?i)^/OLD/', replace: '/new/' }] }, '/old/page')).target, '/new/page');
+  assert.equal((await rewrite({ path_regexp: [{ find: '^/u/(?P<id>[0-9]+)$', replace: '/users/${id}' }] }, '/u/42')).target, '/users/42');
+});

@@ -11,6 +11,7 @@ import type { RewriteHandler } from '../../config/types.ts';
 import { ErrorCodes, httpError } from '../../kernel/errors.ts';
 import type { Handler, RequestContext } from '../context.ts';
 import type { HandlerDeps } from '../handler-deps.ts';
+import { compileGoRegexp, parseReplacement, replaceAllGo } from '../matchers/regexp.ts';
 import { normalizePath } from '../normalize-path.ts';
 import { compileTemplate } from '../placeholders.ts';
 import { canonicalRawPath, escapedRequestPath, escapePath, escapePathValue } from '../uri-escape.ts';
@@ -95,10 +96,12 @@ function substringStep(find: string, replace: string, limit: number | undefined)
  * again turned a literal `%2e%2e` segment into `..`.
  */
 function regexpStep(find: string, replace: string): Step {
-  const pattern = new RegExp(find, 'g');
+  // Go (RE2) syntax and `${name}` templates, as Caddy reads them; linear-time eligible (regexp.ts).
+  const pattern = compileGoRegexp(find, 'g');
+  const template = parseReplacement(replace);
   return (ctx) => {
     const escaped = escapedRequestPath(ctx);
-    const replaced = escaped.replace(pattern, replace);
+    const replaced = replaceAllGo(pattern, escaped, template);
     if (replaced !== escaped) setRawPath(ctx, escapePath(replaced));
   };
 }

@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileGoRegexp, parseReplacement, replaceAllGo } from './regexp.ts';
 import { PortcullisError } from '../../kernel/errors.ts';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 test('RE2 syntax is translated to JavaScript', () => {
   const table: [string, string, boolean][] = [
@@ -55,4 +57,54 @@ test('Go replacement templates', () => {
   }
   const plain = compileGoRegexp('a(b)?', 'g');
   assert.equal(replaceAllGo(plain, 'a ab', parseReplacement('<$1>')), '<> <b>');
+});
+
+test('case-insensitive patterns compile without the i flag and match what i matches', () => {
+  // V8's linear-time engine (the ReDoS fallback) refuses `i` and `(?i:...)`: they are folded.
+  const patterns = ['(?i)^/(a+)+$', '(?i)^/Admin\\z', '(?i)[a-f]+-x', '(?is)a.B', '(?i)^caf[é]$', 'ab(?i:Cd)e', '(?i)ab(?-i:Cd)e', '(?i)(?P<w>Bot)s?'];
+  const inputs = ['/aaaa', '/AAAa', '/aab', '/admin', '/ADMIN', '/admin\n', 'DEAD-X', 'beef-x', 'a\nb', 'A\nB', 'café', 'CAFÉ', 'abcde', 'abCDe', 'ABCDE', 'ABcDE', 'abcDE', 'BOTS', 'bot'];
+  for (const p of patterns) {
+    const re = compileGoRegexp(p);
+    assert.ok(!re.flags.includes('i') && !/\(\?[a-z-]*i/.test(re.source), `${p} -> /${re.source}/${re.flags}`);
+    // The same pattern with JavaScript's own case-insensitivity, as the reference.
+    const lead = /^\(\?([is]+)\)/.exec(p);
+    const body = (lead ? p.slice(lead[0].length) : p).replaceAll('\\z', '$').replaceAll('(?P<', '(?<');
+    const reference = new RegExp(body, lead?.[1] ?? '');
+    for (const s of inputs) assert.equal(re.test(s), reference.test(s), `${p} on ${JSON.stringify(s)}`);
+  }
+});
+
+test('\\A and \\z are ^ and $ unless multi-line mode is on somewhere', () => {
+  assert.equal(compileGoRegexp('\\Aab\\z').source, '^ab$');
+  const multi = compileGoRegexp('(?m)\\Aab\\z');
+  assert.equal(multi.test('ab'), true);
+  assert.equal(multi.test('x\nab'), false);
+  assert.equal(multi.test('ab\nx'), false);
+  const group = compileGoRegexp('(?m:^a$)\\n?b\\z');
+  assert.equal(group.test('a\nb'), true);
+  assert.equal(group.test('a\nb\n'), false);
+});
+
+test('the g flag of replacements survives folding', () => {
+  const re = compileGoRegexp('(?i)X', 'g');
+  assert.equal(re.flags, 'g');
+  assert.equal(replaceAllGo(re, 'axbXc', parseReplacement('-')), 'a-b-c');
+});
+
+test("V8's linear-time engine accepts case-insensitive and \\z patterns once compiled", () => {
+  // In a child Node with --enable-experimental-regexp-engine, the `l` flag compiles only
+  // regexps that engine can run: the ones the ReDoS fallback (main.ts) can hand over.
+  const code = `
+    import { compileGoRegexp } from './regexp.ts';
+    const patterns = ['(?i)^/(a+)+$', '(?i)^(a+)+\\\\z', 'ab(?i:(c+)+)e', '(?i)ab(?-i:Cd)e', '\\\\Aab\\\\z', '(?is)^(?P<w>Bot)s?.*'];
+    const refused = [];
+    for (const p of patterns) {
+      const re = compileGoRegexp(p);
+      try { new RegExp(re.source, re.flags + 'l'); } catch (e) { refused.push(p + ' -> /' + re.source + '/' + re.flags); }
+    }
+    console.log(JSON.stringify(refused));
+  `;
+  const cwd = fileURLToPath(new URL('.', import.meta.url));
+  const out = execFileSync(process.execPath, ['--enable-experimental-regexp-engine', '--input-type=module', '-e', code], { cwd, encoding: 'utf8', timeout: 60_000 });
+  assert.deepEqual(JSON.parse(out), []);
 });

@@ -10,10 +10,13 @@
  * on hostile input. V8 can fall back to a linear-time engine on excessive backtracking (flag
  * `--enable-experimental-regexp-engine-on-excessive-backtracks`), but only for patterns without
  * the `u` flag, so `u` is used only where the pattern needs it (`\p{...}`, `\x{...}`); without
- * it `.` matches one UTF-16 unit rather than a whole rune.
+ * it `.` matches one UTF-16 unit rather than a whole rune. That engine also refuses the `i` flag,
+ * inline `(?i:...)` groups and lookarounds, so case-insensitive parts are rewritten into letter
+ * classes (kernel/case-fold.ts) and `\A` / `\z` become `^` / `$` where they mean the same.
  */
 import type { RequestContext } from '../context.ts';
 import { ErrorCodes, PortcullisError } from '../../kernel/errors.ts';
+import { foldCase } from '../../kernel/case-fold.ts';
 
 /** Caddy requires regexp matcher names to be word characters (they become placeholder keys). */
 const NAME_RE = /^\w*$/;
@@ -60,16 +63,105 @@ export function compileGoRegexp(pattern: string, extraFlags = ''): RegExp {
     }
     body = body.slice(lead[0].length);
   }
-  const source = translate(body, pattern);
+  // Without `m` (anywhere: `(?m:...)` turns it on for a group) `^` and `$` already mean the
+  // start and end of the input in JavaScript; the lookarounds would not be linear-time.
+  const anchors = !flags.includes('m') && !/\(\?[a-zA-Z]*m/.test(body);
+  const source = translate(body, pattern, anchors);
   if (/\\[pPu]\{/.test(source.replace(/\\\\/g, ''))) flags += 'u';
+  let re: RegExp;
   try {
-    return new RegExp(source, flags);
+    re = new RegExp(source, flags);
   } catch (err) {
     throw configError(`invalid regexp '${pattern}': ${(err as Error).message}`);
   }
+  return flags.includes('u') ? re : withoutCaseFlag(re);
 }
 
-function translate(p: string, original: string): string {
+/** Modifier group opener in JavaScript syntax: `(?i:`, `(?-i:`, `(?is-m:`. */
+const MODIFIER_GROUP = /^\(\?([a-z]*)(?:-([a-z]*))?:/;
+
+/**
+ * `re` (no `u` flag) rewritten to match the same strings without the `i` flag or `i` modifier
+ * groups, which V8's linear-time engine refuses: the case-insensitive stretches of the source are
+ * case-folded. Returned unchanged when it has neither, or when folding is impossible
+ * (a back-reference, which RE2 syntax has not; config validation refuses them).
+ */
+function withoutCaseFlag(re: RegExp): RegExp {
+  const source = re.source;
+  const caseless = re.flags.includes('i');
+  if (!caseless && !/\(\?[a-z]*-?[a-z]*i[a-z]*:/.test(source)) return re;
+  try {
+    return new RegExp(foldSegments(source, caseless), re.flags.replace('i', ''));
+  } catch {
+    return re;
+  }
+}
+
+/**
+ * Folds the parts of `source` where case-insensitivity is on (`caseless` at the top level, then
+ * as `(?i:` / `(?-i:` groups set it) and drops `i` from modifier groups. foldCase works token by
+ * token, so cutting the source at group openers and closers is safe.
+ */
+function foldSegments(source: string, caseless: boolean): string {
+  let out = '';
+  let segment = '';
+  const stack: boolean[] = [];
+  let on = caseless;
+  const flush = (): void => {
+    out += on ? foldCase(segment) : segment;
+    segment = '';
+  };
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!;
+    if (c === '\\') {
+      segment += source.slice(i, i + 2);
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      segment += c;
+      continue;
+    }
+    if (c === '[') {
+      inClass = true;
+      segment += c;
+      continue;
+    }
+    if (c === '(') {
+      const m = MODIFIER_GROUP.exec(source.slice(i, i + 16));
+      if (m && (m[1]!.includes('i') || (m[2] ?? '').includes('i'))) {
+        flush();
+        stack.push(on);
+        on = m[1]!.includes('i');
+        const add = m[1]!.replace('i', '');
+        const remove = (m[2] ?? '').replace('i', '');
+        out += '(?' + add + (remove === '' ? '' : '-' + remove) + ':';
+        i += m[0].length - 1;
+        continue;
+      }
+      stack.push(on);
+      segment += c;
+      continue;
+    }
+    if (c === ')') {
+      const outer = stack.pop() ?? on;
+      if (outer !== on) {
+        flush();
+        on = outer;
+      }
+      segment += c;
+      continue;
+    }
+    segment += c;
+  }
+  flush();
+  return out;
+}
+
+/** `anchors`: `\A` and `\z` may be written `^` and `$` (no multi-line mode anywhere). */
+function translate(p: string, original: string, anchors: boolean): string {
   let out = '';
   let inClass = false;
   for (let i = 0; i < p.length; i++) {
@@ -85,12 +177,12 @@ function translate(p: string, original: string): string {
         continue;
       }
       if (next === 'A' && !inClass) {
-        out += '(?<![\\s\\S])';
+        out += anchors ? '^' : '(?<![\\s\\S])';
         i++;
         continue;
       }
       if (next === 'z' && !inClass) {
-        out += '(?![\\s\\S])';
+        out += anchors ? '$' : '(?![\\s\\S])';
         i++;
         continue;
       }
