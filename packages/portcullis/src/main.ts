@@ -34,6 +34,7 @@ import {
   createGateStats,
   createRateLimiter,
   compileRequestRules,
+  createScenarioEngine,
   type BlocklistFiles,
   type DecisionAdmin,
   type DecisionSync,
@@ -104,7 +105,7 @@ export async function start(options: StartOptions): Promise<Instance> {
   // one process would wait on each other's write lock with the event loop blocked).
   const stores = createStoreHolder(systemClock);
   const identity = createIdentityHolder({ logger, events, clock: systemClock, env: options.env ?? process.env, stores });
-  const guard = createGuardHolder({ logger, clock: systemClock, env: options.env ?? process.env, stores });
+  const guard = createGuardHolder({ logger, events, clock: systemClock, env: options.env ?? process.env, stores });
   // Once per process: every runtime a reload builds counts on the same counters.
   const rateLimiter = createRateLimiter({ clock: systemClock });
   const depsFor = async (next: Config): Promise<RuntimeDeps> => {
@@ -465,17 +466,32 @@ interface GuardHolder {
  * files and the counters. Rebuilt per load: the gate with the config's allowlist, simulate
  * flag, blocklists and rules.
  *
+ * The behaviour scenarios (guard/scenarios/) listen to the events while the config has a
+ * `guard` block whose `scenarios` is not `off`; their buckets are kept across reloads, and
+ * their decisions go through the DecisionSync (stored, in force at once, shared with other
+ * processes). The gate's `simulate` makes them simulate too: a decision stored while
+ * simulating would be enforced the moment `simulate` is taken out.
+ *
  * The store is opened only when the config has a `guard` block or serves identity_provider
  * (which opens it anyway): a plain proxy config pays for no database. Decisions in the store
  * are enforced whenever it is open, guard block or not.
  */
-function createGuardHolder(deps: { logger: Logger; clock: Clock; env: Record<string, string | undefined>; stores: StoreHolder }): GuardHolder {
+function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Clock; env: Record<string, string | undefined>; stores: StoreHolder }): GuardHolder {
   const { logger, clock } = deps;
   const index = createDecisionIndex({ clock });
   const stats = createGateStats();
   let files: BlocklistFiles | null = null;
   let store: Store | null = null;
   let sync: DecisionSync | null = null;
+  const scenarios = createScenarioEngine({
+    events: deps.events,
+    clock,
+    logger,
+    decide: (decision) => {
+      if (sync === null) return Promise.reject(new PortcullisError(ErrorCodes.ERR_INTERNAL, 'the guard has no store open'));
+      return sync.add(decision);
+    },
+  });
 
   const detach = async (): Promise<void> => {
     sync?.stop();
@@ -508,6 +524,7 @@ function createGuardHolder(deps: { logger: Logger; clock: Clock; env: Record<str
     async prepare(config) {
       const guard = config.guard ?? null;
       if (guard === null && !configUsesIdentity(config)) {
+        scenarios.configure(null);
         await detach();
         index.replaceAll([]);
         files?.close();
@@ -523,7 +540,7 @@ function createGuardHolder(deps: { logger: Logger; clock: Clock; env: Record<str
         files = null;
       }
       await follow(databasePath(config, deps.env));
-      return createGate({
+      const gate = createGate({
         decisions: index,
         blocklists,
         neverBan: guard?.neverBan ?? [],
@@ -533,8 +550,12 @@ function createGuardHolder(deps: { logger: Logger; clock: Clock; env: Record<str
         rules: guard === null ? null : rulesFor(config),
         stats,
       });
+      const mode = guard?.scenarios ?? 'on';
+      scenarios.configure(guard === null || mode === 'off' ? null : { neverBan: guard.neverBan, simulate: guard.simulate || mode === 'simulate' });
+      return gate;
     },
     async close() {
+      scenarios.configure(null);
       files?.close();
       files = null;
       await detach();

@@ -1,6 +1,7 @@
 /**
  * The global `guard { ... }` block: the addresses never refused (`allow`), blocklist files,
- * `simulate`, and the request rules (`rules { }`, read by guard-rules.ts).
+ * `simulate`, the request rules (`rules { }`, read by guard-rules.ts) and whether the
+ * behaviour scenarios run (`scenarios on|off|simulate`).
  *
  *     guard {
  *         allow 192.0.2.10 10.0.0.0/8
@@ -13,7 +14,7 @@
 import { dirname, resolve } from 'node:path';
 import type { Directive, Token } from './ast.ts';
 import type { GuardConfig } from './types.ts';
-import { argCount, flag, eachSubdirective, noBlock, where, type Dispenser } from './dispenser.ts';
+import { argCount, flag, eachSubdirective, noBlock, singleArg, where, type Dispenser } from './dispenser.ts';
 import { defaultRequestRules, parseGuardRules } from './guard-rules.ts';
 import { checkIpRanges } from './matcher-syntax.ts';
 
@@ -40,6 +41,12 @@ export function parseGuardBlock(d: Directive, disp: Dispenser): GuardConfig {
     },
     simulate: (sub) => {
       if (flag(disp, sub)) guard.simulate = true;
+    },
+    scenarios: (sub) => {
+      const t = singleArg(disp, sub, 'scenarios on|off|simulate');
+      if (t === null) return;
+      if (t.text === 'on' || t.text === 'off' || t.text === 'simulate') guard.scenarios = t.text;
+      else disp.error(t, `scenarios: expected on, off or simulate, got ${JSON.stringify(t.text)}`);
     },
     rules: (sub) => {
       if (rulesSeen !== null) {

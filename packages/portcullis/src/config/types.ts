@@ -51,6 +51,11 @@ export interface GuardConfig {
   simulate: boolean;
   /** `rules { ... }`: request rules. */
   rules: RequestRulesConfig;
+  /**
+   * `scenarios on|off|simulate`: the behaviour scenarios (ban scanners and brute force from
+   * events). Absent: `on`. `simulate` logs what they would decide and decides nothing.
+   */
+  scenarios?: 'on' | 'off' | 'simulate';
   source: SourceLocation;
 }
 

@@ -707,6 +707,7 @@ const guardConfig = obj({
   blocklists: withDefault(blocklistFiles, () => []),
   simulate: withDefault(bool, () => false),
   rules: withDefault(requestRules, () => defaultRequestRules()),
+  scenarios: opt(oneOf(['on', 'off', 'simulate'])),
   source: sourceField,
 });
 

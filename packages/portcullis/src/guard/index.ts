@@ -10,3 +10,4 @@ export { createBlocklistFiles, type BlocklistFiles, type BlocklistHit, type Bloc
 export { createGate, createGateStats, type Gate, type GateOptions, type GateStats, type RequestRules, type RuleMatch } from './gate.ts';
 export { formatIpPrefix, parseIpPrefix, type IpPrefix } from './ip-prefix.ts';
 export { compileRequestRules, type CompileRulesOptions, type RuleAction, type RuleHit } from './rules/compile.ts';
+export { createScenarioEngine, type ScenarioEngine, type ScenarioSettings } from './scenarios/index.ts';

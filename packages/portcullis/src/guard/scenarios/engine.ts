@@ -1,0 +1,172 @@
+/**
+ * Runs the behaviour scenarios (scenarios.ts) in process: listens to the proxy's
+ * `http.request_done` and identity's `auth.login_failed`, pours each event into the buckets
+ * of the scenarios it fits, and when one fires, hands a decision (ban, throttle, challenge
+ * with an expiry) to `decide` — main.ts stores it through the DecisionSync, which puts it in
+ * force at once and keeps it across restarts.
+ *
+ * Created once per process, so a reload does not empty the buckets in the middle of an
+ * attack; configure() applies each load's allowlist and simulate flag (or detaches).
+ *
+ * Addresses in the allowlist are never decided on (they still fill buckets: checking the
+ * list only when a bucket fires keeps the per-event cost to the scenarios' own tests). In
+ * simulate mode a firing is logged and nothing is decided.
+ */
+import { compileIpRanges } from '../../kernel/ip-ranges.ts';
+import type { Clock } from '../../kernel/clock.ts';
+import type { EventBus, LoginEvent, RequestDoneEvent } from '../../kernel/events.ts';
+import type { Logger } from '../../kernel/logger.ts';
+import type { NewDecision } from '../../store/index.ts';
+import { formatIpPrefix, isSingleAddress, parseIpPrefix } from '../ip-prefix.ts';
+import { createLeakyBuckets, type LeakyBuckets, type Overflow } from './leaky-bucket.ts';
+import { BUILTIN_SCENARIOS, type HttpScenario, type LoginScenario, type Scenario } from './scenarios.ts';
+
+export interface ScenarioEngineOptions {
+  events: EventBus;
+  clock: Clock;
+  logger: Logger;
+  /** Applies a decision (main.ts: DecisionSync.add). A rejection is logged, not thrown. */
+  decide(decision: NewDecision): Promise<unknown> | void;
+  /** Default: BUILTIN_SCENARIOS. */
+  scenarios?: readonly Scenario[];
+  /** Most keys each scenario remembers; default 50 000. */
+  maxKeys?: number;
+}
+
+/** What one config load says about the scenarios. */
+export interface ScenarioSettings {
+  /** `allow` ranges: never decided on. */
+  neverBan: readonly string[];
+  /** Log what would be decided, decide nothing. */
+  simulate: boolean;
+}
+
+export interface ScenarioEngine {
+  /**
+   * Listens with `settings` (replacing earlier ones), or stops listening when null; the
+   * buckets are kept either way. Throws ERR_CONFIG_INVALID on a malformed allow range.
+   */
+  configure(settings: ScenarioSettings | null): void;
+  /** Firings by scenario name, simulated ones included. */
+  readonly fired: Map<string, number>;
+  /** Keys held over all scenarios (for tests and metrics). */
+  keyCount(): number;
+}
+
+interface Armed<S extends Scenario> {
+  scenario: S;
+  buckets: LeakyBuckets;
+  origin: string;
+}
+
+/** Builds the engine; it listens once configure() is called with settings. */
+export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEngine {
+  const { events, clock, logger, decide } = options;
+  const scenarios = options.scenarios ?? BUILTIN_SCENARIOS;
+  const arm = <S extends Scenario>(scenario: S): Armed<S> => ({
+    scenario,
+    origin: `scenario:${scenario.name}`,
+    buckets: createLeakyBuckets({
+      capacity: scenario.capacity,
+      leakPerSecond: scenario.leakPerSecond,
+      // A decided address keeps sending (a banned client's 403s are events too): one attack,
+      // one decision, until the decision would have run out.
+      blackholeMs: scenario.durationMs,
+      clock,
+      ...(options.maxKeys === undefined ? {} : { maxKeys: options.maxKeys }),
+    }),
+  });
+  const http = scenarios.filter((s): s is HttpScenario => s.event === 'http.request_done').map(arm);
+  const logins = scenarios.filter((s): s is LoginScenario => s.event === 'auth.login_failed').map(arm);
+  const fired = new Map<string, number>();
+  let allowed: ((ip: string) => boolean) | null = null;
+  let simulate = false;
+  let unsubscribe: (() => void)[] = [];
+
+  const fire = (armed: Armed<Scenario>, rawIp: string, reason: string): void => {
+    const prefix = parseIpPrefix(rawIp);
+    if (prefix === null || !isSingleAddress(prefix)) {
+      logger.debug({ scenario: armed.scenario.name, clientIp: rawIp }, 'guard scenario fired for something that is not an address; nothing decided');
+      return;
+    }
+    const ip = formatIpPrefix(prefix);
+    if (allowed?.(ip)) return;
+    const { scenario } = armed;
+    fired.set(scenario.name, (fired.get(scenario.name) ?? 0) + 1);
+    const decision: NewDecision = {
+      kind: scenario.decision,
+      scope: 'ip',
+      value: ip,
+      reason,
+      origin: armed.origin,
+      expiresAt: clock.now() + scenario.durationMs,
+    };
+    const fields = { scenario: scenario.name, clientIp: ip, decision: scenario.decision, durationMs: scenario.durationMs, reason };
+    if (simulate) {
+      logger.info(fields, 'guard scenario would decide (simulate)');
+      return;
+    }
+    logger.info(fields, 'guard scenario decided');
+    try {
+      Promise.resolve(decide(decision)).catch((error: unknown) => logger.warn({ ...fields, err: (error as Error).message }, 'guard scenario: storing the decision failed'));
+    } catch (error) {
+      logger.warn({ ...fields, err: (error as Error).message }, 'guard scenario: storing the decision failed');
+    }
+  };
+
+  const onRequest = (e: RequestDoneEvent): void => {
+    for (let i = 0; i < http.length; i++) {
+      const armed = http[i]!;
+      const s = armed.scenario;
+      if (!s.matches(e)) continue;
+      if (armed.buckets.pour(e.clientIp, s.distinct?.(e)) !== null) fire(armed, e.clientIp, reasonOf(s));
+    }
+  };
+
+  const onLoginFailed = (e: LoginEvent): void => {
+    for (let i = 0; i < logins.length; i++) {
+      const armed = logins[i]!;
+      const s = armed.scenario;
+      if (s.by === 'ip') {
+        if (armed.buckets.pour(e.clientIp) !== null) fire(armed, e.clientIp, reasonOf(s));
+        continue;
+      }
+      const overflow = armed.buckets.pour(e.login, undefined, e.clientIp);
+      if (overflow !== null) fireContributors(armed, overflow);
+    }
+  };
+
+  /** The account cannot be banned, the addresses behind the attack can: those above the per-address minimum. */
+  const fireContributors = (armed: Armed<LoginScenario>, overflow: Overflow): void => {
+    const min = armed.scenario.minFailuresPerIp ?? 0;
+    for (const [ip, failures] of overflow.sources) {
+      // The login is not in the reason: what people type as a login is sometimes a password.
+      if (failures > min) fire(armed, ip, `${reasonOf(armed.scenario)}; ${failures} from this address`);
+    }
+  };
+
+  return {
+    fired,
+    keyCount: () => [...http, ...logins].reduce((n, a) => n + a.buckets.size, 0),
+    configure(settings) {
+      if (settings === null) {
+        for (const off of unsubscribe) off();
+        unsubscribe = [];
+        return;
+      }
+      // Compiled before anything changes: a bad range leaves the previous settings in force.
+      const nextAllowed = settings.neverBan.length === 0 ? null : compileIpRanges([...settings.neverBan]);
+      allowed = nextAllowed;
+      simulate = settings.simulate;
+      if (unsubscribe.length === 0) {
+        if (http.length > 0) unsubscribe.push(events.on('http.request_done', onRequest));
+        if (logins.length > 0) unsubscribe.push(events.on('auth.login_failed', onLoginFailed));
+      }
+    },
+  };
+}
+
+/** The decision's reason: what overflowed, for `portcullis decisions`. */
+function reasonOf(s: Scenario): string {
+  return `more than ${s.capacity} ${s.counts}`;
+}

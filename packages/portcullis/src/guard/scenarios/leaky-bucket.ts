@@ -1,0 +1,163 @@
+/**
+ * Leaky buckets, one per key (a client address, an account), as CrowdSec's scenarios use
+ * them: each event pours one unit in, the bucket leaks `leakPerSecond` units a second, and
+ * the event that does not fit (the level would pass `capacity`) makes it overflow: the
+ * bucket fires. With capacity 20 the 21st event in a burst fires.
+ *
+ * - `distinct`: only events with a value the bucket has not seen count (distinct paths of
+ *   404s, not the same missing favicon twenty times). The values seen are remembered while
+ *   the bucket lives, at most 2 x (capacity + 1) of them, oldest forgotten first.
+ * - Blackhole: once fired, the key is ignored for `blackholeMs`, so one attack makes one
+ *   decision, not one per further request (a banned client's 403s keep arriving as events).
+ * - Contributors: with a `source` per event (the client address of a failed login), a fired
+ *   bucket reports how many of its events came from each source (the `sources` most active
+ *   are kept), so a scenario keyed by account can act on the addresses behind the attack.
+ *
+ * Memory is bounded: at most `maxKeys` keys, in least-recently-used order. Inserting a key
+ * drops up to two drained ones from the old end (a drained bucket is the same as an absent
+ * one), and when full, the least recently used one. Keys and distinct values longer than 64
+ * characters are kept as their SHA-256: a path of 8 KiB costs what a short one does.
+ */
+import { createHash } from 'node:crypto';
+import type { Clock } from '../../kernel/clock.ts';
+
+export interface LeakyBucketOptions {
+  /** Events a bucket holds; the one after overflows. At least 1. */
+  capacity: number;
+  /** Units leaked a second (1 per 10 s: 0.1). Greater than 0. */
+  leakPerSecond: number;
+  /** How long a key is ignored after its bucket fired; 0: not at all. */
+  blackholeMs: number;
+  clock: Clock;
+  /** Most keys remembered (buckets and blackholes); default 50 000. */
+  maxKeys?: number;
+  /** Most distinct sources counted per bucket; default 64. */
+  maxSources?: number;
+}
+
+/** What pour() reports when the bucket fired. */
+export interface Overflow {
+  key: string;
+  /** Events per source during the bucket's life; empty when pour() was given no source. */
+  sources: Map<string, number>;
+}
+
+export interface LeakyBuckets {
+  /**
+   * Pours one event for `key`. `distinct`: the value it must be new in (when the buckets
+   * count distinct values); `source`: who sent it, for Overflow.sources. Returns the
+   * overflow when this event made the bucket fire, else null.
+   */
+  pour(key: string, distinct?: string, source?: string): Overflow | null;
+  /** Keys remembered (for tests and metrics). */
+  readonly size: number;
+}
+
+interface Bucket {
+  level: number;
+  /** When `level` was computed, ms since the clock's epoch. */
+  at: number;
+  /** Values seen (distinct buckets only). */
+  seen: Set<string> | null;
+  sources: Map<string, number> | null;
+  /** Ignored until then; 0: not blackholed. */
+  blackholeUntil: number;
+}
+
+export const DEFAULT_MAX_KEYS = 50_000;
+const MAX_RAW = 64;
+const SWEEP_PER_INSERT = 2;
+
+/** Creates an empty set of buckets sharing one configuration. */
+export function createLeakyBuckets(options: LeakyBucketOptions): LeakyBuckets {
+  const { clock, blackholeMs } = options;
+  const capacity = Math.max(1, Math.floor(options.capacity));
+  const leakPerMs = options.leakPerSecond / 1000;
+  if (!(leakPerMs > 0) || !Number.isFinite(leakPerMs)) throw new RangeError('leakPerSecond must be a positive number');
+  const maxKeys = Math.max(1, options.maxKeys ?? DEFAULT_MAX_KEYS);
+  const maxSeen = 2 * (capacity + 1);
+  const maxSources = Math.max(1, options.maxSources ?? 64);
+  const buckets = new Map<string, Bucket>();
+
+  /** True when the bucket holds nothing worth keeping: drained and not blackholed. */
+  const idle = (b: Bucket, now: number): boolean => b.blackholeUntil <= now && b.level - (now - b.at) * leakPerMs <= 0;
+
+  const makeRoom = (now: number): void => {
+    let swept = 0;
+    for (const [key, bucket] of buckets) {
+      const full = buckets.size >= maxKeys;
+      if (!full && (swept >= SWEEP_PER_INSERT || !idle(bucket, now))) return;
+      buckets.delete(key);
+      swept++;
+    }
+  };
+
+  const count = (bucket: Bucket, source: string): void => {
+    const sources = (bucket.sources ??= new Map());
+    const held = sources.get(source);
+    if (held !== undefined) {
+      sources.set(source, held + 1);
+      return;
+    }
+    if (sources.size >= maxSources) {
+      // Full: the least active source makes room (a flood of one-shot sources must not push
+      // out the few that keep trying).
+      let least: string | null = null;
+      let leastCount = Infinity;
+      for (const [s, n] of sources) if (n < leastCount) [least, leastCount] = [s, n];
+      sources.delete(least!);
+    }
+    sources.set(source, 1);
+  };
+
+  return {
+    get size() {
+      return buckets.size;
+    },
+    pour(rawKey, rawDistinct, source) {
+      const now = clock.now();
+      const key = bounded(rawKey);
+      let bucket = buckets.get(key);
+      if (bucket === undefined) {
+        makeRoom(now);
+        bucket = { level: 0, at: now, seen: null, sources: null, blackholeUntil: 0 };
+      } else {
+        // Re-inserted below: the Map's order is least recently used first.
+        buckets.delete(key);
+      }
+      buckets.set(key, bucket);
+      if (bucket.blackholeUntil > now) return null;
+      bucket.blackholeUntil = 0;
+      const level = Math.max(0, bucket.level - (now - bucket.at) * leakPerMs);
+      if (level === 0) {
+        // Drained: a new bucket, forgetting what the old one saw.
+        bucket.seen = null;
+        bucket.sources = null;
+      }
+      bucket.level = level;
+      bucket.at = now;
+      if (rawDistinct !== undefined) {
+        const value = bounded(rawDistinct);
+        const seen = (bucket.seen ??= new Set());
+        if (seen.has(value)) return null;
+        if (seen.size >= maxSeen) seen.delete(seen.values().next().value!);
+        seen.add(value);
+      }
+      if (source !== undefined) count(bucket, source);
+      bucket.level = level + 1;
+      if (bucket.level <= capacity) return null;
+      const overflow: Overflow = { key: rawKey, sources: bucket.sources ?? new Map() };
+      bucket.level = 0;
+      bucket.seen = null;
+      bucket.sources = null;
+      bucket.blackholeUntil = blackholeMs > 0 ? now + blackholeMs : 0;
+      if (bucket.blackholeUntil === 0) buckets.delete(key);
+      return overflow;
+    },
+  };
+}
+
+function bounded(text: string): string {
+  // Stored values start with NUL only when hashed.
+  return text.length > MAX_RAW || text.charCodeAt(0) === 0 ? '\0' + createHash('sha256').update(text).digest('base64url') : text;
+}
