@@ -30,15 +30,21 @@ import {
   createDecisionAdmin,
   createDecisionIndex,
   createDecisionSync,
+  createChallenges,
   createGate,
   createGateStats,
   createRateLimiter,
   compileRequestRules,
   createScenarioEngine,
+  countingDecisionIndex,
+  createDecisionCounts,
+  registerGuardMetrics,
   type BlocklistFiles,
+  type Challenges,
   type DecisionAdmin,
   type DecisionSync,
   type Gate,
+  type GuardMetricsSource,
   type RequestRules,
 } from './guard/index.ts';
 import type { Identity, IdentityAdmin } from './identity/index.ts';
@@ -105,7 +111,9 @@ export async function start(options: StartOptions): Promise<Instance> {
   // one process would wait on each other's write lock with the event loop blocked).
   const stores = createStoreHolder(systemClock);
   const identity = createIdentityHolder({ logger, events, clock: systemClock, env: options.env ?? process.env, stores });
-  const guard = createGuardHolder({ logger, events, clock: systemClock, env: options.env ?? process.env, stores });
+  // Once per process: its secret signs challenges and clearances (a restart challenges again).
+  const challenges = createChallenges({ clock: systemClock, logger });
+  const guard = createGuardHolder({ logger, events, clock: systemClock, env: options.env ?? process.env, stores, challenges });
   // Once per process: every runtime a reload builds counts on the same counters.
   const rateLimiter = createRateLimiter({ clock: systemClock });
   const depsFor = async (next: Config): Promise<RuntimeDeps> => {
@@ -115,6 +123,7 @@ export async function start(options: StartOptions): Promise<Instance> {
     await prepareTls(next);
     const prepared = await identity.prepare(next);
     const gate = await guard.prepare(next);
+    if (metrics !== null && gate !== null) registerGuardMetrics(metrics, guard.metrics);
     return {
       logger,
       events,
@@ -128,6 +137,7 @@ export async function start(options: StartOptions): Promise<Instance> {
       trustedProxies: clientIp.trustedProxies,
       rateLimiter,
       gate,
+      challenge: challenges.responder,
     };
   };
   const front = createFrontDoor({ logger, events, certificates: () => certificates });
@@ -457,6 +467,8 @@ export function rulesFor(config: Config): RequestRules | null {
 interface GuardHolder {
   /** The gate for `config` (on every load), or null when the config neither guards nor keeps a store. */
   prepare(config: Config): Promise<Gate | null>;
+  /** What the guard's Prometheus metrics read (kept across reloads). */
+  readonly metrics: GuardMetricsSource;
   close(): Promise<void>;
 }
 
@@ -476,10 +488,13 @@ interface GuardHolder {
  * (which opens it anyway): a plain proxy config pays for no database. Decisions in the store
  * are enforced whenever it is open, guard block or not.
  */
-function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Clock; env: Record<string, string | undefined>; stores: StoreHolder }): GuardHolder {
+function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Clock; env: Record<string, string | undefined>; stores: StoreHolder; challenges: Challenges }): GuardHolder {
   const { logger, clock } = deps;
   const index = createDecisionIndex({ clock });
   const stats = createGateStats();
+  // The sync fills the index through this wrapper, which counts decisions as they come into force.
+  const decided = createDecisionCounts();
+  const synced = countingDecisionIndex(index, decided);
   let files: BlocklistFiles | null = null;
   let store: Store | null = null;
   let sync: DecisionSync | null = null;
@@ -507,7 +522,7 @@ function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Cloc
       await deps.stores.release(next);
       return;
     }
-    const nextSync = createDecisionSync({ decisions: next.decisions, index, logger });
+    const nextSync = createDecisionSync({ decisions: next.decisions, index: synced, logger });
     try {
       await nextSync.start();
     } catch (error) {
@@ -521,6 +536,7 @@ function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Cloc
   };
 
   return {
+    metrics: { stats, decisions: index, decided },
     async prepare(config) {
       const guard = config.guard ?? null;
       if (guard === null && !configUsesIdentity(config)) {
@@ -548,6 +564,7 @@ function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Cloc
         logger,
         clock,
         rules: guard === null ? null : rulesFor(config),
+        cleared: deps.challenges.cleared,
         stats,
       });
       const mode = guard?.scenarios ?? 'on';

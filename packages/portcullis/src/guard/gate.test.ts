@@ -84,7 +84,7 @@ describe('guard gate', () => {
     // A challenge decision comes before the rule.
     decisions.add(decision('203.0.113.5', 'challenge'));
     decisions.add(decision('203.0.114.5', 'challenge'));
-    assert.deepEqual(gate.check(request('203.0.114.5')), { status: 403, reason: 'challenge:cli' });
+    assert.deepEqual(gate.check(request('203.0.114.5')), { status: 403, reason: 'challenge:cli', challenge: true });
     // A throttle before a challenge: 429 with the seconds left.
     decisions.add(decision('203.0.114.5', 'throttle', { origin: 'scenario:burst', expiresAt: START + 30_500 }));
     clock.advance(10_000);
@@ -102,7 +102,7 @@ describe('guard gate', () => {
     assert.equal(gate.check(request('198.51.100.2')), null);
   });
 
-  test('rules: log only logs, challenge refuses for now, and rules run only when given', () => {
+  test('rules: log only logs, challenge answers with a challenge verdict, and rules run only when given', () => {
     let rule: RuleMatch | null = { id: 'scanner-ua', action: 'log' };
     const seen: GateRequest[] = [];
     const { gate, lines, stats } = setup({
@@ -116,10 +116,23 @@ describe('guard gate', () => {
     assert.equal(lines.at(-1)?.rule, 'scanner-ua');
     assert.equal(lines.at(-1)?.path, '/wp-login.php');
     rule = { id: 'bot', action: 'challenge' };
-    assert.deepEqual(gate.check(request('192.0.2.1')), { status: 403, reason: 'challenge:rule:bot' });
+    assert.deepEqual(gate.check(request('192.0.2.1')), { status: 403, reason: 'challenge:rule:bot', challenge: true });
     assert.deepEqual([...stats.blocked], [['challenge:rule:bot', 1]]);
     const { gate: noRules } = setup({ rules: null });
     assert.equal(noRules.check(request('192.0.2.1')), null);
+  });
+
+  test('a cleared client passes challenges (decision and rule), never a ban or a blocking rule', () => {
+    let rule: RuleMatch | null = { id: 'bot', action: 'challenge' };
+    const { gate, decisions } = setup({ rules: () => rule, cleared: (req) => req.clientIp.startsWith('192.0.2.') });
+    assert.equal(gate.check(request('192.0.2.1')), null);
+    assert.deepEqual(gate.check(request('198.51.100.1')), { status: 403, reason: 'challenge:rule:bot', challenge: true });
+    decisions.add(decision('192.0.2.2', 'challenge'));
+    assert.equal(gate.check(request('192.0.2.2')), null);
+    decisions.add(decision('192.0.2.3'));
+    assert.deepEqual(gate.check(request('192.0.2.3')), { status: 403, reason: 'ban:cli' });
+    rule = { id: 'probe', action: 'block' };
+    assert.deepEqual(gate.check(request('192.0.2.1')), { status: 403, reason: 'rule:probe' });
   });
 
   test('simulate logs and counts what would be refused, and refuses nothing', () => {

@@ -5,9 +5,10 @@
  * 1. an address in `allow` (never-ban) passes, whatever follows says;
  * 2. a ban decision, then a blocklist entry: 403 (`ban:<origin>`, `blocklist:<file>`);
  * 3. a throttle decision: 429 with Retry-After until it expires;
- * 4. a challenge decision: 403 for now (`challenge:<origin>`);
+ * 4. a challenge decision (`challenge:<origin>`): passes with a valid clearance cookie for
+ *    the client's IP, else a challenge verdict (the proof-of-work page, guard/challenge.ts);
  * 5. the request rules, when given: block 403 (`rule:<id>`), log (logged, passes),
- *    challenge 403 for now (`challenge:rule:<id>`).
+ *    challenge as in 4 (`challenge:rule:<id>`).
  *
  * In `simulate` mode a refusal is logged and counted, and the request passes.
  *
@@ -47,6 +48,8 @@ export interface GateOptions {
   logger: Logger;
   clock: Clock;
   rules?: RequestRules | null;
+  /** Whether the request carries a valid clearance (guard/challenge.ts); absent: never cleared. */
+  cleared?: ((request: GateRequest) => boolean) | null;
   /** Shared counters (the caller keeps them across reloads); fresh ones when absent. */
   stats?: GateStats;
 }
@@ -67,6 +70,7 @@ export function createGateStats(): GateStats {
 export function createGate(options: GateOptions): Gate {
   const { decisions, blocklists, simulate, logger, clock } = options;
   const rules = options.rules ?? null;
+  const cleared = options.cleared ?? null;
   const stats = options.stats ?? createGateStats();
   const allowed = options.neverBan.length === 0 ? null : compileIpRanges([...options.neverBan]);
 
@@ -77,8 +81,7 @@ export function createGate(options: GateOptions): Gate {
       if (d.expiresAt !== Infinity) verdict.retryAfter = Math.max(1, Math.ceil((d.expiresAt - clock.now()) / 1000));
       return verdict;
     }
-    // The challenge page comes later; until then a challenged client is refused.
-    return { status: 403, reason: `challenge:${d.origin}` };
+    return { status: 403, reason: `challenge:${d.origin}`, challenge: true };
   };
 
   const refuse = (request: GateRequest, verdict: GateVerdict): GateVerdict | null => {
@@ -100,15 +103,19 @@ export function createGate(options: GateOptions): Gate {
       if (decided !== null && decided.kind === 'ban') return allowed?.(ip) ? null : refuse(request, decisionVerdict(decided));
       const listed = blocklists === null ? null : blocklists.match(ip);
       if (listed !== null) return allowed?.(ip) ? null : refuse(request, { status: 403, reason: listed.reason });
-      if (decided !== null) return allowed?.(ip) ? null : refuse(request, decisionVerdict(decided));
+      if (decided !== null) {
+        // Read only once a challenge applies: a request that matches nothing pays no cookie parsing.
+        if (allowed?.(ip) || (decided.kind === 'challenge' && cleared?.(request))) return null;
+        return refuse(request, decisionVerdict(decided));
+      }
       const rule = rules === null ? null : rules(request);
       if (rule === null || allowed?.(ip)) return null;
       if (rule.action === 'log') {
         logger.info({ clientIp: ip, host: request.host, path: request.rawPath, rule: rule.id }, 'guard rule matched (log only)');
         return null;
       }
-      // `challenge` rules are refused until the challenge page exists.
-      return refuse(request, { status: 403, reason: rule.action === 'block' ? `rule:${rule.id}` : `challenge:rule:${rule.id}` });
+      if (rule.action === 'block') return refuse(request, { status: 403, reason: `rule:${rule.id}` });
+      return cleared?.(request) ? null : refuse(request, { status: 403, reason: `challenge:rule:${rule.id}`, challenge: true });
     },
   };
 }

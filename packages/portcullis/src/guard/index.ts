@@ -7,7 +7,9 @@ export { createDecisionIndex, type ActiveDecision, type DecisionIndex } from './
 export { createDecisionSync, type DecisionSync, type DecisionSyncOptions } from './decision-sync.ts';
 export { createDecisionAdmin, type DecisionAdmin } from './decision-admin.ts';
 export { createBlocklistFiles, type BlocklistFiles, type BlocklistHit, type BlocklistOptions, type Blocklists } from './blocklists.ts';
+export { countingDecisionIndex, createDecisionCounts, registerGuardMetrics, type DecisionCounts, type GuardMetricsSource } from './guard-metrics.ts';
 export { createGate, createGateStats, type Gate, type GateOptions, type GateStats, type RequestRules, type RuleMatch } from './gate.ts';
 export { formatIpPrefix, parseIpPrefix, type IpPrefix } from './ip-prefix.ts';
 export { compileRequestRules, type CompileRulesOptions, type RuleAction, type RuleHit } from './rules/compile.ts';
 export { createScenarioEngine, type ScenarioEngine, type ScenarioSettings } from './scenarios/index.ts';
+export { CLEARANCE_COOKIE, createChallenges, DEFAULT_DIFFICULTY, type ChallengeOptions, type Challenges } from './challenge.ts';

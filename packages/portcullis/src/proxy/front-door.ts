@@ -148,8 +148,23 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
       }
     });
     // The guard's gate (bans, blocklists, request rules) answers before any route runs; its
-    // refusal goes through the site's error path like any other error.
+    // refusal goes through the site's error path like any other error, and a challenge is
+    // answered with the proof-of-work page.
     const verdict = runtime.gate === null ? null : runtime.gate.check(ctx);
+    const challenge = runtime.challenge;
+    // The challenge's script and answer, on every site while the guard is on, whatever the
+    // site's routes are: a challenged client must reach them (a banned one need not).
+    if (challenge !== null && (verdict === null || verdict.challenge === true) && ctx.rawPath.startsWith('/.portcullis/') && challenge.owns(ctx.rawPath)) {
+      void challenge.handle(req, res, { clientIp: ctx.clientIp, secure: plan.scheme === 'https' }).catch(() => res.destroy());
+      return;
+    }
+    if (verdict !== null && verdict.challenge === true && challenge !== null) {
+      const page = challenge.page(verdict, ctx);
+      res.writeHead(page.status, page.headers).end(ctx.method === 'HEAD' ? undefined : page.body);
+      return;
+    }
+    // The clearance is Portcullis's own cookie: upstreams never see it.
+    if (challenge !== null) dropCookie(req.headers, challenge.cookieName);
     // Never rejects: failures outside the error path are logged and cut there.
     void serveRequest(ctx, site, verdict === null ? null : gateError(verdict));
   }
@@ -388,6 +403,15 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
       if (last !== null) await last.dispose();
     },
   };
+}
+
+/** Removes every `name=` cookie from the Cookie header (a client may send several). */
+function dropCookie(headers: IncomingMessage['headers'], name: string): void {
+  const cookie = headers.cookie;
+  if (cookie === undefined || !cookie.includes(name)) return;
+  const kept = cookie.split(';').map((p) => p.trim()).filter((p) => p !== '' && p.slice(0, Math.max(0, p.indexOf('='))).trim() !== name);
+  if (kept.length === 0) delete headers.cookie;
+  else headers.cookie = kept.join('; ');
 }
 
 /** A gate's refusal as the error the site's error path answers; the reason stays in the logs. */

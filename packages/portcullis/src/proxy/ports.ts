@@ -108,6 +108,24 @@ export interface GateVerdict {
   reason: string;
   /** Seconds, for a Retry-After header. */
   retryAfter?: number;
+  /** A challenge (`challenge:<origin>`, `challenge:rule:<id>`): answered with the proof-of-work page, not an error. */
+  challenge?: true;
+}
+
+/**
+ * The guard's proof-of-work challenge (src/guard/challenge.ts): the page a challenged request
+ * gets, and the two fixed paths (`/.portcullis/challenge.js`, `/.portcullis/challenge`) the
+ * front door answers on every site before routing while the guard is on.
+ */
+export interface ChallengeResponder {
+  /** Portcullis's clearance cookie: removed from requests before they go upstream. */
+  readonly cookieName: string;
+  /** Whether `rawPath` (no query) is one of the fixed challenge paths. */
+  owns(rawPath: string): boolean;
+  /** The challenge page for a challenged request. */
+  page(verdict: GateVerdict, request: GateRequest): { status: number; headers: Record<string, string>; body: string };
+  /** Answers a request on one of the fixed paths; never rejects. */
+  handle(req: IncomingMessage, res: ServerResponse, request: { clientIp: string; secure: boolean }): Promise<void>;
 }
 
 /**

@@ -13,7 +13,7 @@ import { createAccessLogger, type AccessLogger } from './access-log.ts';
 import { compileHandler } from './compile-handler.ts';
 import type { Handler, RequestContext } from './context.ts';
 import type { HandlerDeps } from './handler-deps.ts';
-import type { Authenticator, ClientIpResolver, IdentityEndpoint, RateLimiter, RequestGate } from './ports.ts';
+import type { Authenticator, ChallengeResponder, ClientIpResolver, IdentityEndpoint, RateLimiter, RequestGate } from './ports.ts';
 import { createHttpMetrics, type HttpMetrics } from './http-metrics.ts';
 import { planListeners, type ListenerPlan } from './listen-plan.ts';
 import { compileRouteList } from './routes.ts';
@@ -38,6 +38,8 @@ export interface RuntimeDeps {
   trustedProxies?: string[];
   /** The guard's check of every request before its routes; absent or null: none. */
   gate?: RequestGate | null;
+  /** The guard's proof-of-work challenge (page, script, answers); absent or null: challenges are plain 403s. */
+  challenge?: ChallengeResponder | null;
   /** Counters for `rate_limit`; absent or null: the directive is unavailable. */
   rateLimiter?: RateLimiter | null;
   configFile: string | null;
@@ -61,6 +63,8 @@ export interface Runtime {
   readonly clientIp: ClientIpResolver | null;
   /** The guard's gate; null when the config guards nothing. */
   readonly gate: RequestGate | null;
+  /** The guard's challenge; null when the config guards nothing. */
+  readonly challenge: ChallengeResponder | null;
   /** Requests this runtime is still serving; reload disposes it when this reaches 0. */
   inflight: number;
   dispose(): Promise<void>;
@@ -153,6 +157,7 @@ export function buildRuntime(config: Config, deps: RuntimeDeps): Runtime {
     metrics: deps.metrics !== null && configUsesMetrics(config) ? createHttpMetrics(deps.metrics) : null,
     clientIp: deps.clientIp ?? null,
     gate: deps.gate ?? null,
+    challenge: deps.gate ? (deps.challenge ?? null) : null,
     inflight: 0,
     dispose,
   };
