@@ -232,7 +232,7 @@ describe('active health checks', () => {
     const p = await proxy(
       proxyConfig([flaky.dial, good.dial], {
         load_balancing: { policy: 'first' },
-        health_checks: { active: { uri: '/health?deep=1', interval_ms: 100, timeout_ms: 500, expect_body: 'status: (OK|fine)', headers: { 'X-Probe': ['portcullis'] } } },
+        health_checks: { active: { uri: '/health?deep=1', interval_ms: 100, timeout_ms: 500, expect_body: '(?i)^status: (ok|FINE)\\z', headers: { 'X-Probe': ['portcullis'] } } },
       }),
     );
     assert.equal((await send(p.port)).text, 'flaky');

@@ -7,6 +7,7 @@
 import type { Pool } from 'undici';
 import type { ReverseProxyHandler } from '../../config/types.ts';
 import type { Logger } from '../../kernel/logger.ts';
+import { compileGoRegexp } from '../matchers/regexp.ts';
 import { statusMatches } from './health-passive.ts';
 import { createPool, poolRequest, type TlsOptions } from './pool.ts';
 import { createUpstream, type Upstream } from './upstream.ts';
@@ -113,10 +114,10 @@ export function startActiveHealth(
   };
 }
 
-/** `expect_body` is a regular expression in Caddy; one that does not compile is matched as text. */
+/** `expect_body` is a Go (RE2) regular expression in Caddy; one that does not compile is matched as text. */
 function compileBodyMatcher(pattern: string): (body: string) => boolean {
   try {
-    const re = new RegExp(pattern);
+    const re = compileGoRegexp(pattern);
     return (body) => re.test(body);
   } catch {
     return (body) => body.includes(pattern);
