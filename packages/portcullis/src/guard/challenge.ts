@@ -11,6 +11,7 @@
  * A solved challenge can be posted again until it expires (2 minutes), but only from the IP
  * it was issued to, which earns nothing that IP did not already earn.
  */
+import { cookieValues, serializeCookie } from '../kernel/cookies.ts';
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../kernel/clock.ts';
@@ -114,16 +115,8 @@ export function createChallenges(options: ChallengeOptions): Challenges {
     return fields !== null && fields.length === 3 && fields[1] === ip && live(fields[2]);
   };
 
-  const cleared = (request: GateRequest): boolean => {
-    const header = request.req.headers.cookie;
-    if (header === undefined || !header.includes(CLEARANCE_COOKIE)) return false;
-    for (const part of header.split(';')) {
-      const eq = part.indexOf('=');
-      if (eq < 0 || part.slice(0, eq).trim() !== CLEARANCE_COOKIE) continue;
-      if (validClearance(part.slice(eq + 1).trim(), request.clientIp)) return true;
-    }
-    return false;
-  };
+  const cleared = (request: GateRequest): boolean =>
+    cookieValues(request.req.headers.cookie, CLEARANCE_COOKIE).some((value) => validClearance(value, request.clientIp));
 
   const page = (ip: string, returnTo: string) => {
     const body = challengePageHtml({ challenge: issue(ip), difficulty, returnTo: isSafeReturn(returnTo) ? returnTo : '/' });
@@ -180,7 +173,7 @@ export function createChallenges(options: ChallengeOptions): Challenges {
       send(res, req.method, page(clientIp, returnTo));
       return;
     }
-    const cookie = `${CLEARANCE_COOKIE}=${clearance(clientIp)}; Path=/; Max-Age=${Math.floor(clearanceTtl / 1000)}; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
+    const cookie = serializeCookie(CLEARANCE_COOKIE, clearance(clientIp), { domain: null, secure, maxAge: Math.floor(clearanceTtl / 1000) });
     // RFC 9110 §15.4.4: 303 makes the browser GET the page it first asked for.
     res.writeHead(303, { location: isSafeReturn(returnTo) ? returnTo : '/', 'set-cookie': cookie, 'cache-control': 'no-store', 'content-length': '0' }).end();
   };

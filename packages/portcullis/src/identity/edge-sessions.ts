@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { SignedInUser } from '../kernel/auth-policy.ts';
 import type { Clock } from '../kernel/clock.ts';
 import type { Store } from '../store/index.ts';
-import { readCookie, serializeCookie } from './cookies.ts';
+import { readCookie, serializeCookie } from '../kernel/cookies.ts';
 
 const MODEL = 'EdgeSession';
 /**

@@ -39,7 +39,11 @@ export function createEndpoint(deps: EndpointDeps): IdentityHttp {
       // oidc-provider runs with `proxy = true`: these three are what it believes, so they are
       // ours alone. A client's copies are dropped (header-spoofing advisories of other proxies).
       const headers = req.headers;
-      const url = new URL(req.url ?? '/', issuer);
+      const url = targetUrl(req.url, issuer);
+      if (url === null) {
+        res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('400 Bad Request: malformed request target\n');
+        return;
+      }
       // Forward-auth reads the other proxy's X-Forwarded-* (from trusted proxies only) first.
       if (await forwardAuth(req, res, url, remoteIp)) return;
       delete headers['x-forwarded-for'];
@@ -74,4 +78,24 @@ function sendStylesheet(req: IncomingMessage, res: ServerResponse, views: Views)
   res.setHeader('Content-Length', Buffer.byteLength(body));
   res.writeHead(200);
   res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * The request target on the issuer's origin. Resolving it with `new URL(target, issuer)` would
+ * read `//evil/setup` as host `evil`; an origin-form target is appended to the origin instead,
+ * so it is always a path here. An absolute-form target (the proxy has checked its host) keeps
+ * only its path and query. null for anything else.
+ */
+function targetUrl(target: string | undefined, issuer: URL): URL | null {
+  if (target === undefined) return null;
+  try {
+    if (target.startsWith('/')) return new URL(issuer.origin + target);
+    if (/^https?:\/\//i.test(target)) {
+      const absolute = new URL(target);
+      return new URL(issuer.origin + absolute.pathname + absolute.search);
+    }
+  } catch {
+    // Falls through: not a target this endpoint can answer.
+  }
+  return null;
 }

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Accounts } from './accounts.ts';
-import { readCookie, serializeCookie } from './cookies.ts';
+import { readCookie, serializeCookie } from '../kernel/cookies.ts';
 import type { EdgeSessions } from './edge-sessions.ts';
 import { readForm, type Csrf } from './forms.ts';
 import { sendPage } from './pages.ts';

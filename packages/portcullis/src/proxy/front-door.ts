@@ -21,6 +21,7 @@ import type { Logger } from '../kernel/logger.ts';
 import type { RequestContext } from './context.ts';
 import type { ListenerPlan } from './listen-plan.ts';
 import { createRequestContext, plainIp } from './request-context.ts';
+import { dropCookies } from '../kernel/cookies.ts';
 import type { GateVerdict } from './ports.ts';
 import type { CompiledSite, Runtime } from './runtime.ts';
 import { serveRequest } from './serve-request.ts';
@@ -164,7 +165,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
       return;
     }
     // The clearance is Portcullis's own cookie: upstreams never see it.
-    if (challenge !== null) dropCookie(req.headers, challenge.cookieName);
+    if (challenge !== null) dropCookies(req.headers, challenge.cookieName, (name) => name === challenge.cookieName);
     // Never rejects: failures outside the error path are logged and cut there.
     void serveRequest(ctx, site, verdict === null ? null : gateError(verdict));
   }
@@ -405,14 +406,6 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
   };
 }
 
-/** Removes every `name=` cookie from the Cookie header (a client may send several). */
-function dropCookie(headers: IncomingMessage['headers'], name: string): void {
-  const cookie = headers.cookie;
-  if (cookie === undefined || !cookie.includes(name)) return;
-  const kept = cookie.split(';').map((p) => p.trim()).filter((p) => p !== '' && p.slice(0, Math.max(0, p.indexOf('='))).trim() !== name);
-  if (kept.length === 0) delete headers.cookie;
-  else headers.cookie = kept.join('; ');
-}
 
 /** A gate's refusal as the error the site's error path answers; the reason stays in the logs. */
 function gateError(verdict: GateVerdict): PortcullisError {

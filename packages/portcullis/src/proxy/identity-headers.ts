@@ -9,6 +9,7 @@
 import { HEADER_ALIASES, headerKey } from '../config/index.ts';
 import type { AuthenticateHandler, RouteConfig } from '../config/types.ts';
 import type { SignedInUser } from '../kernel/auth-policy.ts';
+import { dropCookies } from '../kernel/cookies.ts';
 import type { Handler } from './context.ts';
 
 export type HeaderSetter = readonly [name: string, value: (user: SignedInUser) => string];
@@ -61,15 +62,7 @@ export function stripIdentityHeaders(names: ReadonlySet<string>, cookiePrefix: s
         if (names.has(headerKey(key))) delete headers[key];
       }
     }
-    const cookie = headers.cookie;
-    if (cookiePrefix !== null && cookie !== undefined && cookie.includes(cookiePrefix)) {
-      const kept = cookie
-        .split(';')
-        .map((p) => p.trim())
-        .filter((p) => p !== '' && !own(p.split('=', 1)[0]!.trim()));
-      if (kept.length === 0) delete headers.cookie;
-      else headers.cookie = kept.join('; ');
-    }
+    if (cookiePrefix !== null) dropCookies(headers, cookiePrefix, own);
     return inner(ctx, next);
   };
 }

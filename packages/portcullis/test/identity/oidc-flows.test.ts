@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { Browser, formAction, hiddenInput } from '../support/browser.ts';
+import { rawRequest } from '../support/raw-http.ts';
 import { ALICE, relyingParty, SERVICE, signIn, SPA, startIdentity, THIRD, WEBAPP, type IdentityHarness } from './harness.ts';
 
 let idp: IdentityHarness;
@@ -202,5 +203,18 @@ describe('logout', () => {
     });
     const page = await browser.follow(await browser.get(url.href));
     assert.match(page.body, /name="password"/);
+  });
+});
+
+describe('request targets', () => {
+  test('garbage and //host targets get a 4xx or the issuer\'s own answer, never a 5xx or another origin', async () => {
+    const port = Number(new URL(idp.issuer).port);
+    const get = (target: string) => rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
+    for (const target of ['//[', '//evil.example:99999/x', '//evil.example/.well-known/openid-configuration']) {
+      const res = await get(target);
+      assert.ok(res.status >= 200 && res.status < 500, `${target}: ${res.status}`);
+      assert.ok(!res.text.includes('evil.example"'), `${target}: no URL on evil.example`);
+    }
+    assert.equal((await get('/.well-known/openid-configuration')).status, 200);
   });
 });

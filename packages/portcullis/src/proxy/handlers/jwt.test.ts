@@ -8,12 +8,14 @@ import assert from 'node:assert/strict';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ASYMMETRIC_ALGORITHMS } from '@portcullis/verify';
-import type { JwtHandler } from '../../config/types.ts';
+import type { JwtHandler, RouteConfig } from '../../config/types.ts';
 import { JWT_ALGORITHMS } from '../../config/jwt-checks.ts';
 import { PortcullisError } from '../../kernel/errors.ts';
 import { silentLogger } from '../../kernel/logger.ts';
 import { ManualClock } from '../../kernel/clock.ts';
+import type { Handler } from '../context.ts';
 import type { HandlerDeps } from '../handler-deps.ts';
+import { siteIdentityHeaders, stripIdentityHeaders } from '../identity-headers.ts';
 import { createRequestContext } from '../request-context.ts';
 import { createJwt } from './jwt.ts';
 import { testDeps } from '../../../test/support/handler-deps.ts';
@@ -52,7 +54,7 @@ interface Gate {
 }
 
 /** Serves `handler` on loopback as the front door would, for site `api.test`. */
-async function serve(handler: ReturnType<typeof createJwt>): Promise<Gate> {
+async function serve(handler: Handler): Promise<Gate> {
   const passed: IncomingHttpHeaders[] = [];
   const server: Server = createServer((req, res) => {
     const ctx = createRequestContext(req, res, { scheme: 'http', logger: silentLogger() });
@@ -76,8 +78,11 @@ async function serve(handler: ReturnType<typeof createJwt>): Promise<Gate> {
   return { port: (server.address() as AddressInfo).port, passed };
 }
 
+/** The handler as a site runs it: the site first removes client copies of its claim headers (runtime.ts). */
 async function gate(overrides: Partial<JwtHandler> = {}, deps: HandlerDeps = testDeps()): Promise<Gate> {
-  return serve(createJwt(config(overrides), deps));
+  const handlerConfig = config(overrides);
+  const route = { handle: [handlerConfig] } as RouteConfig;
+  return serve(stripIdentityHeaders(siteIdentityHeaders([route]), null, createJwt(handlerConfig, deps)));
 }
 
 interface Reply {

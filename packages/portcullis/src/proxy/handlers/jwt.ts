@@ -4,13 +4,11 @@
  * @portcullis/verify's: discovery and the JWKS are fetched once, lazily on the first request
  * (a config load never waits on the network, and an issuer served by this same process is
  * listening by then), each new token's signature is checked locally, and verified tokens are
- * remembered until they expire. The site has already removed client-sent copies of the claim
- * headers (identity-headers.ts); this handler removes them again on its own route, so the
- * route is safe even where the site does no stripping.
+ * remembered until they expire. Client-sent copies of the claim headers (any spelling) are
+ * removed by the site before any route runs (identity-headers.ts), on this route and every other.
  */
 import { createVerifier, VerifyError, VerifyErrorCodes, type VerifiedClaims, type Verifier } from '@portcullis/verify';
 import type { JwtHandler, JwtRequirement } from '../../config/types.ts';
-import { headerKey } from '../../config/index.ts';
 import { headerValue } from '../../kernel/header-value.ts';
 import { ErrorCodes, PortcullisError } from '../../kernel/errors.ts';
 import type { Handler, RequestContext } from '../context.ts';
@@ -127,7 +125,6 @@ export function createJwt(config: JwtHandler, deps: HandlerDeps): Handler {
   const allScopes = config.require.flatMap((r) => (r.kind === 'scope' ? r.values : []));
   const checks = config.require.map((r) => compileRequirement(r, allScopes));
   const setters = config.claimHeaders.map(({ claim, header }) => ({ claim, name: header.toLowerCase() }));
-  const claimHeaderKeys = new Set(config.claimHeaders.map(({ header }) => headerKey(header)));
   const stripAuthorization = config.stripAuthorization;
 
   return async (ctx, next) => {
@@ -139,14 +136,10 @@ export function createJwt(config: JwtHandler, deps: HandlerDeps): Handler {
     }
     for (const check of checks) if (!check.holds(claims)) throw refusal(check.refusal, ctx);
     const headers = ctx.req.headers;
-    if (setters.length > 0) {
-      // Any spelling an upstream would read as one of ours (case, `_` for `-`) goes first.
-      for (const key of Object.keys(headers)) if (claimHeaderKeys.has(headerKey(key))) delete headers[key];
-      const raw = claims.raw;
-      for (const { claim, name } of setters) {
-        const text = Object.hasOwn(raw, claim) ? claimText(raw[claim]) : null;
-        if (text !== null) headers[name] = headerValue(text);
-      }
+    const raw = claims.raw;
+    for (const { claim, name } of setters) {
+      const text = Object.hasOwn(raw, claim) ? claimText(raw[claim]) : null;
+      if (text !== null) headers[name] = headerValue(text);
     }
     if (stripAuthorization) delete headers.authorization;
     return next();

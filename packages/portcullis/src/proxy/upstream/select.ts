@@ -3,6 +3,7 @@
  * Only healthy, not-full upstreams are candidates; `avoid` lists upstreams this request already
  * failed on, so a retry goes elsewhere while there is an elsewhere.
  */
+import { readCookie } from '../../kernel/cookies.ts';
 import { createHmac } from 'node:crypto';
 import type { ReverseProxyHandler } from '../../config/types.ts';
 import type { RequestContext } from '../context.ts';
@@ -136,7 +137,7 @@ function cookiePolicy(name: string, secret: string, upstreams: readonly Upstream
   const hashes = new Map<Upstream, string>();
   for (const u of upstreams) hashes.set(u, createHmac('sha256', secret).update(u.key).digest('hex'));
   const select: Selector = (list, ctx, avoid) => {
-    const wanted = cookieValue(ctx.req.headers.cookie, name);
+    const wanted = readCookie(ctx.req.headers.cookie, name);
     if (wanted !== null) {
       for (const u of list) if (hashes.get(u) === wanted && usable(u, avoid)) return u;
     }
@@ -144,23 +145,10 @@ function cookiePolicy(name: string, secret: string, upstreams: readonly Upstream
   };
   const stickyCookie = (ctx: RequestContext, chosen: Upstream): string | null => {
     const hash = hashes.get(chosen)!;
-    if (cookieValue(ctx.req.headers.cookie, name) === hash) return null;
+    if (readCookie(ctx.req.headers.cookie, name) === hash) return null;
     return ctx.scheme === 'https' ? `${name}=${hash}; Path=/; Secure; SameSite=None` : `${name}=${hash}; Path=/`;
   };
   return { select, stickyCookie };
-}
-
-/** The value of cookie `name` in a Cookie header, or null. */
-function cookieValue(header: string | undefined, name: string): string | null {
-  if (header === undefined || header === '') return null;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq === -1 || part.slice(0, eq).trim() !== name) continue;
-    let value = part.slice(eq + 1).trim();
-    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    return value;
-  }
-  return null;
 }
 
 /**
