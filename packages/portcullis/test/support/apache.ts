@@ -4,12 +4,11 @@
  * loopback port, modules loaded from /usr/lib/apache2/modules, stopped by PID.
  * `apacheMissing()` says why tests must skip.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { stopProcess, waitForPort } from './child-process.ts';
 
 export const APACHE_BINARY = '/usr/sbin/apache2';
 export const APACHE_MODULES = '/usr/lib/apache2/modules';
@@ -58,41 +57,7 @@ function moduleFile(name: string): string {
   return join(APACHE_MODULES, `mod_${name}.so`);
 }
 
-/** Waits until something accepts TCP connections on the port, at most `timeoutMs`. */
-async function waitForPort(port: number, timeoutMs: number, exited: () => boolean): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && !exited()) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host: '127.0.0.1', port });
-      socket.setTimeout(500);
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('timeout', () => {
-        socket.destroy();
-        resolve(false);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return true;
-    await sleep(50);
-  }
-  return false;
-}
 
-function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
-  return new Promise((resolve) => {
-    // SIGTERM makes the parent stop its workers and exit; SIGKILL if it hangs.
-    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
 
 /**
  * Writes the config and files to a fresh ServerRoot, starts `apache2 -f CONF -DFOREGROUND` and

@@ -4,12 +4,11 @@
  * state in a temp dir, listens only where its config says (loopback), and is stopped by PID.
  * `caddyMissing()` / `nginxMissing()` say why tests must skip.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { stopProcess, waitForPort } from './child-process.ts';
 
 export const CADDY_BINARY = '/usr/bin/caddy';
 export const NGINX_BINARY = '/usr/sbin/nginx';
@@ -42,41 +41,7 @@ export function nginxMissing(): string | null {
   return missing(NGINX_BINARY, 'nginx');
 }
 
-/** Resolves once something accepts TCP connections on 127.0.0.1:port; false after `timeoutMs` or when the process exited. */
-async function waitForPort(port: number, timeoutMs: number, exited: () => boolean): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && !exited()) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host: '127.0.0.1', port });
-      socket.setTimeout(500);
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('timeout', () => {
-        socket.destroy();
-        resolve(false);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return true;
-    await sleep(50);
-  }
-  return false;
-}
 
-function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
-  return new Promise((resolve) => {
-    // SIGTERM: Caddy shuts down, nginx's master stops its workers and exits; SIGKILL if it hangs.
-    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
 
 interface Launch {
   name: string;
