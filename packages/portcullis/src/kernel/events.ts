@@ -12,6 +12,10 @@ export interface RequestDoneEvent {
   status: number;
   clientIp: string;
   userAgent: string;
+  /** The Referer header as sent ('' when absent); the slow-scraper detector follows link chains with it. */
+  referer: string;
+  /** Whether the request carried a Cookie header: browsers keep the cookies a site sets, most crawlers do not. */
+  hasCookies: boolean;
   durationMs: number;
   bytesSent: number;
 }

@@ -104,6 +104,8 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
         status,
         clientIp: ctx.clientIp,
         userAgent: String(ctx.req.headers['user-agent'] ?? ''),
+        referer: String(ctx.req.headers.referer ?? ''),
+        hasCookies: ctx.req.headers.cookie !== undefined,
         durationMs: seconds * 1000,
         bytesSent: size,
       });

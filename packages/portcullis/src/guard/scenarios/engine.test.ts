@@ -35,7 +35,7 @@ function harness(settings: Partial<ScenarioSettings> = {}, options: { logger?: L
   engine.configure({ neverBan: [], simulate: false, ...settings });
   /** One request, answered. */
   const request = (clientIp: string, path: string, extra: Partial<RequestDoneEvent> = {}): void =>
-    events.emit('http.request_done', { site: 'example.com', method: 'GET', host: 'example.com', path, status: 200, clientIp, userAgent: BROWSER, durationMs: 12, bytesSent: 1234, ...extra });
+    events.emit('http.request_done', { site: 'example.com', method: 'GET', host: 'example.com', path, status: 200, clientIp, userAgent: BROWSER, referer: '', hasCookies: false, durationMs: 12, bytesSent: 1234, ...extra });
   const loginFailed = (clientIp: string, login: string): void =>
     events.emit('auth.login_failed', { login, userId: login === 'nobody' ? null : `id-${login}`, clientIp, reason: 'credentials' } satisfies LoginEvent);
   return { events, clock, engine, decisions, request, loginFailed };
