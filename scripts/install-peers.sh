@@ -25,11 +25,11 @@ PEERS=(
   apache2:apache2             # a third-party OpenID relying party (with the module below)
   libapache2-mod-auth-openidc:/usr/lib/apache2/modules/mod_auth_openidc.so
   chromium:chromium           # login pages in a real browser (playwright-core drives it)
+  crowdsec:cscli              # CrowdSec LAPI for bouncer and watcher interop
 )
 # Added with the issues that need them (move a line up into PEERS then):
 #   slapd:slapd ldap-utils:ldapadd               LDAP user store
 #   postgresql:pg_ctlcluster                     multi-node store
-#   crowdsec:cscli                               CrowdSec LAPI interop
 PEERS+=("$@")
 
 # A binary is either a name looked up on PATH (plus the sbin dirs, which a non-login root
@@ -76,6 +76,13 @@ cleanup() {
   if [ "$own_policy" -eq 1 ]; then rm -f "$POLICY"; fi
 }
 trap cleanup EXIT
+
+# CrowdSec's postinst registers with the central API unless this file exists; the tests use a
+# Local API on loopback only, so leave it a comment (shared/PEERS.md).
+if printf '%s\n' "${missing[@]}" | grep -qx crowdsec && [ ! -e /etc/crowdsec/online_api_credentials.yaml ]; then
+  mkdir -p /etc/crowdsec
+  echo '# no central API: Portcullis tests run a Local API on loopback only' >/etc/crowdsec/online_api_credentials.yaml
+fi
 
 echo "install-peers: installing ${missing[*]}"
 apt_retry() {
