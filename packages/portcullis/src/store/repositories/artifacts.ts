@@ -9,7 +9,7 @@ import { ErrorCodes, PortcullisError } from '../../kernel/errors.ts';
 import { decodeJson, encodeJson } from '../codec.ts';
 import type { Database } from '../schema.ts';
 import type { ArtifactRepository } from '../types.ts';
-import { guardRepository, type SqlContext } from './sql-context.ts';
+import { compileOnce, guardRepository, type SqlContext } from './sql-context.ts';
 
 type Payload = Record<string, unknown>;
 
@@ -28,18 +28,62 @@ function withConsumed(row: { payload: string; consumed_at: number | null }): Pay
 /** The ArtifactRepository over SQL. */
 export function createArtifactRepository({ db, clock, errors }: SqlContext): ArtifactRepository {
   // `expires_at <= now` is gone: the same boundary as deleteExpired.
-  const live = (eb: ExpressionBuilder<Database, 'oidc_artifacts'>) =>
-    eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', clock.now())]);
+  const live = (eb: ExpressionBuilder<Database, 'oidc_artifacts'>, now: number) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]);
+
+  // Every sign-in runs some forty of these: compiled once (sql-context.ts).
+  const selectBy = (column: 'id' | 'uid' | 'user_code') =>
+    compileOnce<{ model: string; value: string; now: number }, { payload: string; consumed_at: number | null }>(db, (p) =>
+      db
+        .selectFrom('oidc_artifacts')
+        .select(['payload', 'consumed_at'])
+        .where('model', '=', p('model'))
+        .where(column, '=', p('value'))
+        .where((eb) => live(eb, p('now')))
+        .limit(1),
+    );
+  const selects = { id: selectBy('id'), uid: selectBy('uid'), user_code: selectBy('user_code') };
+  type Row = { model: string; id: string; payload: string; grant_id: string | null; uid: string | null; user_code: string | null; expires_at: number | null };
+  const upsertRow = compileOnce<Row, never>(db, (p) =>
+    db
+      .insertInto('oidc_artifacts')
+      .values({
+        model: p('model'),
+        id: p('id'),
+        payload: p('payload'),
+        grant_id: p('grant_id'),
+        uid: p('uid'),
+        user_code: p('user_code'),
+        expires_at: p('expires_at'),
+        // A replaced artifact is a new one; a payload that carries `consumed` keeps it itself.
+        consumed_at: null,
+      })
+      .onConflict((oc) =>
+        oc.columns(['model', 'id']).doUpdateSet((eb) => ({
+          payload: eb.ref('excluded.payload'),
+          grant_id: eb.ref('excluded.grant_id'),
+          uid: eb.ref('excluded.uid'),
+          user_code: eb.ref('excluded.user_code'),
+          expires_at: eb.ref('excluded.expires_at'),
+          consumed_at: eb.ref('excluded.consumed_at'),
+        })),
+      ),
+  );
+  const consumeRow = compileOnce<{ model: string; id: string; now: number }, never>(db, (p) =>
+    db
+      .updateTable('oidc_artifacts')
+      .set({ consumed_at: p('now') })
+      .where('model', '=', p('model'))
+      .where('id', '=', p('id'))
+      .where('consumed_at', 'is', null)
+      .where((eb) => live(eb, p('now'))),
+  );
+  const destroyRow = compileOnce<{ model: string; id: string }, never>(db, (p) =>
+    db.deleteFrom('oidc_artifacts').where('model', '=', p('model')).where('id', '=', p('id')),
+  );
 
   const findBy = async (model: string, column: 'id' | 'uid' | 'user_code', value: string): Promise<Payload | null> => {
-    const row = await db
-      .selectFrom('oidc_artifacts')
-      .select(['payload', 'consumed_at'])
-      .where('model', '=', model)
-      .where(column, '=', value)
-      .where(live)
-      .limit(1)
-      .executeTakeFirst();
+    const { rows } = await selects[column]({ model, value, now: clock.now() });
+    const row = rows[0];
     return row ? withConsumed(row) : null;
   };
 
@@ -49,7 +93,7 @@ export function createArtifactRepository({ db, clock, errors }: SqlContext): Art
       if (expiresAt !== null && !Number.isFinite(expiresAt)) {
         throw new PortcullisError(ErrorCodes.ERR_STORE, `store: artifact expiry must be a finite time, got ${String(expiresAt)}`);
       }
-      const row = {
+      await upsertRow({
         model,
         id,
         payload: encodeJson(payload),
@@ -57,23 +101,7 @@ export function createArtifactRepository({ db, clock, errors }: SqlContext): Art
         uid: key(payload, 'uid'),
         user_code: key(payload, 'userCode'),
         expires_at: expiresAt === null ? null : Math.floor(expiresAt),
-        // A replaced artifact is a new one; a payload that carries `consumed` keeps it itself.
-        consumed_at: null,
-      };
-      await db
-        .insertInto('oidc_artifacts')
-        .values(row)
-        .onConflict((oc) =>
-          oc.columns(['model', 'id']).doUpdateSet((eb) => ({
-            payload: eb.ref('excluded.payload'),
-            grant_id: eb.ref('excluded.grant_id'),
-            uid: eb.ref('excluded.uid'),
-            user_code: eb.ref('excluded.user_code'),
-            expires_at: eb.ref('excluded.expires_at'),
-            consumed_at: eb.ref('excluded.consumed_at'),
-          })),
-        )
-        .execute();
+      });
     },
 
     find: (model, id) => findBy(model, 'id', id),
@@ -81,19 +109,12 @@ export function createArtifactRepository({ db, clock, errors }: SqlContext): Art
     findByUserCode: (model, userCode) => findBy(model, 'user_code', userCode),
 
     async consume(model: string, id: string): Promise<boolean> {
-      const result = await db
-        .updateTable('oidc_artifacts')
-        .set({ consumed_at: clock.now() })
-        .where('model', '=', model)
-        .where('id', '=', id)
-        .where('consumed_at', 'is', null)
-        .where(live)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) === 1;
+      const result = await consumeRow({ model, id, now: clock.now() });
+      return Number(result.numAffectedRows) === 1;
     },
 
     async destroy(model: string, id: string): Promise<void> {
-      await db.deleteFrom('oidc_artifacts').where('model', '=', model).where('id', '=', id).execute();
+      await destroyRow({ model, id });
     },
 
     async revokeByGrantId(grantId: string): Promise<void> {

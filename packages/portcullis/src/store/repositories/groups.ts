@@ -4,7 +4,7 @@ import type { Selectable } from 'kysely';
 import { ErrorCodes, PortcullisError } from '../../kernel/errors.ts';
 import type { GroupsTable } from '../schema.ts';
 import type { Group, GroupRepository, User } from '../types.ts';
-import { guardRepository, type SqlContext } from './sql-context.ts';
+import { compileOnce, guardRepository, type SqlContext } from './sql-context.ts';
 import { userFromRow } from './users.ts';
 
 const groupConflicts = {
@@ -18,6 +18,15 @@ function groupFromRow(row: Selectable<GroupsTable>): Group {
 
 /** The GroupRepository over SQL. */
 export function createGroupRepository({ db, clock, errors }: SqlContext): GroupRepository {
+  // Read for every token's claims: compiled once (sql-context.ts).
+  const selectGroupsOf = compileOnce<{ userId: string }, { name: string }>(db, (p) =>
+    db
+      .selectFrom('group_members')
+      .innerJoin('groups', 'groups.id', 'group_members.group_id')
+      .select('groups.name')
+      .where('group_members.user_id', '=', p('userId'))
+      .orderBy('groups.name'),
+  );
   const repository: GroupRepository = {
     async create(name: string, description: string | null = null): Promise<Group> {
       const row = { id: randomUUID(), name, description, created_at: clock.now() };
@@ -72,13 +81,7 @@ export function createGroupRepository({ db, clock, errors }: SqlContext): GroupR
     },
 
     async groupsOf(userId: string): Promise<string[]> {
-      const rows = await db
-        .selectFrom('group_members')
-        .innerJoin('groups', 'groups.id', 'group_members.group_id')
-        .select('groups.name')
-        .where('group_members.user_id', '=', userId)
-        .orderBy('groups.name')
-        .execute();
+      const { rows } = await selectGroupsOf({ userId });
       return rows.map((row) => row.name);
     },
 

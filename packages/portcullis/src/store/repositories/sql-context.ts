@@ -3,7 +3,7 @@
  * PortcullisErrors. Repositories are written once with Kysely's builder and run on any
  * dialect; only `DriverErrors` knows how a driver reports a unique-constraint clash.
  */
-import type { Kysely } from 'kysely';
+import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
 import type { Clock } from '../../kernel/clock.ts';
 import { ErrorCodes, PortcullisError } from '../../kernel/errors.ts';
 import type { Database } from '../schema.ts';
@@ -59,4 +59,39 @@ function toStoreError(error: unknown, errors: DriverErrors, conflicts: ConflictM
   }
   const detail = error instanceof Error ? error.message : String(error);
   return new PortcullisError(ErrorCodes.ERR_STORE, `store: ${detail}`, { cause: error });
+}
+
+/** Marks a named parameter in a query built by compileOnce; no real value starts with NUL. */
+const PARAMETER = '\u0000param:';
+
+/**
+ * A query built and compiled once, then run with new parameter values each time. The
+ * statements on the path of every sign-in and token grant (artifacts, accounts) skip
+ * Kysely's builder and compiler this way, which cost more than SQLite's own work for a
+ * primary-key lookup; the SQL is still Kysely's, for whichever dialect `db` speaks.
+ *
+ * `build` receives `param(name)`, a stand-in to put wherever a per-call value goes; values
+ * written literally (a `limit(1)`) stay fixed. Throws at build time when a named parameter
+ * does not reach the compiled parameters (it was used as an identifier, say), so a mistake
+ * shows on the first start, not as a wrong answer. Needs no plugin on `db`: results are
+ * not transformed per query.
+ */
+export function compileOnce<P extends Record<string, unknown>, R>(
+  db: Kysely<Database>,
+  build: (param: (name: keyof P & string) => never) => Compilable<R>,
+): (params: P) => Promise<QueryResult<R>> {
+  const used = new Set<string>();
+  const compiled = build((name) => {
+    used.add(name);
+    return `${PARAMETER}${name}` as never;
+  }).compile();
+  const slots = compiled.parameters.map((value) => (typeof value === 'string' && value.startsWith(PARAMETER) ? value.slice(PARAMETER.length) : null));
+  for (const name of used) {
+    if (!slots.includes(name)) throw new PortcullisError(ErrorCodes.ERR_INTERNAL, `store: parameter ${name} is not a value in ${compiled.sql}`);
+  }
+  const fixed = compiled.parameters;
+  return (params) => {
+    const parameters = slots.map((name, i) => (name === null ? fixed[i] : params[name]));
+    return db.executeQuery<R>({ ...compiled, parameters } as CompiledQuery<R>);
+  };
 }

@@ -4,7 +4,7 @@ import type { Selectable, Updateable } from 'kysely';
 import { boolToInt, decodeJson, encodeJson, foldLogin, intToBool, toCount } from '../codec.ts';
 import type { UsersTable } from '../schema.ts';
 import type { NewUser, User, UserPatch, UserRepository } from '../types.ts';
-import { guardRepository, type SqlContext } from './sql-context.ts';
+import { compileOnce, guardRepository, type SqlContext } from './sql-context.ts';
 
 const userConflicts = {
   'users.username_lc': 'username already taken',
@@ -30,6 +30,18 @@ export function userFromRow(row: Selectable<UsersTable>): User {
 
 /** The UserRepository over SQL. */
 export function createUserRepository({ db, clock, errors }: SqlContext): UserRepository {
+  // On the path of every sign-in and token grant: compiled once (sql-context.ts).
+  const selectById = compileOnce<{ id: string }, Selectable<UsersTable>>(db, (p) => db.selectFrom('users').selectAll().where('id', '=', p('id')));
+  // One query; when one user's username and another's email both equal the login, the
+  // username wins (an email cannot shadow an account name).
+  const selectByLogin = compileOnce<{ key: string }, Selectable<UsersTable>>(db, (p) =>
+    db
+      .selectFrom('users')
+      .selectAll()
+      .where((eb) => eb.or([eb('email_lc', '=', p('key')), eb('username_lc', '=', p('key'))]))
+      .orderBy((eb) => eb.case().when('username_lc', '=', p('key')).then(0).else(1).end())
+      .limit(1),
+  );
   const repository: UserRepository = {
     async create(input: NewUser): Promise<User> {
       const now = clock.now();
@@ -52,21 +64,12 @@ export function createUserRepository({ db, clock, errors }: SqlContext): UserRep
     },
 
     async byId(id: string): Promise<User | null> {
-      const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = (await selectById({ id })).rows[0];
       return row ? userFromRow(row) : null;
     },
 
     async byLogin(login: string): Promise<User | null> {
-      const key = foldLogin(login);
-      // One query; when one user's username and another's email both equal the login, the
-      // username wins (an email cannot shadow an account name).
-      const row = await db
-        .selectFrom('users')
-        .selectAll()
-        .where((eb) => eb.or([eb('email_lc', '=', key), eb('username_lc', '=', key)]))
-        .orderBy((eb) => eb.case().when('username_lc', '=', key).then(0).else(1).end())
-        .limit(1)
-        .executeTakeFirst();
+      const row = (await selectByLogin({ key: foldLogin(login) })).rows[0];
       return row ? userFromRow(row) : null;
     },
 

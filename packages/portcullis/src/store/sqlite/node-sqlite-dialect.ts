@@ -16,8 +16,17 @@ const MAX_CACHED_STATEMENTS = 256;
 
 /** `database` as the SqliteDatabase Kysely's SQLite driver expects. Closing twice is harmless. */
 export function nodeSqliteDatabase(database: DatabaseSync): SqliteDatabase {
-  const statements = new Map<string, StatementSync>();
+  const statements = new Map<string, ReturnType<SqliteDatabase['prepare']>>();
   const args = (parameters: ReadonlyArray<unknown>) => parameters as SQLInputValue[];
+  const wrap = (sql: string, prepared: StatementSync): ReturnType<SqliteDatabase['prepare']> => ({
+    // A statement with result columns (SELECT, PRAGMA, ... RETURNING) is read with all().
+    // Asked once per statement: columns() builds a fresh array of objects on every call.
+    reader: prepared.columns().length > 0,
+    all: (parameters) => prepared.all(...args(parameters)),
+    run: (parameters) => prepared.run(...args(parameters)),
+    // A fresh statement: a shared one would be reset under a still-open iterator.
+    iterate: (parameters) => database.prepare(sql).iterate(...args(parameters)),
+  });
   return {
     close: () => {
       statements.clear();
@@ -27,18 +36,10 @@ export function nodeSqliteDatabase(database: DatabaseSync): SqliteDatabase {
       let statement = statements.get(sql);
       if (statement === undefined) {
         if (statements.size >= MAX_CACHED_STATEMENTS) statements.clear();
-        statement = database.prepare(sql);
+        statement = wrap(sql, database.prepare(sql));
         statements.set(sql, statement);
       }
-      const prepared = statement;
-      return {
-        // A statement with result columns (SELECT, PRAGMA, ... RETURNING) is read with all().
-        reader: prepared.columns().length > 0,
-        all: (parameters) => prepared.all(...args(parameters)),
-        run: (parameters) => prepared.run(...args(parameters)),
-        // A fresh statement: a shared one would be reset under a still-open iterator.
-        iterate: (parameters) => database.prepare(sql).iterate(...args(parameters)),
-      };
+      return statement;
     },
   };
 }
