@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { PORTCULLIS_BUNDLE, shimNodeFlags } from './portcullis-bin.mjs';
 
 const PACKAGE = fileURLToPath(new URL('../../packages/portcullis/', import.meta.url));
-const DIST_BIN = join(PACKAGE, 'dist/cli/bin.js');
+const DIST_BIN = PORTCULLIS_BUNDLE;
 const SRC_BIN = join(PACKAGE, 'src/cli/bin.ts');
-const BUILD_INFO = join(PACKAGE, 'dist/.tsbuildinfo');
 
 /** Where the load generator is sent back after signing in; never contacted (port 9 is discard). */
 export const REDIRECT_URI = 'http://127.0.0.1:9/cb';
@@ -40,7 +40,7 @@ export function locateBuild(wanted) {
     if (wanted === 'dist') throw new Error(`${DIST_BIN} does not exist (build it: npm run build)`);
     return { ...src, note: `No build in dist/. ${srcNote}` };
   }
-  const newer = existsSync(BUILD_INFO) ? newestSource(join(PACKAGE, 'src'), statSync(BUILD_INFO).mtimeMs) : null;
+  const newer = newestSource(join(PACKAGE, 'src'), statSync(DIST_BIN).mtimeMs);
   return newer === null
     ? dist
     : { ...dist, note: `dist/ is older than ${newer.slice(PACKAGE.length)}: this measured the last build, not the working tree (\`npm run build\`, or --build src).` };
@@ -144,7 +144,7 @@ export function startIdentityServer({ procs, build, dir, configFile, cpus, cpuPr
   const env = { ...process.env, NODE_ENV: 'production', PORTCULLIS_DATA_DIR: join(dir, 'portcullis-data') };
   if (process.env.BENCH_PORTCULLIS_NODE_OPTIONS !== undefined) env.NODE_OPTIONS = process.env.BENCH_PORTCULLIS_NODE_OPTIONS;
   return procs.start({
-    name: 'portcullis', command: process.execPath, args: [...nodeArgs, build.bin, 'run', '--config', configFile],
+    name: 'portcullis', command: process.execPath, args: [...shimNodeFlags(), ...nodeArgs, build.bin, 'run', '--config', configFile],
     cwd: dir, env, cpus, logFile: join(dir, 'portcullis.log'),
   });
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeCaddyfile } from './caddyfile.mjs';
 
-const BIN = fileURLToPath(new URL('../../packages/portcullis/dist/cli/bin.js', import.meta.url));
+import { PORTCULLIS_BUNDLE as BIN, shimNodeFlags } from '../lib/portcullis-bin.mjs';
 const PACKAGE_JSON = fileURLToPath(new URL('../../packages/portcullis/package.json', import.meta.url));
 
 /**
@@ -47,7 +47,7 @@ export const portcullis = {
       env.NODE_OPTIONS = process.env.BENCH_PORTCULLIS_NODE_OPTIONS;
     }
     return procs.start({
-      name: 'portcullis', command, args: [BIN, 'run', '--config', file],
+      name: 'portcullis', command, args: [...shimNodeFlags(), BIN, 'run', '--config', file],
       cwd: dir, env, cpus, logFile: join(dir, 'portcullis.log'),
     });
   },

@@ -11,7 +11,6 @@
  * `(a+)+`, the classic catastrophic pattern.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { domainToASCII } from 'node:url';
 import type { Directive, Token } from './ast.ts';
 import type { CustomRule, RequestRulesConfig } from './types.ts';
@@ -19,12 +18,10 @@ import type { SourceLocation } from '../kernel/errors.ts';
 import { compileIpRanges } from '../kernel/ip-ranges.ts';
 import { argCount, didYouMean, eachSubdirective, flag, noBlock, singleArg, where, type Dispenser } from './dispenser.ts';
 import { checkRegexp } from './matcher-syntax.ts';
+import { packageFile } from '../kernel/package-files.ts';
 
-/**
- * The built-in rule files, for their names (guard/rules/rule-files.ts reads and checks them in
- * full). This file sits in src/config/ or dist/config/, two levels below the package root.
- */
-const BUILTIN_RULES_DIR: string = fileURLToPath(new URL('../../data/rules/', import.meta.url));
+/** The built-in rule files, for their names (guard/rules/rule-files.ts reads and checks them in full). */
+const BUILTIN_RULES_DIR: string = packageFile('data/rules/');
 
 /** The category of rules from config; `exclude <host> custom` excludes them all. */
 export const CUSTOM_RULES_CATEGORY = 'custom';

@@ -5,17 +5,13 @@
  * changed file; a bad file fails the load and the running config keeps serving.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { ServerOptions } from '../config/types.ts';
 import { ErrorCodes, PortcullisError } from '../kernel/errors.ts';
 import { compileIpRanges } from '../kernel/ip-ranges.ts';
+import { packageFile } from '../kernel/package-files.ts';
 
-/**
- * The list shipped with the package. This file sits in src/guard/ (tests) or dist/guard/
- * (the published package): both are two levels below the package root, where `data/` is
- * (package.json `files` ships it).
- */
-export const SHIPPED_CLOUDFLARE_LIST: string = fileURLToPath(new URL('../../data/cloudflare-ips.txt', import.meta.url));
+/** The list shipped with the package (package.json `files` ships data/). */
+export const SHIPPED_CLOUDFLARE_LIST: string = packageFile('data/cloudflare-ips.txt');
 
 /** A range list larger than this is not a list of proxies. */
 const MAX_LIST_BYTES = 1024 * 1024;

@@ -25,14 +25,11 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ErrorCodes, PortcullisError } from '../../kernel/errors.ts';
+import { packageFile } from '../../kernel/package-files.ts';
 
-/**
- * The shipped rules. This file sits in src/guard/rules/ (tests) or dist/guard/rules/ (the
- * published package): both are three levels below the package root, where `data/` is.
- */
-export const SHIPPED_RULES_DIR: string = fileURLToPath(new URL('../../../data/rules/', import.meta.url));
+/** The shipped rules (package.json `files` ships data/). */
+export const SHIPPED_RULES_DIR: string = packageFile('data/rules/');
 
 export const TARGETS = ['path', 'query', 'user_agent', 'headers'] as const;
 export type Target = (typeof TARGETS)[number];

@@ -16,17 +16,29 @@ const DEFAULT_KEEPALIVE_IDLE_MS = 120_000;
 const MAX_RESPONSE_HEADER_BYTES = 256 * 1024;
 
 // undici's index also loads fetch, WebSocket, caches and mocks: ~13 MB of resident memory
-// measured here for code the proxy never runs. Its Pool and connector stand alone.
+// measured here for code the proxy never runs. Its Pool and connector stand alone, and are
+// loaded with the first pool: a config without reverse_proxy or forward_auth (an identity
+// provider, a static site) never pays for undici and its llhttp WebAssembly.
 const require = createRequire(import.meta.url);
-const Pool = require('undici/lib/dispatcher/pool.js') as typeof Undici.Pool;
-const buildConnector = require('undici/lib/core/connect.js') as typeof Undici.buildConnector;
 type Pool = Undici.Pool;
-// The promise form of `request`, which the index would graft onto every dispatcher.
-const requestApi = require('undici/lib/api/api-request.js') as (this: Pool, options: Undici.Dispatcher.RequestOptions) => Promise<Undici.Dispatcher.ResponseData>;
+interface UndiciParts {
+  Pool: typeof Undici.Pool;
+  buildConnector: typeof Undici.buildConnector;
+  /** The promise form of `request`, which the index would graft onto every dispatcher. */
+  requestApi: (this: Pool, options: Undici.Dispatcher.RequestOptions) => Promise<Undici.Dispatcher.ResponseData>;
+}
+let undici: UndiciParts | null = null;
+function undiciParts(): UndiciParts {
+  undici ??= {
+    Pool: require('undici/lib/dispatcher/pool.js') as typeof Undici.Pool,
+    buildConnector: require('undici/lib/core/connect.js') as typeof Undici.buildConnector,
+    requestApi: require('undici/lib/api/api-request.js') as UndiciParts['requestApi'],
+  };
+  return undici;
+}
 
-/** `pool.request(options)` without loading undici's index (health checks use it). */
 export function poolRequest(pool: Pool, options: Undici.Dispatcher.RequestOptions): Promise<Undici.Dispatcher.ResponseData> {
-  return requestApi.call(pool, options);
+  return undiciParts().requestApi.call(pool, options);
 }
 
 type Transport = ReverseProxyHandler['transport'];
@@ -76,6 +88,7 @@ export function createPool(upstream: Upstream, transport: Transport, tls: TlsOpt
     if (tls.servername !== undefined) connectOptions.servername = tls.servername;
     if (tls.ca !== undefined) connectOptions.ca = tls.ca;
   }
+  const { Pool, buildConnector } = undiciParts();
   const base = buildConnector(connectOptions);
   // undici would take the TLS server name from each request's Host header: the client's
   // choice. SNI and certificate checks use server_name or the upstream's own host instead,
