@@ -2,8 +2,14 @@
  * Behaviour scenarios in a running instance: a client that walks 25 paths the site does not
  * have is banned by `http-4xx-scan` (the ban is stored, survives a restart, and is lifted
  * here only by stopping the instance and dropping its database); `scenarios off` and the
- * allowlist keep the same client out of trouble. The test client is 127.0.0.1, so each test
- * has its own instance and database; other loopback addresses tell a second client apart.
+ * allowlist keep the same client out of trouble; a slow crawl is challenged by
+ * `slow-scraper`. The test client is 127.0.0.1, so each test has its own instance and
+ * database; other loopback addresses tell a second client apart.
+ *
+ * The slow crawl takes 10 minutes of the instance's clock: the instance reads time through
+ * its system clock (Date.now()), so the test mocks Date alone (node:test's mock timers) and
+ * moves it 2 s between real requests. Timers stay real, so the decision sync and the HTTP
+ * server run as usual.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,11 +47,16 @@ async function startFrom(configFile: string): Promise<{ instance: Instance; url:
   return { instance, url: `http://127.0.0.1:${port}` };
 }
 
-function status(url: string, from = '127.0.0.1'): Promise<number> {
+function status(url: string, from = '127.0.0.1', headers: Record<string, string> = {}): Promise<number> {
+  return fetchText(url, from, headers).then((r) => r.status);
+}
+
+function fetchText(url: string, from = '127.0.0.1', headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { localAddress: from, timeout: 5000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
+    const req = request(url, { localAddress: from, timeout: 5000, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
     });
     req.on('timeout', () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
@@ -145,6 +156,59 @@ describe('guard scenarios in a running instance', () => {
       } finally {
         await instance.stop();
       }
+    }
+  });
+
+  test('slow-scraper: one page every 2 s of the instance clock, without assets, cookies or referers, is challenged after ~300 pages; a reader is not', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const config = join(dir, `Portcullisfile${++configs}`);
+    writeFileSync(config, `{\n\tadmin off\n\tdatabase sqlite ${join(dir, `scenarios${configs}.db`)}\n\tguard\n}\n\nhttp://127.0.0.1:0 {\n\trespond "<html><link rel=stylesheet href=/site.css>page</html>" 200\n}\n`);
+    const { instance, url } = await startFrom(config);
+    try {
+      // A reader on the site: pages with their stylesheet, the site's cookie, links followed.
+      const reader = '127.0.0.2';
+      for (let i = 0; i < 12; i++) {
+        assert.equal(await status(`${url}/articles/${i % 4}`, reader, { cookie: 'session=1', referer: `${url}/articles/${(i + 3) % 4}` }), 200);
+        assert.equal(await status(`${url}/site.css`, reader, { cookie: 'session=1', referer: `${url}/articles/${i % 4}` }), 200);
+        t.mock.timers.tick(30_000);
+      }
+      const began = Date.now();
+      let pages = 0;
+      let last = 200;
+      while (last === 200 && pages < 400) {
+        last = await status(`${url}/catalog/item-${pages++}`);
+        t.mock.timers.tick(2000);
+      }
+      assert.equal(last, 403, `still served after ${pages} pages`);
+      // The decision is stored, then put in force: a request or two may pass meanwhile.
+      assert.ok(pages >= 280 && pages <= 340, `challenged after ${pages} pages`);
+      const minutes = (Date.now() - began) / 60_000;
+      assert.ok(minutes < 12, `after ${minutes.toFixed(1)} minutes of the instance's clock`);
+      const challenged = await fetchText(`${url}/catalog/next`);
+      assert.equal(challenged.status, 403);
+      assert.match(challenged.body, /\/\.portcullis\/challenge\.js/, 'the challenge page, not a plain refusal');
+      assert.equal(await status(`${url}/articles/1`, reader, { cookie: 'session=1' }), 200, 'the reader is not challenged');
+      // It keeps crawling without solving: 30 challenge pages on distinct paths within a
+      // minute would look like a 4xx scan (http-4xx-scan bans at 21); they are the guard's
+      // answers, not the site's, and count for no scenario.
+      for (let i = 0; i < 30; i++) {
+        assert.equal(await status(`${url}/catalog/after-${i}`), 403);
+        t.mock.timers.tick(2000);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.match((await fetchText(`${url}/catalog/still`)).body, /\/\.portcullis\/challenge\.js/, 'still a challenge, not a ban');
+
+      const guard = await openGuardAdmin({ configFile: config, env });
+      try {
+        const decisions = await guard.admin.list();
+        assert.deepEqual(decisions.map((d) => [d.kind, d.scope, d.value, d.origin]), [['challenge', 'ip', '127.0.0.1', 'scenario:slow-scraper']]);
+        assert.match(decisions[0]!.reason, /^slow crawl: ~\d+ distinct pages in 1\d min \(0\.5\d a second\); no assets .*no cookies kept .*referers not from pages it fetched .*nobody else asked for lately, regular timing/);
+        assert.equal(decisions[0]!.expiresAt! - decisions[0]!.createdAt, 24 * 3_600_000);
+      } finally {
+        await guard.close();
+      }
+    } finally {
+      await instance.stop();
     }
   });
 });

@@ -16,6 +16,12 @@ export interface RequestDoneEvent {
   referer: string;
   /** Whether the request carried a Cookie header: browsers keep the cookies a site sets, most crawlers do not. */
   hasCookies: boolean;
+  /**
+   * The guard answered with its proof-of-work challenge page (a 403) instead of the site: the
+   * client was asked to prove it runs a browser, it did not probe for anything, so the
+   * scenarios do not count these.
+   */
+  challenged: boolean;
   durationMs: number;
   bytesSent: number;
 }

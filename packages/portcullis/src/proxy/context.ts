@@ -57,6 +57,8 @@ export interface RequestContext {
    * res.getHeader cannot see; -1 otherwise. Read by the access log and metrics.
    */
   contentLength: number;
+  /** The guard answered with its proof-of-work challenge instead of the site (see RequestDoneEvent.challenged). */
+  challenged: boolean;
   /**
    * The Cookie header as the client sent it. Sites with `authenticate` remove Portcullis's
    * session cookie from req.headers before any route runs (upstreams never see it);

@@ -106,6 +106,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
         userAgent: String(ctx.req.headers['user-agent'] ?? ''),
         referer: String(ctx.req.headers.referer ?? ''),
         hasCookies: ctx.req.headers.cookie !== undefined,
+        challenged: ctx.challenged,
         durationMs: seconds * 1000,
         bytesSent: size,
       });
@@ -163,6 +164,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     }
     if (verdict !== null && verdict.challenge === true && challenge !== null) {
       const page = challenge.page(verdict, ctx);
+      ctx.challenged = true;
       res.writeHead(page.status, page.headers).end(ctx.method === 'HEAD' ? undefined : page.body);
       return;
     }

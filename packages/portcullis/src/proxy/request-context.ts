@@ -104,6 +104,7 @@ export function createRequestContext(req: IncomingMessage, res: ServerResponse, 
     siteName: '',
     routeName: '',
     contentLength: -1,
+    challenged: false,
     clientCookie: req.headers.cookie,
     logger: options.logger,
   };

@@ -11,6 +11,11 @@
  * Addresses in the allowlist are never decided on (they still fill buckets: checking the
  * list only when a bucket fires keeps the per-event cost to the scenarios' own tests). In
  * simulate mode a firing is logged and nothing is decided.
+ *
+ * The slow-scraper detector (slow-scraper.ts) is not a bucket: it keys by IPv4 address or
+ * IPv6 /64 (its decision then covers the /64, scope `range`), decides a challenge on its first
+ * firing and a ban when the same client fires again (it got pages again: its challenge ran
+ * out, or it passed it and went on crawling).
  */
 import { compileIpRanges } from '../../kernel/ip-ranges.ts';
 import type { Clock } from '../../kernel/clock.ts';
@@ -19,7 +24,8 @@ import type { Logger } from '../../kernel/logger.ts';
 import type { NewDecision } from '../../store/index.ts';
 import { formatIpPrefix, isSingleAddress, parseIpPrefix } from '../ip-prefix.ts';
 import { createLeakyBuckets, type LeakyBuckets, type Overflow } from './leaky-bucket.ts';
-import { BUILTIN_SCENARIOS, type HttpScenario, type LoginScenario, type Scenario } from './scenarios.ts';
+import { BUILTIN_SCENARIOS, type HttpScenario, type LoginScenario, type Scenario, type SlowScraperScenario } from './scenarios.ts';
+import { createSlowScraperDetector, type Firing } from './slow-scraper.ts';
 
 export interface ScenarioEngineOptions {
   events: EventBus;
@@ -29,7 +35,7 @@ export interface ScenarioEngineOptions {
   decide(decision: NewDecision): Promise<unknown> | void;
   /** Default: BUILTIN_SCENARIOS. */
   scenarios?: readonly Scenario[];
-  /** Most keys each scenario remembers; default 50 000. */
+  /** Most keys each scenario (and the slow-scraper detector) remembers; default 50 000. */
   maxKeys?: number;
 }
 
@@ -53,7 +59,7 @@ export interface ScenarioEngine {
   keyCount(): number;
 }
 
-interface Armed<S extends Scenario> {
+interface Armed<S extends HttpScenario | LoginScenario> {
   scenario: S;
   buckets: LeakyBuckets;
   origin: string;
@@ -63,7 +69,7 @@ interface Armed<S extends Scenario> {
 export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEngine {
   const { events, clock, logger, decide } = options;
   const scenarios = options.scenarios ?? BUILTIN_SCENARIOS;
-  const arm = <S extends Scenario>(scenario: S): Armed<S> => ({
+  const arm = <S extends HttpScenario | LoginScenario>(scenario: S): Armed<S> => ({
     scenario,
     origin: `scenario:${scenario.name}`,
     buckets: createLeakyBuckets({
@@ -76,32 +82,65 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
       ...(options.maxKeys === undefined ? {} : { maxKeys: options.maxKeys }),
     }),
   });
-  const http = scenarios.filter((s): s is HttpScenario => s.event === 'http.request_done').map(arm);
+  const http = scenarios.filter((s): s is HttpScenario => s.event === 'http.request_done' && !('detector' in s)).map(arm);
   const logins = scenarios.filter((s): s is LoginScenario => s.event === 'auth.login_failed').map(arm);
+  const slowScraper = scenarios.find((s): s is SlowScraperScenario => 'detector' in s && s.detector === 'slow-scraper') ?? null;
+  const detector =
+    slowScraper === null
+      ? null
+      : createSlowScraperDetector({
+          clock,
+          windowMs: slowScraper.windowMs,
+          minPages: slowScraper.minPages,
+          minSignals: slowScraper.minSignals,
+          repeatMemoryMs: slowScraper.repeatWithinMs,
+          ...(options.maxKeys === undefined ? {} : { maxKeys: options.maxKeys }),
+        });
+  const slowScraperOrigin = slowScraper === null ? '' : `scenario:${slowScraper.name}`;
   const fired = new Map<string, number>();
   let allowed: ((ip: string) => boolean) | null = null;
   let simulate = false;
   let unsubscribe: (() => void)[] = [];
 
-  const fire = (armed: Armed<Scenario>, rawIp: string, reason: string): void => {
+  /** A scenario's decision on one address. */
+  const fire = (armed: Armed<HttpScenario | LoginScenario>, rawIp: string, reason: string): void => {
+    const { scenario } = armed;
     const prefix = parseIpPrefix(rawIp);
     if (prefix === null || !isSingleAddress(prefix)) {
-      logger.debug({ scenario: armed.scenario.name, clientIp: rawIp }, 'guard scenario fired for something that is not an address; nothing decided');
+      logger.debug({ scenario: scenario.name, clientIp: rawIp }, 'guard scenario fired for something that is not an address; nothing decided');
       return;
     }
     const ip = formatIpPrefix(prefix);
     if (allowed?.(ip)) return;
-    const { scenario } = armed;
-    fired.set(scenario.name, (fired.get(scenario.name) ?? 0) + 1);
-    const decision: NewDecision = {
-      kind: scenario.decision,
-      scope: 'ip',
-      value: ip,
-      reason,
-      origin: armed.origin,
-      expiresAt: clock.now() + scenario.durationMs,
-    };
-    const fields = { scenario: scenario.name, clientIp: ip, decision: scenario.decision, durationMs: scenario.durationMs, reason };
+    enact(scenario.name, { kind: scenario.decision, scope: 'ip', value: ip, reason, origin: armed.origin, expiresAt: clock.now() + scenario.durationMs }, scenario.durationMs);
+  };
+
+  /**
+   * The slow-scraper's decision on its key: an address or an IPv6 /64. Skipped when the
+   * address that made it fire, or the network's first address, is allowed (an `allow` of a
+   * search engine's range covers its /64s).
+   */
+  const fireSlowScraper = (scenario: SlowScraperScenario, firing: Firing): void => {
+    const prefix = parseIpPrefix(firing.key);
+    if (prefix === null || (!isSingleAddress(prefix) && !(prefix.family === 6 && prefix.bits === 64))) {
+      logger.debug({ scenario: scenario.name, clientIp: firing.lastIp }, 'guard scenario fired for something that is not an address; nothing decided');
+      return;
+    }
+    const value = formatIpPrefix(prefix);
+    const single = isSingleAddress(prefix);
+    if (allowed !== null && (allowed(firing.lastIp) || allowed(single ? value : value.slice(0, value.indexOf('/'))))) return;
+    const repeat = firing.strikes > 1;
+    const kind = repeat ? scenario.repeatDecision : scenario.decision;
+    const durationMs = repeat ? scenario.repeatDurationMs : scenario.durationMs;
+    // Firing again means it got pages again after its challenge: say so, it is why it is a ban.
+    const reason = repeat ? `again after a challenge (firing ${firing.strikes}): ${firing.reason}` : firing.reason;
+    enact(scenario.name, { kind, scope: single ? 'ip' : 'range', value, reason, origin: slowScraperOrigin, expiresAt: clock.now() + durationMs }, durationMs);
+  };
+
+  /** Counts, logs and (unless simulating) stores a decision. */
+  const enact = (name: string, decision: NewDecision, durationMs: number): void => {
+    fired.set(name, (fired.get(name) ?? 0) + 1);
+    const fields = { scenario: name, clientIp: decision.value, decision: decision.kind, durationMs, reason: decision.reason };
     if (simulate) {
       logger.info(fields, 'guard scenario would decide (simulate)');
       return;
@@ -115,11 +154,18 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
   };
 
   const onRequest = (e: RequestDoneEvent): void => {
+    // A challenge page is the guard's own answer, not the site's: a challenged crawler that
+    // keeps walking would otherwise look like a 4xx scanner and be banned within a minute.
+    if (e.challenged) return;
     for (let i = 0; i < http.length; i++) {
       const armed = http[i]!;
       const s = armed.scenario;
       if (!s.matches(e)) continue;
       if (armed.buckets.pour(e.clientIp, s.distinct?.(e)) !== null) fire(armed, e.clientIp, reasonOf(s));
+    }
+    if (detector !== null) {
+      const firing = detector.observe(e);
+      if (firing !== null) fireSlowScraper(slowScraper!, firing);
     }
   };
 
@@ -147,7 +193,7 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
 
   return {
     fired,
-    keyCount: () => [...http, ...logins].reduce((n, a) => n + a.buckets.size, 0),
+    keyCount: () => [...http, ...logins].reduce((n, a) => n + a.buckets.size, detector?.size ?? 0),
     configure(settings) {
       if (settings === null) {
         for (const off of unsubscribe) off();
@@ -159,7 +205,7 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
       allowed = nextAllowed;
       simulate = settings.simulate;
       if (unsubscribe.length === 0) {
-        if (http.length > 0) unsubscribe.push(events.on('http.request_done', onRequest));
+        if (http.length > 0 || detector !== null) unsubscribe.push(events.on('http.request_done', onRequest));
         if (logins.length > 0) unsubscribe.push(events.on('auth.login_failed', onLoginFailed));
       }
     },
@@ -167,6 +213,6 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
 }
 
 /** The decision's reason: what overflowed, for `portcullis decisions`. */
-function reasonOf(s: Scenario): string {
+function reasonOf(s: HttpScenario | LoginScenario): string {
   return `more than ${s.capacity} ${s.counts}`;
 }

@@ -5,7 +5,8 @@
  *
  * Thresholds are chosen so that ordinary browsing never fires: a page with its assets is
  * one non-static request, a few missing favicons are a few distinct 404s, a single-page app
- * polling its API every few seconds leaks out faster than it fills.
+ * polling its API every few seconds leaks out faster than it fills. `slow-scraper` is not a
+ * bucket: its thresholds are here, its signals in slow-scraper.ts.
  */
 import type { RequestDoneEvent } from '../../kernel/events.ts';
 import type { DecisionKind } from '../../store/index.ts';
@@ -44,7 +45,32 @@ export interface LoginScenario extends ScenarioCommon {
   minFailuresPerIp?: number;
 }
 
-export type Scenario = HttpScenario | LoginScenario;
+/**
+ * The slow-scraper detector (slow-scraper.ts) over `http.request_done`: not a bucket but a
+ * score of signals per client (IPv4 address or IPv6 /64) over a sliding window. Its first
+ * firing decides `decision`; firing again (the challenge ran out, or the client passed it and
+ * went on) decides `repeatDecision`.
+ */
+export interface SlowScraperScenario {
+  name: string;
+  description: string;
+  event: 'http.request_done';
+  detector: 'slow-scraper';
+  /** The window, counted in two halves (it covers the last half to whole). */
+  windowMs: number;
+  /** Distinct pages in the window before anything can fire. */
+  minPages: number;
+  /** Signals (of 5) that must agree. */
+  minSignals: number;
+  decision: DecisionKind;
+  durationMs: number;
+  repeatDecision: DecisionKind;
+  repeatDurationMs: number;
+  /** How long a firing is remembered for that. */
+  repeatWithinMs: number;
+}
+
+export type Scenario = HttpScenario | LoginScenario | SlowScraperScenario;
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -149,6 +175,21 @@ export const BUILTIN_SCENARIOS: readonly Scenario[] = [
     decision: 'challenge',
     durationMs: HOUR,
     matches: (e) => (e.method === 'GET' || e.method === 'HEAD') && !isStaticPath(e.path),
+  },
+  {
+    name: 'slow-scraper',
+    description:
+      'a crawl of many distinct pages at any rate, even far below 1 a second, told from browsing by its signals: no assets, no cookies kept, referers that do not follow its own pages, pages nobody else asks for, machine-regular timing',
+    event: 'http.request_done',
+    detector: 'slow-scraper',
+    windowMs: HOUR,
+    minPages: 300,
+    minSignals: 3,
+    decision: 'challenge',
+    durationMs: 24 * HOUR,
+    repeatDecision: 'ban',
+    repeatDurationMs: 24 * HOUR,
+    repeatWithinMs: 7 * 24 * HOUR,
   },
   {
     name: 'login-bruteforce-ip',
