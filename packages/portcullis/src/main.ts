@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { startAdminServer, type AdminServer } from './admin/index.ts';
 import { identityIssuer, knownScopes, loadConfig, parseConfigJson, type ConfigAdapter } from './config/index.ts';
-import type { Config } from './config/types.ts';
+import type { Config, CrowdSecConfig } from './config/types.ts';
 import { systemClock, type Clock } from './kernel/clock.ts';
 import { EventBus } from './kernel/events.ts';
 import { createLogger, type Logger } from './kernel/logger.ts';
@@ -30,6 +30,7 @@ import {
   createDecisionAdmin,
   createDecisionIndex,
   createDecisionSync,
+  onNewDecisions,
   createChallenges,
   createGate,
   createGateStats,
@@ -49,6 +50,7 @@ import {
 } from './guard/index.ts';
 import type { Identity, IdentityAdmin } from './identity/index.ts';
 import type { Store } from './store/index.ts';
+import type { CrowdSecLink } from './guard/crowdsec/crowdsec-link.ts';
 import type { CertificateManager, ChallengeType, TlsSite } from './tls/index.ts';
 import { ErrorCodes, PortcullisError } from './kernel/errors.ts';
 
@@ -492,9 +494,11 @@ function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Cloc
   const { logger, clock } = deps;
   const index = createDecisionIndex({ clock });
   const stats = createGateStats();
-  // The sync fills the index through this wrapper, which counts decisions as they come into force.
+  // The sync fills the index through these wrappers: one counts decisions as they come into
+  // force, the other sends new ones to CrowdSec when the config pushes there.
   const decided = createDecisionCounts();
-  const synced = countingDecisionIndex(index, decided);
+  let crowdsec: CrowdSecLink | null = null;
+  const synced = onNewDecisions(countingDecisionIndex(index, decided), (decision) => crowdsec?.push(decision));
   let files: BlocklistFiles | null = null;
   let store: Store | null = null;
   let sync: DecisionSync | null = null;
@@ -514,13 +518,16 @@ function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Cloc
     if (store !== null) await deps.stores.release(store);
     store = null;
   };
-  /** Follows the store at `path`, loading its decisions first; the old one is let go only once that worked. */
-  const follow = async (path: string): Promise<void> => {
+  /**
+   * Follows the store at `path`, loading its decisions first; the old one is let go only once
+   * that worked. True when it changed store (the index was refilled).
+   */
+  const follow = async (path: string): Promise<boolean> => {
     const next = await deps.stores.acquire(path);
     if (next === store) {
       // Already followed (the holder shares one store per file): drop the extra reference.
       await deps.stores.release(next);
-      return;
+      return false;
     }
     const nextSync = createDecisionSync({ decisions: next.decisions, index: synced, logger });
     try {
@@ -533,6 +540,22 @@ function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Cloc
     await detach();
     store = next;
     sync = nextSync;
+    return true;
+  };
+  /** CrowdSec's bouncer and watcher for `settings` (module loaded on first use), or none. */
+  const link = async (settings: CrowdSecConfig | null, refilled: boolean): Promise<void> => {
+    if (settings === null) {
+      await crowdsec?.close();
+      crowdsec = null;
+      return;
+    }
+    if (crowdsec === null) {
+      const { createCrowdSecLink } = await import('./guard/crowdsec/crowdsec-link.ts');
+      crowdsec = createCrowdSecLink({ index, clock, logger });
+    } else if (refilled) {
+      crowdsec.resync();
+    }
+    await crowdsec.configure(settings);
   };
 
   return {
@@ -541,6 +564,7 @@ function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Cloc
       const guard = config.guard ?? null;
       if (guard === null && !configUsesIdentity(config)) {
         scenarios.configure(null);
+        await link(null, false);
         await detach();
         index.replaceAll([]);
         files?.close();
@@ -555,7 +579,8 @@ function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Cloc
         files?.close();
         files = null;
       }
-      await follow(databasePath(config, deps.env));
+      const refilled = await follow(databasePath(config, deps.env));
+      await link(guard?.crowdsec ?? null, refilled);
       const gate = createGate({
         decisions: index,
         blocklists,
@@ -575,6 +600,7 @@ function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Cloc
       scenarios.configure(null);
       files?.close();
       files = null;
+      await link(null, false);
       await detach();
     },
   };

@@ -5,6 +5,7 @@ import type { Config } from './types.ts';
 import { ConfigErrors } from '../kernel/errors.ts';
 import { adaptCaddyfileText } from './load.ts';
 import { parseConfigJson, validateConfig } from './validate-json.ts';
+import { REDACTED_SECRET, redactSecrets } from './redact.ts';
 
 const FILE = '/etc/portcullis/Caddyfile';
 const SITE = ':8080 {\n\trespond "ok"\n}\n';
@@ -56,7 +57,7 @@ describe('guard block', () => {
     assert.deepEqual(
       errorsOf(`{\n\tguard extra {\n\t\tallow 10.0.0.300 010.0.0.1\n\t\tallow\n\t\tblocklist a.txt a.txt\n\t\tblocklist "" {\n\t\t}\n\t\tsimulate yes\n\t\tsimualte\n\t\trules {\n\t\t}\n\t\trules {\n\t\t}\n\t}\n\tguard\n}\n${SITE}`),
       [
-        'Caddyfile:2: guard: expected 0 arguments, got 1 (usage: guard { allow <ranges...>; blocklist <files...>; simulate; rules { ... } })',
+        'Caddyfile:2: guard: expected 0 arguments, got 1 (usage: guard { allow <ranges...>; blocklist <files...>; simulate; scenarios on|off|simulate; rules { ... }; crowdsec { ... } })',
         'Caddyfile:3: guard: allow: "10.0.0.300" is not an IP address or CIDR range',
         'Caddyfile:3: guard: allow: "010.0.0.1" is not an IP address or CIDR range',
         'Caddyfile:4: guard: allow: expected at least 1 argument, got 0 (usage: allow <ranges...>)',
@@ -95,6 +96,98 @@ describe('guard in JSON', () => {
         'c.json:10: guard.blocklists[2]: /a is listed twice',
         'c.json:12: guard.simulate: expected true or false, got string "yes"',
         'c.json:15: guard.rules.custom[0]: a rule needs at least one condition (paths, queryRegexps, headers, userAgent, methods or ips)',
+      ]);
+    }
+  });
+});
+
+describe('guard crowdsec block', () => {
+  const crowdsec = (lines: string[]) => withGuard(['crowdsec {', ...lines.map((l) => `\t${l}`), '}']);
+
+  it('a bouncer: the URL is normalised, the interval defaults to 10s, push is off without a machine', () => {
+    const config = adapt(crowdsec(['lapi_url http://127.0.0.1:8080/', 'api_key 0123abcd']));
+    assert.deepEqual(config.guard!.crowdsec, {
+      lapiUrl: 'http://127.0.0.1:8080',
+      apiKey: '0123abcd',
+      machineId: null,
+      password: null,
+      pollIntervalMs: 10_000,
+      push: false,
+      source: { file: FILE, line: 3 },
+    });
+    assert.deepEqual(validateConfig(config).guard, config.guard, 'the JSON form reads back the same');
+  });
+
+  it('a watcher pushes by default; both sides with a path prefix, an interval and {$ENV} secrets', () => {
+    const watcher = adapt(crowdsec(['lapi_url https://LAPI.example.com/crowdsec/', 'machine_id portcullis-1', 'password "s3cret with spaces ✓"']));
+    assert.equal(watcher.guard!.crowdsec!.password, 's3cret with spaces ✓');
+    assert.equal(watcher.guard!.crowdsec!.push, true);
+    assert.equal(watcher.guard!.crowdsec!.lapiUrl, 'https://lapi.example.com/crowdsec');
+    const both = adaptCaddyfileText(crowdsec(['lapi_url http://[::1]:8080', 'api_key {$KEY}', 'machine_id m1', 'password {$PW}', 'poll_interval 1m', 'push off']), FILE, { env: { KEY: 'k3y', PW: 'pw' } });
+    assert.deepEqual({ ...both.guard!.crowdsec!, source: null }, { lapiUrl: 'http://[::1]:8080', apiKey: 'k3y', machineId: 'm1', password: 'pw', pollIntervalMs: 60_000, push: false, source: null });
+    // `portcullis adapt` and the admin API print the config: never the key or the password.
+    const printed = redactSecrets(both).guard!.crowdsec!;
+    assert.equal(printed.apiKey, REDACTED_SECRET);
+    assert.equal(printed.password, REDACTED_SECRET);
+    assert.equal(both.guard!.crowdsec!.apiKey, 'k3y', 'the running config keeps them');
+    assert.deepEqual(validateConfig(both).guard, both.guard);
+  });
+
+  it('every mistake is reported at its line, with did-you-mean', () => {
+    assert.deepEqual(errorsOf(crowdsec(['lapi_url ftp://127.0.0.1:8080', 'api_kye abc', 'poll_interval 500ms', 'push maybe', 'machine_id a b', 'lapi_url http://x', 'api_key "with space"'])), [
+      'Caddyfile:4: guard: crowdsec: lapi_url: "ftp://127.0.0.1:8080" is not an http:// or https:// URL',
+      'Caddyfile:5: guard: crowdsec: unknown subdirective "api_kye" (did you mean "api_key"?)',
+      'Caddyfile:6: guard: crowdsec: poll_interval: 500ms is shorter than 1s',
+      'Caddyfile:7: guard: crowdsec: push: expected on or off, got "maybe"',
+      'Caddyfile:8: guard: crowdsec: machine_id: expected 1 argument, got 2 (usage: machine_id <id>)',
+      'Caddyfile:9: guard: crowdsec: lapi_url: already set at /etc/portcullis/Caddyfile:4',
+      'Caddyfile:10: guard: crowdsec: api_key: the key may contain only printable ASCII characters without spaces',
+    ]);
+    assert.deepEqual(errorsOf(crowdsec(['lapi_url http://user:pw@127.0.0.1:8080', 'api_key k'])), ['Caddyfile:4: guard: crowdsec: lapi_url: the URL must not carry credentials: give api_key, or machine_id and password']);
+    assert.deepEqual(errorsOf(crowdsec(['lapi_url http://127.0.0.1:8080/?x=1', 'api_key k'])), ['Caddyfile:4: guard: crowdsec: lapi_url: "http://127.0.0.1:8080/?x=1": a query or fragment has no place in the LAPI\'s base URL']);
+    assert.deepEqual(errorsOf(crowdsec(['lapi_url not a url', 'api_key k'])), ['Caddyfile:4: guard: crowdsec: lapi_url: expected 1 argument, got 3 (usage: lapi_url <http(s) url>)']);
+  });
+
+  it('missing lapi_url, nothing to do, half a watcher, push without a machine, a second block', () => {
+    assert.deepEqual(errorsOf(withGuard(['crowdsec', 'crowdsec {', '}'])), [
+      'Caddyfile:3: guard: crowdsec: missing lapi_url (usage: crowdsec { lapi_url <url>; api_key <key>; machine_id <id>; password <password>; poll_interval <duration>; push on|off })',
+      "Caddyfile:3: guard: crowdsec: neither api_key (to enforce CrowdSec's decisions, as a bouncer) nor machine_id and password (to send ours, as a watcher) is set",
+      'Caddyfile:4: guard: crowdsec: already set at /etc/portcullis/Caddyfile:3; one Local API per guard',
+    ]);
+    assert.deepEqual(errorsOf(crowdsec(['lapi_url http://127.0.0.1:8080', 'machine_id m'])), [
+      'Caddyfile:3: guard: crowdsec: machine_id is set without password: the watcher needs both',
+      "Caddyfile:3: guard: crowdsec: neither api_key (to enforce CrowdSec's decisions, as a bouncer) nor machine_id and password (to send ours, as a watcher) is set",
+    ]);
+    assert.deepEqual(errorsOf(crowdsec(['lapi_url http://127.0.0.1:8080', 'api_key k', 'push on'])), ['Caddyfile:3: guard: crowdsec: push on needs machine_id and password (`cscli machines add NAME --password P`)']);
+    assert.deepEqual(errorsOf(crowdsec(['lapi_url http://127.0.0.1:8080', 'machine_id m', 'password p', 'push off'])), ['Caddyfile:3: guard: crowdsec: push is off and there is no api_key: nothing to do']);
+    assert.deepEqual(errorsOf(crowdsec(['lapi_url http://127.0.0.1:8080 {', '}', 'api_key k'])), ['Caddyfile:4: guard: crowdsec: lapi_url: does not take a block']);
+  });
+
+  it('in JSON: defaults fill in, the same checks apply, redacted secrets are refused', () => {
+    const guard = parseConfigJson({ sites: [], guard: { crowdsec: { lapiUrl: 'http://127.0.0.1:8080/', machineId: 'm', password: 'p' } } }).guard!;
+    assert.deepEqual({ ...guard.crowdsec!, source: null }, { lapiUrl: 'http://127.0.0.1:8080', apiKey: null, machineId: 'm', password: 'p', pollIntervalMs: 10_000, push: true, source: null });
+    try {
+      parseConfigJson(JSON.stringify({ sites: [], guard: { crowdsec: { lapiUrl: 'gopher://x', apiKey: '(redacted)', password: '(redacted)', pollIntervalMs: 10, push: 'yes', pollInterval: 1 } } }, null, 2), 'c.json');
+      assert.fail('expected errors');
+    } catch (err) {
+      assert.ok(err instanceof ConfigErrors, String(err));
+      assert.deepEqual(err.errors.map((e) => e.describe()), [
+        'c.json:10: guard.crowdsec.pollInterval: unknown field (did you mean "pollIntervalMs"?)',
+        'c.json:5: guard.crowdsec.lapiUrl: "gopher://x" is not an http:// or https:// URL',
+        'c.json:6: guard.crowdsec.apiKey: this secret was redacted when the config was printed; put the real key here',
+        'c.json:7: guard.crowdsec.password: this secret was redacted when the config was printed; put the real password here',
+        'c.json:8: guard.crowdsec.pollIntervalMs: must be at least 1000 (1s)',
+        'c.json:9: guard.crowdsec.push: expected true or false, got string "yes"',
+      ]);
+    }
+    try {
+      parseConfigJson(JSON.stringify({ sites: [], guard: { crowdsec: { lapiUrl: 'http://127.0.0.1:8080', password: 'p' } } }, null, 2), 'c.json');
+      assert.fail('expected errors');
+    } catch (err) {
+      assert.ok(err instanceof ConfigErrors, String(err));
+      assert.deepEqual(err.errors.map((e) => e.describe()), [
+        'c.json:4: guard.crowdsec: password is set without machine_id: the watcher needs both',
+        "c.json:4: guard.crowdsec: neither api_key (to enforce CrowdSec's decisions, as a bouncer) nor machine_id and password (to send ours, as a watcher) is set",
       ]);
     }
   });

@@ -1,5 +1,6 @@
 /**
- * What a printed config must not show: client secrets. The adapted Config keeps them (the
+ * What a printed config must not show: client secrets and the CrowdSec bouncer key and
+ * machine password. The adapted Config keeps them (the
  * server needs them), so whatever prints a config for people (`portcullis adapt`, the admin
  * API's GET /config) prints `redactSecrets(config)` instead. A redacted config read back is
  * refused with a message saying so, rather than running with a placeholder as the secret.
@@ -9,9 +10,24 @@ import type { Config } from './types.ts';
 /** Stands in for a secret; shorter than any accepted secret, and recognised by the JSON reader. */
 export const REDACTED_SECRET = '(redacted)';
 
-/** A copy of `config` with every client secret replaced by REDACTED_SECRET. */
+/** A copy of `config` with every secret replaced by REDACTED_SECRET. */
 export function redactSecrets(config: Config): Config {
+  return redactCrowdSec(redactClientSecrets(config));
+}
+
+function redactClientSecrets(config: Config): Config {
   if (config.identity === null || config.identity.clients.every((c) => c.secret === null)) return config;
   const clients = config.identity.clients.map((c) => (c.secret === null ? c : { ...c, secret: REDACTED_SECRET }));
   return { ...config, identity: { ...config.identity, clients } };
+}
+
+function redactCrowdSec(config: Config): Config {
+  const crowdsec = config.guard?.crowdsec;
+  if (!config.guard || !crowdsec || (crowdsec.apiKey === null && crowdsec.password === null)) return config;
+  const redacted = {
+    ...crowdsec,
+    apiKey: crowdsec.apiKey === null ? null : REDACTED_SECRET,
+    password: crowdsec.password === null ? null : REDACTED_SECRET,
+  };
+  return { ...config, guard: { ...config.guard, crowdsec: redacted } };
 }

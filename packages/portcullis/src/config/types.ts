@@ -56,6 +56,29 @@ export interface GuardConfig {
    * events). Absent: `on`. `simulate` logs what they would decide and decides nothing.
    */
   scenarios?: 'on' | 'off' | 'simulate';
+  /** `crowdsec { ... }`: a CrowdSec Local API to pull decisions from and/or push ours to; absent: none. */
+  crowdsec?: CrowdSecConfig;
+  source: SourceLocation;
+}
+
+/**
+ * `crowdsec { lapi_url <url>; api_key <key>; machine_id <id>; password <pw>; poll_interval
+ * <duration>; push on|off }` in the guard block. At least one side is configured: the bouncer
+ * (api_key) or the watcher (machine_id and password, with push on).
+ */
+export interface CrowdSecConfig {
+  /** `lapi_url`: the Local API's http(s) base URL (origin and optional path prefix, no trailing slash). */
+  lapiUrl: string;
+  /** `api_key`: the bouncer key (`cscli bouncers add NAME`); null: do not pull CrowdSec's decisions. A secret. */
+  apiKey: string | null;
+  /** `machine_id`: the watcher's machine (`cscli machines add NAME --password P`); null with password. */
+  machineId: string | null;
+  /** `password`: the machine's password; null with machineId. A secret. */
+  password: string | null;
+  /** `poll_interval`: between two pulls of the decision stream, ms; default 10 s, at least 1 s. */
+  pollIntervalMs: number;
+  /** `push on|off`: send our decisions to the LAPI as alerts; default on when machine_id and password are set. */
+  push: boolean;
   source: SourceLocation;
 }
 

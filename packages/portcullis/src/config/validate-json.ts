@@ -7,7 +7,7 @@
  * options, reverse_proxy's tuning, `source` locations (the line of the object).
  */
 import { isAbsolute } from 'node:path';
-import type { Config, IdentityClientConfig, IdentityConfig, SiteAddress } from './types.ts';
+import type { Config, CrowdSecConfig, IdentityClientConfig, IdentityConfig, SiteAddress } from './types.ts';
 import type { Parsed } from './durations.ts';
 import { ErrorCodes, ErrorList, PortcullisError, type SourceLocation } from '../kernel/errors.ts';
 import { compileIpRanges } from '../kernel/ip-ranges.ts';
@@ -78,6 +78,7 @@ import {
 } from './identity-checks.ts';
 import { defaultIdentity, defaultTheme } from './identity-options.ts';
 import { checkRequestRulesJson, defaultRequestRules } from './guard-rules.ts';
+import { checkCrowdSecSecret, checkLapiUrl, checkMachineId, CROWDSEC_DEFAULT_POLL_MS, CROWDSEC_MIN_POLL_MS, crowdSecProblems } from './guard-options.ts';
 import { REDACTED_SECRET } from './redact.ts';
 
 interface Ctx {
@@ -708,6 +709,36 @@ const guardConfig = obj({
   simulate: withDefault(bool, () => false),
   rules: withDefault(requestRules, () => defaultRequestRules()),
   scenarios: opt(oneOf(['on', 'off', 'simulate'])),
+  // `crowdsec { ... }`, with the Caddyfile's checks (guard-options.ts); the key and the password
+  // are secrets, which a printed config shows redacted and which cannot be read back so.
+  crowdsec: opt(
+    obj(
+      {
+        lapiUrl: checkedString(checkLapiUrl),
+        apiKey: withDefault(
+          nullable((v, path, ctx) => (v === REDACTED_SECRET ? fail(ctx, path, 'this secret was redacted when the config was printed; put the real key here') : checkedString((t) => checkCrowdSecSecret('the key', t))(v, path, ctx))),
+          () => null,
+        ),
+        machineId: withDefault(nullable(checkedString(checkMachineId)), () => null),
+        password: withDefault(
+          nullable((v, path, ctx) => (v === REDACTED_SECRET ? fail(ctx, path, 'this secret was redacted when the config was printed; put the real password here') : checkedString((t) => checkCrowdSecSecret('the password', t))(v, path, ctx))),
+          () => null,
+        ),
+        pollIntervalMs: withDefault((v, path, ctx) => {
+          const n = ms(v, path, ctx);
+          return n === undefined || n >= CROWDSEC_MIN_POLL_MS ? n : fail(ctx, path, `must be at least ${CROWDSEC_MIN_POLL_MS} (1s)`);
+        }, () => CROWDSEC_DEFAULT_POLL_MS),
+        push: opt(bool),
+        source: sourceField,
+      },
+      (out, path, ctx) => {
+        if (!('lapiUrl' in out) || !('apiKey' in out) || !('machineId' in out) || !('password' in out)) return;
+        const c = out as unknown as CrowdSecConfig;
+        if (out.push === undefined) c.push = c.machineId !== null && c.password !== null;
+        for (const problem of crowdSecProblems(c)) fail(ctx, path, problem);
+      },
+    ),
+  ),
   source: sourceField,
 });
 

@@ -9,6 +9,7 @@ import type { MetricsKit } from '../kernel/metrics.ts';
 import type { Decision } from '../store/index.ts';
 import type { DecisionIndex } from './decision-index.ts';
 import type { GateStats } from './gate.ts';
+import { onNewDecisions } from './new-decisions.ts';
 
 /** Decisions that came into force in this process, by origin and kind. */
 export type DecisionCounts = Map<string, { origin: string; kind: string; count: number }>;
@@ -42,30 +43,7 @@ export function createDecisionCounts(): DecisionCounts {
  * loaded at start (replaceAll) are not counted, nor are the ones the first poll applies again.
  */
 export function countingDecisionIndex(index: DecisionIndex, counts: DecisionCounts): DecisionIndex {
-  let newest = 0;
-  return {
-    get size() {
-      return index.size;
-    },
-    match: (ip) => index.match(ip),
-    add(decision) {
-      const added = index.add(decision);
-      if (added && decision.id > newest) {
-        newest = decision.id;
-        countDecision(counts, decision);
-      }
-      return added;
-    },
-    remove: (id) => index.remove(id),
-    replaceAll(decisions) {
-      // Another store's ids start again: only what this one holds is "seen".
-      const all = [...decisions];
-      newest = 0;
-      for (const d of all) if (d.id > newest) newest = d.id;
-      index.replaceAll(all);
-    },
-    prune: () => index.prune(),
-  };
+  return onNewDecisions(index, (decision) => countDecision(counts, decision));
 }
 
 function countDecision(counts: DecisionCounts, decision: Decision): void {

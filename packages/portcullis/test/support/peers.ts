@@ -43,7 +43,7 @@ export function nginxMissing(): string | null {
 
 
 
-interface Launch {
+export interface Launch {
   name: string;
   dir: string;
   command: string;
@@ -52,9 +52,17 @@ interface Launch {
   /** The ports the config listens on: the peer is up when all accept connections. */
   ports: number[];
   logFiles: string[];
+  /** How long the ports may take; default 10 s. */
+  timeoutMs?: number;
+  /** Leave `dir` in place on stop (its owner removes it, or starts the peer again in it). */
+  keepDir?: boolean;
 }
 
-async function launch(options: Launch): Promise<Peer> {
+/**
+ * Starts a peer as a child process and resolves once all its ports accept connections, else
+ * stops it and throws with its output. Killed with the test process if after() never runs.
+ */
+export async function launch(options: Launch): Promise<Peer> {
   const { name, dir } = options;
   const child = spawn(options.command, options.args, { cwd: dir, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -79,9 +87,9 @@ async function launch(options: Launch): Promise<Peer> {
   };
   const stop = async () => {
     await stopProcess(child);
-    rmSync(dir, { recursive: true, force: true });
+    if (options.keepDir !== true) rmSync(dir, { recursive: true, force: true });
   };
-  const waits = options.ports.map((port) => waitForPort(port, 10_000, () => exited));
+  const waits = options.ports.map((port) => waitForPort(port, options.timeoutMs ?? 10_000, () => exited));
   const up = await Promise.race([Promise.all(waits).then((all) => all.every(Boolean)), spawnError.then(() => false)]);
   if (!up || exited) {
     const text = log();
