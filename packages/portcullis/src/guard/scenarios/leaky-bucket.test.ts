@@ -95,9 +95,14 @@ describe('leaky buckets', () => {
     assert.equal(fired, 1, 'the hammered key fired once (touched more often than maxKeys fresh keys arrive, it is never the least recently used)');
   });
 
-  it('drops drained buckets as new keys arrive', () => {
+  it('drops drained buckets as new keys arrive, once the keys fill half the room', () => {
     const clock = new ManualClock(0);
-    const buckets = createLeakyBuckets({ capacity: 10, leakPerSecond: 1, blackholeMs: 0, clock });
+    const roomy = createLeakyBuckets({ capacity: 10, leakPerSecond: 1, blackholeMs: 0, clock, maxKeys: 1000 });
+    for (let i = 0; i < 100; i++) roomy.pour(`old-${i}`);
+    clock.advance(10_000);
+    for (let i = 0; i < 100; i++) roomy.pour(`new-${i}`);
+    assert.equal(roomy.size, 200, 'under half full, drained buckets stay (no churn for returning clients)');
+    const buckets = createLeakyBuckets({ capacity: 10, leakPerSecond: 1, blackholeMs: 0, clock, maxKeys: 150 });
     for (let i = 0; i < 100; i++) buckets.pour(`old-${i}`);
     clock.advance(10_000);
     for (let i = 0; i < 100; i++) buckets.pour(`new-${i}`);

@@ -13,9 +13,9 @@
  *   bucket reports how many of its events came from each source (the `sources` most active
  *   are kept), so a scenario keyed by account can act on the addresses behind the attack.
  *
- * Memory is bounded: at most `maxKeys` keys, in least-recently-used order. Inserting a key
- * drops up to two drained ones from the old end (a drained bucket is the same as an absent
- * one), and when full, the least recently used one. Keys and distinct values longer than 64
+ * Memory is bounded: at most `maxKeys` keys, in least-recently-used order. Once they fill half
+ * of that, inserting a key drops up to two drained ones from the old end (a drained bucket is
+ * the same as an absent one), and when full, the least recently used one. Keys and distinct values longer than 64
  * characters are kept as their SHA-256: a path of 8 KiB costs what a short one does.
  */
 import { createHash } from 'node:crypto';
@@ -82,12 +82,49 @@ export function createLeakyBuckets(options: LeakyBucketOptions): LeakyBuckets {
   /** True when the bucket holds nothing worth keeping: drained and not blackholed. */
   const idle = (b: Bucket, now: number): boolean => b.blackholeUntil <= now && b.level - (now - b.at) * leakPerMs <= 0;
 
+  /**
+   * The old end of the Map, read through one live iterator kept between inserts. Reading it
+   * from the Map's head at each insert walked past every deleted entry V8 still holds there
+   * (each touch deletes and re-adds its key): 2.4 µs per new key with 20 000 clients held.
+   * `oldest` is the entry the iterator returned last and that was kept; `oldestAt` tells
+   * whether it was touched since (and so moved to the young end).
+   */
+  let cursor: Iterator<[string, Bucket]> | null = null;
+  let oldest: [string, Bucket] | null = null;
+  let oldestAt = 0;
+  const peekOldest = (): [string, Bucket] | null => {
+    if (oldest !== null && buckets.get(oldest[0]) === oldest[1] && oldest[1].at === oldestAt) return oldest;
+    for (;;) {
+      cursor ??= buckets.entries();
+      const next = cursor.next();
+      if (next.done === true) {
+        cursor = null;
+        oldest = null;
+        // Everything before was dropped (or the Map is empty): start again from the head.
+        if (buckets.size === 0) return null;
+        continue;
+      }
+      // An entry touched after the cursor passed it comes again at the young end: skip it now.
+      if (buckets.get(next.value[0]) !== next.value[1]) continue;
+      oldest = next.value;
+      oldestAt = next.value[1].at;
+      return oldest;
+    }
+  };
   const makeRoom = (now: number): void => {
+    // Drained buckets are dropped only once the keys fill half the room: dropped sooner, a
+    // client coming back every few seconds (every visitor of a busy site) had a new bucket
+    // allocated at each request, each living just long enough to be promoted, and the
+    // garbage collector's extra work cost the proxy 15 % of its rate with 20 000 clients.
+    if (buckets.size < maxKeys / 2) return;
     let swept = 0;
-    for (const [key, bucket] of buckets) {
+    for (;;) {
       const full = buckets.size >= maxKeys;
-      if (!full && (swept >= SWEEP_PER_INSERT || !idle(bucket, now))) return;
-      buckets.delete(key);
+      if (!full && swept >= SWEEP_PER_INSERT) return;
+      const entry = peekOldest();
+      if (entry === null || (!full && !idle(entry[1], now))) return;
+      buckets.delete(entry[0]);
+      oldest = null;
       swept++;
     }
   };
