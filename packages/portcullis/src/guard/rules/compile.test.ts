@@ -182,6 +182,21 @@ describe('exclusions per site', () => {
   });
 });
 
+describe('user agents found clean are remembered, and only those', () => {
+  it('a scanner user agent excluded on one site is still refused on the others, before and after', () => {
+    const check = compileRequestRules(rules({ exclusions: [{ host: 'scan-me.example.com', rules: ['scanners'], source: SOURCE }] }));
+    const sqlmap = { 'user-agent': 'sqlmap/1.7' };
+    for (let i = 0; i < 3; i++) {
+      assert.equal(idOf(check, '/', { host: 'scan-me.example.com', headers: sqlmap }), null, 'excluded there');
+      assert.equal(idOf(check, '/', { headers: sqlmap }), 'scanner-user-agent', `refused elsewhere (round ${i})`);
+    }
+    // A browser's user agent, clean and remembered, changes nothing for the rules on its path and query.
+    for (let i = 0; i < 3; i++) assert.equal(idOf(check, '/'), null);
+    assert.equal(idOf(check, '/.env'), 'dotfile-probe');
+    assert.equal(idOf(check, '/?q=%3Cscript%3Ealert(1)%3C/script%3E'), 'xss');
+  });
+});
+
 describe('errors', () => {
   it('an exclusion naming an unknown rule fails at its line', () => {
     assert.throws(

@@ -20,6 +20,7 @@ import { compileFieldMatcher, compileHeaderMatcher } from './field-matcher.ts';
 import { decodeForInspection } from './inspect-decode.ts';
 import { compilePathIndex } from './path-index.ts';
 import { isPlain, loadBuiltinRules, type BuiltinRule, type Target } from './rule-files.ts';
+import { rememberCleanInputs } from '../clean-inputs.ts';
 
 export type RuleAction = 'block' | 'log' | 'challenge';
 
@@ -124,13 +125,18 @@ function compileBuiltins(rules: BuiltinRule[]): BuiltinCheck {
   const query = compileFieldMatcher(regexpsFor('query'));
   const plainQuery = compileFieldMatcher(regexpsFor('query', true));
   const headers = compileHeaderMatcher(regexpsFor('headers'));
+  // A user agent no rule matches matches none for any exclusions either: remembered as such.
+  const cleanAgents = rememberCleanInputs();
   return (req, path, excluded) => {
     let r = paths === null ? -1 : paths.match(path, excluded);
     if (r !== -1) return r;
     if (userAgent !== null) {
       const ua = req.req.headers['user-agent'];
-      if (typeof ua === 'string' && ua !== '') r = userAgent.match(ua.toLowerCase(), excluded);
-      if (r !== -1) return r;
+      if (typeof ua === 'string' && ua !== '' && !cleanAgents.has(ua)) {
+        r = userAgent.match(ua.toLowerCase(), excluded);
+        if (r !== -1) return r;
+        if (excluded === null) cleanAgents.add(ua);
+      }
     }
     // Plain input is read only by the regexps that declare it (rule-files.ts checks them).
     const pathMatcher = isPlain(req.rawPath) ? plainPath : rawPath;
