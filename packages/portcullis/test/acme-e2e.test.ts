@@ -23,6 +23,40 @@ function handshake(port: number, ca: string, servername: string): Promise<string
   });
 }
 
+/** The issuer of the certificate served for `name`, once issuance (in the background) is done; bounded to 30 s. */
+async function servedIssuer(port: number, pebble: Pebble, name: string): Promise<{ issuer: string; lastError: string }> {
+  const root = await pebble.issuingRoot();
+  let lastError = '';
+  for (let i = 0; i < 150; i++) {
+    try {
+      return { issuer: await handshake(port, root, name), lastError };
+    } catch (error) {
+      lastError = (error as Error).message;
+      await sleep(200);
+    }
+  }
+  return { issuer: '', lastError };
+}
+
+/** A Portcullis on pebble's validation ports, one site `name`, extra global lines. */
+function startAcmeSite(pebble: Pebble, ports: { http: number; https: number }, email: string, name: string, globalLines = ''): Promise<Running> {
+  return startPortcullis(`
+{
+	admin off
+	default_bind 127.0.0.1
+	http_port ${ports.http}
+	https_port ${ports.https}
+	storage file_system $DIR/data
+	email ${email}
+	acme_ca ${pebble.directoryUrl}
+	acme_ca_root ${pebble.caRootFile}
+${globalLines}}
+${name} {
+	respond "${name} over ACME"
+}
+`);
+}
+
 describe('ACME through a running instance (pebble)', { skip: missing ?? false }, () => {
   let pebble: Pebble;
   let p: Running;
@@ -31,21 +65,7 @@ describe('ACME through a running instance (pebble)', { skip: missing ?? false },
     const httpPort = await freePort();
     httpsPort = await freePort();
     pebble = await startPebble({ httpPort, tlsPort: httpsPort });
-    p = await startPortcullis(`
-{
-	admin off
-	default_bind 127.0.0.1
-	http_port ${httpPort}
-	https_port ${httpsPort}
-	storage file_system $DIR/data
-	email ops@shop.example
-	acme_ca ${pebble.directoryUrl}
-	acme_ca_root ${pebble.caRootFile}
-}
-shop.example {
-	respond "shop over ACME"
-}
-`);
+    p = await startAcmeSite(pebble, { http: httpPort, https: httpsPort }, 'ops@shop.example', 'shop.example');
   });
   after(async () => {
     await p?.stop();
@@ -53,19 +73,33 @@ shop.example {
   });
 
   test('the certificate is ordered, validated on our ports, and served', async () => {
-    const root = await pebble.issuingRoot();
-    let issuer = '';
-    let lastError = '';
-    // Issuance runs in the background: poll the handshake, bounded to 30 s.
-    for (let i = 0; i < 150 && issuer === ''; i++) {
-      try {
-        issuer = await handshake(httpsPort, root, 'shop.example');
-      } catch (error) {
-        lastError = (error as Error).message;
-        await sleep(200);
-      }
-    }
+    const { issuer, lastError } = await servedIssuer(httpsPort, pebble, 'shop.example');
     assert.notEqual(issuer, '', `no certificate was served: ${lastError}`);
+    assert.match(issuer, /Pebble/i);
+  });
+});
+
+describe('ACME with external account binding through a running instance (pebble requiring EAB)', { skip: missing ?? false }, () => {
+  const KEY_ID = 'portcullis-e2e';
+  // base64url, as CAs hand them out; pebble checks the account's binding with it.
+  const MAC_KEY = 'zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W';
+  let pebble: Pebble;
+  let p: Running;
+  let httpsPort: number;
+  before(async () => {
+    const httpPort = await freePort();
+    httpsPort = await freePort();
+    pebble = await startPebble({ httpPort, tlsPort: httpsPort, eabKeys: { [KEY_ID]: MAC_KEY } });
+    p = await startAcmeSite(pebble, { http: httpPort, https: httpsPort }, 'ops@bound.example', 'bound.example', `\tacme_eab {\n\t\tkey_id ${KEY_ID}\n\t\tmac_key ${MAC_KEY}\n\t}\n`);
+  });
+  after(async () => {
+    await p?.stop();
+    await pebble?.stop();
+  });
+
+  test('the global acme_eab reaches the CA: the account is bound, the certificate served', async () => {
+    const { issuer, lastError } = await servedIssuer(httpsPort, pebble, 'bound.example');
+    assert.notEqual(issuer, '', `no certificate was served (pebble refuses accounts without the binding): ${lastError}`);
     assert.match(issuer, /Pebble/i);
   });
 });

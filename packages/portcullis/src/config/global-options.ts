@@ -25,6 +25,7 @@ import {
 } from './dispenser.ts';
 import { parseClientIpHeaders, parseTrustedProxies } from './client-ip-options.ts';
 import { DEFAULT_DIRECTIVE_ORDER, moveDirective, type OrderPosition } from './directive-order.ts';
+import { parseAcmeEabOption } from './acme-eab.ts';
 import { checkBindAddress } from './directives/bind.ts';
 import { parseDatabase, parseIdentityBlock } from './identity-options.ts';
 import { parseGuardBlock } from './guard-options.ts';
@@ -89,7 +90,6 @@ const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]
 /** Options of the TLS module, accepted now and used when automatic HTTPS arrives. */
 const LATER_TLS_OPTIONS = new Set([
   'acme_dns',
-  'acme_eab',
   'cert_issuer',
   'cert_lifetime',
   'fallback_sni',
@@ -164,6 +164,10 @@ export function parseGlobalOptions(block: ServerBlock | null, errors: ErrorList)
     acme_ca_root: (d, disp) => {
       const t = singleArg(disp, d, 'acme_ca_root <pem_file>');
       if (t) options.tls.acmeCaRoot = t.text;
+    },
+    acme_eab: (d, disp) => {
+      const eab = firstUse(d, disp) ? parseAcmeEabOption(d, disp) : null;
+      if (eab !== null) options.tls.acmeEab = eab;
     },
     local_certs: (d, disp) => {
       options.tls.localCerts = flag(disp, d) || options.tls.localCerts;

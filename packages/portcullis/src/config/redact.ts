@@ -1,6 +1,6 @@
 /**
- * What a printed config must not show: client secrets and the CrowdSec bouncer key and
- * machine password. The adapted Config keeps them (the
+ * What a printed config must not show: client secrets, the CrowdSec bouncer key and
+ * machine password, and ACME external account binding MAC keys. The adapted Config keeps them (the
  * server needs them), so whatever prints a config for people (`portcullis adapt`, the admin
  * API's GET /config) prints `redactSecrets(config)` instead. A redacted config read back is
  * refused with a message saying so, rather than running with a placeholder as the secret.
@@ -12,7 +12,19 @@ export const REDACTED_SECRET = '(redacted)';
 
 /** A copy of `config` with every secret replaced by REDACTED_SECRET. */
 export function redactSecrets(config: Config): Config {
-  return redactCrowdSec(redactClientSecrets(config));
+  return redactAcmeEab(redactCrowdSec(redactClientSecrets(config)));
+}
+
+/** The global `acme_eab` and every site's `tls { eab }` MAC key (the key id is an identifier, not a secret). */
+function redactAcmeEab(config: Config): Config {
+  const global = config.tls.acmeEab;
+  const anySite = config.sites.some((s) => s.tls?.eab !== undefined);
+  if (global === undefined && !anySite) return config;
+  const tls = global === undefined ? config.tls : { ...config.tls, acmeEab: { ...global, macKey: REDACTED_SECRET } };
+  const sites = !anySite
+    ? config.sites
+    : config.sites.map((s) => (s.tls?.eab === undefined ? s : { ...s, tls: { ...s.tls, eab: { ...s.tls.eab, macKey: REDACTED_SECRET } } }));
+  return { ...config, tls, sites };
 }
 
 function redactClientSecrets(config: Config): Config {

@@ -198,6 +198,8 @@ export interface GlobalTlsOptions {
   acmeCa?: string;
   /** PEM file of the ACME server's root, for private ACME servers (`acme_ca_root`). */
   acmeCaRoot?: string;
+  /** `acme_eab { key_id ...; mac_key ... }`: external account binding for new ACME accounts. */
+  acmeEab?: AcmeEabConfig;
   /** `local_certs`: every HTTPS site gets its certificate from the internal CA. */
   localCerts: boolean;
   /** The certificate for clients that send no SNI or an unknown name (`default_sni`). */
@@ -208,6 +210,17 @@ export interface GlobalTlsOptions {
    * time. `source` is the `on_demand_tls` line.
    */
   onDemand?: { ask: string; source: SourceLocation };
+}
+
+/**
+ * ACME external account binding (RFC 8555 section 7.3.4): the key id and base64url MAC key a
+ * CA (ZeroSSL, Google Trust Services, step-ca, ...) gives out. The MAC key is a secret: printed
+ * configs show it redacted (redact.ts). `source` is the line that set it.
+ */
+export interface AcmeEabConfig {
+  keyId: string;
+  macKey: string;
+  source: SourceLocation;
 }
 
 export interface AdminConfig {
@@ -296,6 +309,8 @@ export interface TlsConfig {
   ciphers?: string[];
   /** `alpn`: accepted for Caddy compatibility, not applied per site (the listener negotiates h2, http/1.1). */
   alpn?: string[];
+  /** `eab <key_id> <mac_key>`: this site's ACME external account binding, instead of the global `acme_eab`. */
+  eab?: AcmeEabConfig;
   source: SourceLocation;
 }
 

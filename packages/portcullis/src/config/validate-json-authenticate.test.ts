@@ -5,18 +5,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigErrors } from '../kernel/errors.ts';
 import { parseConfigJson } from './validate-json.ts';
+import { jsonConfigErrors } from '../../test/support/config-errors.ts';
 
-function errorsOf(value: unknown): string[] {
-  try {
-    parseConfigJson(JSON.stringify(value, null, 2), 'config.json');
-  } catch (err) {
-    assert.ok(err instanceof ConfigErrors, String(err));
-    return err.errors.map((e) => e.describe());
-  }
-  assert.fail('expected errors');
-}
 
 const providerSite = { addresses: [{ original: 'auth.example.com', host: 'auth.example.com' }], routes: [{ handle: [{ handler: 'identity_provider' }] }] };
 const identity = { cookie: { domain: 'example.com' } };
@@ -65,7 +56,7 @@ describe('JSON config: authenticate', () => {
       assertionHeader: 'X-Forwarded-User',
       extra: true,
     });
-    const errors = errorsOf(value);
+    const errors = jsonConfigErrors(value);
     assert.deepEqual(
       errors.map((e) => e.replace(/^config\.json:\d+: sites\[1\]\.routes\[0\]\.handle\[0\]\./, '')),
       [
@@ -93,7 +84,7 @@ describe('JSON config: authenticate', () => {
   });
 
   it('a value twice, header collisions and a repeated alias', () => {
-    const errors = errorsOf(
+    const errors = jsonConfigErrors(
       withHandler({
         handler: 'authenticate',
         require: [{ kind: 'user', values: ['alice', 'ALICE'] }],
@@ -115,18 +106,18 @@ describe('JSON config: authenticate', () => {
 
   it('needs a site serving identity_provider', () => {
     const config = { sites: [{ addresses: [{ original: 'app.example.com', host: 'app.example.com' }], routes: [{ handle: [{ handler: 'subroute', routes: [{ handle: [{ handler: 'authenticate' }] }] }] }] }] };
-    assert.deepEqual(errorsOf(config), [
+    assert.deepEqual(jsonConfigErrors(config), [
       'config.json:18: sites[0].routes[0].handle[0].routes[0].handle[0]: authenticate: needs the identity provider: add a site with identity_provider (and an identity block)',
     ]);
   });
 
   it('hosts under the cookie domain, or the issuer host without one', () => {
-    assert.deepEqual(errorsOf(withHandler({ handler: 'authenticate' }, 'app.example.org')), [
+    assert.deepEqual(jsonConfigErrors(withHandler({ handler: 'authenticate' }, 'app.example.org')), [
       'config.json:27: sites[1].addresses[0]: authenticate: site app.example.org is not under the identity cookie domain example.com: its users could not share the sign-in',
     ]);
     const noDomain = { sites: [providerSite, { addresses: [{ original: 'app.example.com', host: 'app.example.com' }], routes: [{ handle: [{ handler: 'authenticate' }] }] }] };
     assert.deepEqual(
-      errorsOf(noDomain).map((e) => e.replace(/^config\.json:\d+: /, '')),
+      jsonConfigErrors(noDomain).map((e) => e.replace(/^config\.json:\d+: /, '')),
       ["sites[1].addresses[0]: authenticate: site app.example.com is not on the issuer's host auth.example.com: set cookie { domain example.com } in the identity block so a sign-in covers app.example.com"],
     );
     // The provider's own host, and an address without a host, need no cookie domain.

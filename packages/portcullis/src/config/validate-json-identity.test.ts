@@ -5,22 +5,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Config } from './types.ts';
-import { ConfigErrors } from '../kernel/errors.ts';
 import { parseConfigJson } from './validate-json.ts';
 import { adaptCaddyfileText } from './load.ts';
 import { REDACTED_SECRET, redactSecrets } from './redact.ts';
+import { jsonConfigErrors } from '../../test/support/config-errors.ts';
 
 const SECRET = 'json-secret-0123456789abcdef';
 
-function errorsOf(value: unknown): string[] {
-  try {
-    parseConfigJson(JSON.stringify(value, null, 2), 'config.json');
-  } catch (err) {
-    assert.ok(err instanceof ConfigErrors, String(err));
-    return err.errors.map((e) => e.describe());
-  }
-  assert.fail('expected errors');
-}
 
 const authSite = (host = 'auth.example.com', port?: number) => ({
   addresses: [{ original: `${host}${port === undefined ? '' : `:${port}`}`, host, ...(port === undefined ? {} : { port }) }],
@@ -59,7 +50,7 @@ describe('JSON config: database and identity', () => {
   });
 
   it('reports every identity problem with its path and line', () => {
-    const errors = errorsOf({
+    const errors = jsonConfigErrors({
       database: { driver: 'postgres', path: 'relative.db' },
       identity: {
         issuer: 'http://auth.example.com/x',
@@ -103,17 +94,17 @@ describe('JSON config: database and identity', () => {
 
   it('checks the identity block against the sites, as the Caddyfile does', () => {
     const client = { id: 'app', secret: SECRET, redirectUris: ['https://app.example.com/cb'] };
-    assert.deepEqual(errorsOf({ identity: { clients: [client] }, sites: [] }), [
+    assert.deepEqual(jsonConfigErrors({ identity: { clients: [client] }, sites: [] }), [
       'config.json:2: identity: no site serves identity_provider, so its clients could never sign in: add the identity_provider handler to the site of the issuer',
     ]);
-    assert.deepEqual(errorsOf({ sites: [authSite('a.example.com'), authSite('b.example.com')] }), ['config.json:20: sites[1]: set identity.issuer: several sites serve identity_provider (also sites[0])']);
-    assert.deepEqual(errorsOf({ sites: [authSite('', 8443)] }), ['config.json:3: sites[0]: set identity.issuer: this site serves identity_provider and its first address :8443 names no single host']);
-    assert.deepEqual(errorsOf({ sites: [{ ...authSite('auth.example.com'), addresses: [{ original: 'http://auth.example.com', scheme: 'http', host: 'auth.example.com' }] }] }), [
+    assert.deepEqual(jsonConfigErrors({ sites: [authSite('a.example.com'), authSite('b.example.com')] }), ['config.json:20: sites[1]: set identity.issuer: several sites serve identity_provider (also sites[0])']);
+    assert.deepEqual(jsonConfigErrors({ sites: [authSite('', 8443)] }), ['config.json:3: sites[0]: set identity.issuer: this site serves identity_provider and its first address :8443 names no single host']);
+    assert.deepEqual(jsonConfigErrors({ sites: [{ ...authSite('auth.example.com'), addresses: [{ original: 'http://auth.example.com', scheme: 'http', host: 'auth.example.com' }] }] }), [
       'config.json:3: sites[0]: set identity.issuer: this site serves identity_provider and the issuer derived from http://auth.example.com is not usable: issuer "http://auth.example.com" must use https (http is allowed only for localhost, 127.0.0.1 and [::1])',
     ]);
     assert.equal(parseConfigJson({ sites: [authSite('localhost', 8443)] }).identity?.issuer, null, 'derivable: left for the server');
     const nested = { addresses: [{ original: 'auth.example.com/x', host: 'auth.example.com', path: '/x' }], routes: [{ handle: [{ handler: 'subroute', routes: [{ handle: [{ handler: 'identity_provider' }] }] }] }] };
-    assert.deepEqual(errorsOf({ identity: { issuer: 'https://auth.example.com' }, sites: [nested] }), [
+    assert.deepEqual(jsonConfigErrors({ identity: { issuer: 'https://auth.example.com' }, sites: [nested] }), [
       "config.json:7: sites[0].addresses: the site's address auth.example.com/x has a path, but identity_provider serves the root of the host",
     ]);
   });
@@ -127,7 +118,7 @@ describe('JSON config: database and identity', () => {
     assert.ok(!JSON.stringify(printed).includes(SECRET));
     const plain = parseConfigJson({ sites: [] });
     assert.equal(redactSecrets(plain), plain, 'nothing to hide: the same object');
-    const errors = errorsOf(printed);
+    const errors = jsonConfigErrors(printed);
     assert.equal(errors.length, 1);
     assert.match(errors[0]!, /identity\.clients\[0\]\.secret: this secret was redacted when the config was printed; put the real secret here$/);
   });

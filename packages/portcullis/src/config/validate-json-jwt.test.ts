@@ -4,18 +4,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigErrors } from '../kernel/errors.ts';
 import { parseConfigJson } from './validate-json.ts';
+import { jsonConfigErrors } from '../../test/support/config-errors.ts';
 
-function errorsOf(value: unknown): string[] {
-  try {
-    parseConfigJson(JSON.stringify(value, null, 2), 'config.json');
-  } catch (err) {
-    assert.ok(err instanceof ConfigErrors, String(err));
-    return err.errors.map((e) => e.describe());
-  }
-  assert.fail('expected errors');
-}
 
 const providerSite = { addresses: [{ original: 'auth.example.com', host: 'auth.example.com' }], routes: [{ handle: [{ handler: 'identity_provider' }] }] };
 
@@ -59,13 +50,13 @@ describe('JSON config: jwt', () => {
   });
 
   it('no issuer and no identity provider', () => {
-    assert.deepEqual(errorsOf({ sites: [apiSite({ handler: 'jwt' })] }), [
+    assert.deepEqual(jsonConfigErrors({ sites: [apiSite({ handler: 'jwt' })] }), [
       'config.json:13: sites[0].routes[0].handle[0]: jwt: set issuer: this config has no identity provider whose issuer could be the default',
     ]);
   });
 
   it('field errors, by path and line', () => {
-    const errors = errorsOf({
+    const errors = jsonConfigErrors({
       sites: [
         apiSite({
           handler: 'jwt',
@@ -107,7 +98,7 @@ describe('JSON config: jwt', () => {
 
   it('not in the site that serves identity_provider', () => {
     const site = { ...providerSite, routes: [{ handle: [{ handler: 'jwt' }] }, ...providerSite.routes] };
-    assert.deepEqual(errorsOf({ sites: [site] }), [
+    assert.deepEqual(jsonConfigErrors({ sites: [site] }), [
       "config.json:13: sites[0].routes[0].handle[0]: jwt: cannot be used in the site that serves identity_provider: the provider's discovery, keys and sign-in must stay open; serve the API from a site of its own",
     ]);
   });

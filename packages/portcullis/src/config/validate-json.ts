@@ -19,6 +19,7 @@ import { copyHeaderProblem } from './directives/forward-auth.ts';
 import { checkZoneKey, checkZoneName, RATE_LIMIT_MAX_BURST, RATE_LIMIT_MAX_EVENTS, rateLimitZoneConflicts, zoneConflictMessage, zoneLimitProblem } from './directives/rate-limit.ts';
 import { defaultTransport } from './directives/reverse-proxy.ts';
 import { CIPHER_SUITES, TLS_PROTOCOLS } from './directives/tls.ts';
+import { eabKeyIdProblem, eabMacKeyProblem } from './acme-eab.ts';
 import { deriveIssuer } from './directives/identity-provider.ts';
 import {
   authenticateHeaderProblems,
@@ -610,6 +611,22 @@ const logConfig = obj(
   },
 );
 
+/** A string `problem` finds nothing wrong with (the Caddyfile's check, acme-eab.ts). */
+const eabString =
+  (problem: (text: string) => string | null): Check<string> =>
+  (v, path, ctx) => {
+    const s = str()(v, path, ctx);
+    const found = s === undefined ? null : problem(s);
+    return found === null ? s : fail(ctx, path, found);
+  };
+
+/** An ACME external account binding; the MAC key is a secret, refused when read back redacted. */
+const acmeEab = obj({
+  keyId: eabString(eabKeyIdProblem),
+  macKey: (v, path, ctx) => (v === REDACTED_SECRET ? fail(ctx, path, 'this secret was redacted when the config was printed; put the real MAC key here') : eabString(eabMacKeyProblem)(v, path, ctx)),
+  source: sourceField,
+});
+
 const tlsConfig = obj({
   mode: oneOf(['internal', 'files', 'acme', 'default']),
   certFile: opt(str(true)),
@@ -640,6 +657,7 @@ const tlsConfig = obj({
   ),
   ciphers: opt(list(oneOf(Object.keys(CIPHER_SUITES)), true)),
   alpn: opt(list(str(true), true)),
+  eab: opt(acmeEab),
   source: sourceField,
 });
 
@@ -951,6 +969,7 @@ const config = obj({
       email: opt(str(true)),
       acmeCa: opt(str(true)),
       acmeCaRoot: opt(str(true)),
+      acmeEab: opt(acmeEab),
       localCerts: withDefault(bool, () => false),
       defaultSni: opt(str(true)),
       onDemand: opt(

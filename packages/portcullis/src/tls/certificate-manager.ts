@@ -269,7 +269,9 @@ export async function createCertificateManager(options: CertificateManagerOption
     const wants = new Map<string, AcmeWant>();
     for (const plan of plans) {
       if (plan.issuer !== 'acme') continue;
-      for (const host of plan.hosts) if (!next.has(host) && !wants.has(host)) wants.set(host, { host, email: plan.email });
+      // The binding is resolved per load (the issuer is kept across reloads): the site's, else the global one.
+      const eab = plan.site.tls?.eab ?? global.acmeEab ?? null;
+      for (const host of plan.hosts) if (!next.has(host) && !wants.has(host)) wants.set(host, { host, email: plan.email, eab });
     }
     return [...wants.values()];
   };
@@ -383,7 +385,7 @@ export async function createCertificateManager(options: CertificateManagerOption
     const internal = rule.issuer === 'internal' || (rule.issuer === 'default' && isLocalHost(name));
     if (internal) return obtainInternal(name, replacing);
     if (acmeIssuer === null || acmeChallenges.length === 0) throw new Error('no ACME challenge is answered by this process');
-    return acmeIssuer.obtain(name, rule.email, acmeChallenges, replacing);
+    return acmeIssuer.obtain(name, rule.email, acmeChallenges, replacing, rule.site.tls?.eab ?? global.acmeEab ?? null);
   };
 
   /** The on-demand issuer for this prepare's rules (their ACME issuer is set up here, so CA errors are config errors). */

@@ -24,6 +24,11 @@ export interface PebbleOptions {
   /** Where pebble's validation connects for HTTP-01 and TLS-ALPN-01 (on 127.0.0.1). */
   httpPort: number;
   tlsPort: number;
+  /**
+   * External account binding MAC keys (base64url) by key id: pebble then refuses every new
+   * account without a valid binding (`externalAccountBindingRequired`). Absent: no EAB.
+   */
+  eabKeys?: Record<string, string>;
 }
 
 function onPath(binary: string): boolean {
@@ -94,7 +99,8 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
       httpPort: options.httpPort,
       tlsPort: options.tlsPort,
       ocspResponderURL: '',
-      externalAccountBindingRequired: false,
+      externalAccountBindingRequired: options.eabKeys !== undefined,
+      ...(options.eabKeys === undefined ? {} : { externalAccountMACKeys: options.eabKeys }),
     },
   };
   await writeFile(join(dir, 'pebble.json'), JSON.stringify(config));

@@ -1,13 +1,14 @@
 /**
  * `tls internal | <cert_file> <key_file> | <email> [{ ... }]`: how the site gets its
  * certificate and which TLS settings its names get. Kept in the site config for the TLS module;
- * `protocols`, `ciphers`, `curves`, `alpn`, `on_demand`, `client_auth`, `ca` and `issuer` are
- * read, the other block options are checked by name but not used yet.
+ * `protocols`, `ciphers`, `curves`, `alpn`, `on_demand`, `client_auth`, `ca`, `eab` and `issuer`
+ * are read, the other block options are checked by name but not used yet.
  */
 import { X509Certificate } from 'node:crypto';
 import type { Directive, Token } from '../ast.ts';
 import type { TlsConfig } from '../types.ts';
 import { argCount, didYouMean, eachSubdirective, flag, noBlock, where, type Dispenser } from '../dispenser.ts';
+import { adaptTlsEab } from '../acme-eab.ts';
 
 type ClientAuth = NonNullable<TlsConfig['clientAuth']>;
 const CLIENT_AUTH_MODES: readonly ClientAuth['mode'][] = ['request', 'require', 'verify_if_given', 'require_and_verify'];
@@ -178,6 +179,7 @@ export function adaptTls(d: Directive, disp: Dispenser): TlsConfig | null {
     disp.error(d, 'expected internal, a certificate and key file, an email address, or a block');
     return null;
   }
+  let eabLine: Directive | null = null;
   eachSubdirective(disp, d, {
     protocols: (sub) => {
       noBlock(disp, sub);
@@ -212,7 +214,14 @@ export function adaptTls(d: Directive, disp: Dispenser): TlsConfig | null {
     resolvers: LATER,
     dns_ttl: LATER,
     dns_challenge_override_domain: LATER,
-    eab: LATER,
+    eab: (sub) => {
+      if (eabLine !== null) return disp.error(sub, `eab is given twice (first at ${eabLine.source.file}:${eabLine.source.line})`);
+      eabLine = sub;
+      // Like `ca`: an external account binding only means something to an ACME CA.
+      if (tls.mode === 'default') tls.mode = 'acme';
+      const eab = adaptTlsEab(sub, disp);
+      if (eab !== null) tls.eab = eab;
+    },
     on_demand: (sub) => {
       if (flag(disp, sub)) tls.onDemand = { source: where(sub) };
     },

@@ -12,6 +12,16 @@ import type { Client } from 'acme-client';
 
 export type AcmeLibrary = typeof import('acme-client');
 
+/**
+ * External account binding (RFC 8555 section 7.3.4): the key id and MAC key a CA such as
+ * ZeroSSL or Google Trust Services hands out, so a new account is tied to a customer account.
+ * The MAC key is base64url, as the CA gives it (Node's base64 decoder reads both alphabets).
+ */
+export interface AcmeEab {
+  keyId: string;
+  macKey: string;
+}
+
 export interface AcmeConnection {
   directoryUrl: string;
   /** Extra trusted root (PEM) for the CA's HTTPS, added to Node's bundled roots; null: those only. */
@@ -33,12 +43,14 @@ interface HttpClientInternals {
   request(url: string, method: string, opts?: Record<string, unknown>): Promise<unknown>;
 }
 
-/** A client for `connection`, signing with `accountKeyPem`. */
-export async function createAcmeClient(connection: AcmeConnection, accountKeyPem: string): Promise<Client> {
+/** A client for `connection`, signing with `accountKeyPem`; `eab` goes with the new-account request. */
+export async function createAcmeClient(connection: AcmeConnection, accountKeyPem: string, eab: AcmeEab | null = null): Promise<Client> {
   const acme = await loadAcmeLibrary();
   const client = new acme.Client({
     directoryUrl: connection.directoryUrl,
     accountKey: accountKeyPem,
+    // acme-client signs the binding only for newAccount without onlyReturnExisting (its api.js).
+    ...(eab === null ? {} : { externalAccountBinding: { kid: eab.keyId, hmacKey: eab.macKey } }),
     backoffAttempts: 10,
     backoffMin: connection.pollMinMs,
     backoffMax: connection.pollMaxMs,

@@ -11,7 +11,7 @@ import { certificateCovers, loadCertificate, remainingLifeFraction, type LoadedC
 import { withFileLock } from '../file-lock.ts';
 import { readTextIfExists, writeFileAtomic } from '../private-files.ts';
 import { accountKey } from './account.ts';
-import { createAcmeClient, loadAcmeLibrary, type AcmeConnection } from './acme-client.ts';
+import { createAcmeClient, loadAcmeLibrary, type AcmeConnection, type AcmeEab } from './acme-client.ts';
 import { acmePaths } from './ca-storage.ts';
 import type { ChallengeStore } from './challenge-store.ts';
 import { orderCertificate, type ChallengeType } from './order.ts';
@@ -28,6 +28,8 @@ export interface AcmeIssuerOptions {
   clock: Clock;
   log: Logger;
   store: ChallengeStore;
+  /** External account binding for new accounts (global `acme_eab`); a site's own is given to `obtain`. */
+  eab?: AcmeEab | null;
 }
 
 export interface AcmeIssuer {
@@ -37,7 +39,18 @@ export interface AcmeIssuer {
    * A certificate for `host` that is not `replacing` and not yet due for renewal: one another
    * process stored meanwhile, else a new order answered with `challenges` in that order.
    */
-  obtain(host: string, email: string | undefined, challenges: readonly ChallengeType[], replacing: LoadedCertificate | null): Promise<LoadedCertificate>;
+  obtain(host: string, email: string | undefined, challenges: readonly ChallengeType[], replacing: LoadedCertificate | null, eab?: AcmeEab | null): Promise<LoadedCertificate>;
+}
+
+/**
+ * Why the CA would not create (or return) the account, for the retry log: the CA's problem
+ * detail, and whether a binding was sent, since "account required"-style refusals are what a
+ * CA that needs EAB answers when none (or a wrong one) is configured.
+ */
+function accountRefusal(directoryUrl: string, eab: AcmeEab | null, error: Error): string {
+  const detail = error.message;
+  const binding = eab === null ? 'without external account binding' : `with external account binding key id ${JSON.stringify(eab.keyId)}`;
+  return `the ACME CA ${directoryUrl} refused the account registration (${binding}): ${detail}`;
 }
 
 /** An issuer for `options.connection.directoryUrl` (validated by the caller). */
@@ -45,25 +58,34 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
   const { storage, connection, clock, log, store } = options;
   const locks = join(storage, 'locks');
   const certPaths = acmePaths(storage, connection.directoryUrl, undefined);
-  /** Registered clients by account email; a failed registration is retried next time. */
+  const defaultEab = options.eab ?? null;
+  /** Registered clients by account email and EAB key id; a failed registration is retried next time. */
   const clients = new Map<string, Promise<Client>>();
 
-  const register = async (email: string | undefined): Promise<Client> => {
+  const register = async (email: string | undefined, eab: AcmeEab | null): Promise<Client> => {
     const acme = await loadAcmeLibrary();
-    const paths = acmePaths(storage, connection.directoryUrl, email);
+    // Per CA and email as in certmagic, and per binding: a CA binds only a key it has not seen.
+    const paths = acmePaths(storage, connection.directoryUrl, email, eab?.keyId);
     const key = await accountKey(acme, paths, locks);
     if (key.created) log.info({ path: paths.accountKey }, 'created an ACME account key');
-    const client = await createAcmeClient(connection, key.pem);
-    // With a known key the CA returns the existing account (RFC 8555 section 7.3.1), so this is safe on every start.
-    await client.createAccount({ termsOfServiceAgreed: true, ...(email ? { contact: [`mailto:${email}`] } : {}) });
+    const client = await createAcmeClient(connection, key.pem, eab);
+    try {
+      // With a known key the CA returns the existing account (RFC 8555 section 7.3.1), so this is safe on every start.
+      await client.createAccount({ termsOfServiceAgreed: true, ...(email ? { contact: [`mailto:${email}`] } : {}) });
+    } catch (error) {
+      // Transport failures (axios errors carry a `code`) are not the CA's answer; say so only for an answer.
+      if (!(error instanceof Error) || 'code' in error) throw error;
+      throw new Error(accountRefusal(connection.directoryUrl, eab, error), { cause: error });
+    }
     return client;
   };
 
-  const clientFor = (email: string | undefined): Promise<Client> => {
-    const id = email ?? '';
+  const clientFor = (email: string | undefined, eab: AcmeEab | null): Promise<Client> => {
+    // NUL cannot occur in an email or a key id from the config, so the parts cannot run together.
+    const id = `${email ?? ''}\0${eab?.keyId ?? ''}\0${eab?.macKey ?? ''}`;
     let client = clients.get(id);
     if (client === undefined) {
-      client = register(email);
+      client = register(email, eab);
       clients.set(id, client);
       client.catch(() => clients.delete(id));
     }
@@ -94,7 +116,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
       const now = clock.now();
       return cert !== null && cert.notAfter > now ? cert : null;
     },
-    async obtain(host, email, challenges, replacing) {
+    async obtain(host, email, challenges, replacing, eab) {
       const before = await read(host);
       if (fresh(before, replacing)) return before;
       const paths = certPaths.certificate(host);
@@ -105,7 +127,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
           const again = await read(host);
           if (fresh(again, replacing)) return again;
           const acme = await loadAcmeLibrary();
-          const client = await clientFor(email);
+          const client = await clientFor(email, eab === undefined ? defaultEab : eab);
           const ordered = await orderCertificate({ acme, client, host, challenges, store, log });
           const cert = loadCertificate(ordered.chainPem, ordered.keyPem);
           if (!certificateCovers(cert.leaf, host)) throw new Error(`the ACME server issued a certificate that does not cover ${host}`);

@@ -10,6 +10,7 @@ import type { Clock } from '../../kernel/clock.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import type { LoadedCertificate } from '../certificate.ts';
 import { serve, type ServedCertificate } from '../certificate-index.ts';
+import type { AcmeEab } from './acme-client.ts';
 import type { AcmeIssuer } from './acme-issuer.ts';
 import type { ChallengeType } from './order.ts';
 
@@ -19,6 +20,8 @@ const MAX_CONCURRENT_ORDERS = 2;
 export interface AcmeWant {
   host: string;
   email: string | undefined;
+  /** The site's own external account binding (`tls { eab }`); absent: the issuer's (global `acme_eab`). */
+  eab?: AcmeEab | null;
 }
 
 export interface AcmeMaintainerOptions {
@@ -50,12 +53,20 @@ export interface AcmeMaintainer {
 interface Job {
   host: string;
   email: string | undefined;
+  eab: AcmeEab | null | undefined;
   served: ServedCertificate | null;
   renewAt: number;
   failures: number;
   retryTimer: NodeJS.Timeout | null;
   running: Promise<void> | null;
   queued: boolean;
+}
+
+/** Whether two wants ask for the same binding (a changed one must reach the issuer on reload). */
+function sameEab(a: AcmeEab | null | undefined, b: AcmeEab | null | undefined): boolean {
+  // undefined (the issuer's binding) and null (none) are different wants.
+  if (a == null || b == null) return a === b;
+  return a.keyId === b.keyId && a.macKey === b.macKey;
 }
 
 /** Creates the maintainer; nothing is ordered until `want`. */
@@ -88,7 +99,7 @@ export function createAcmeMaintainer(options: AcmeMaintainerOptions): AcmeMainta
   const attempt = async (job: Job): Promise<void> => {
     const failures = job.failures;
     try {
-      const cert = await issuer.obtain(job.host, job.email, preference(failures), job.served?.cert ?? null);
+      const cert = await issuer.obtain(job.host, job.email, preference(failures), job.served?.cert ?? null, job.eab);
       if (closed || jobs.get(job.host) !== job) return;
       adopt(job, cert);
       job.failures = 0;
@@ -143,12 +154,12 @@ export function createAcmeMaintainer(options: AcmeMaintainerOptions): AcmeMainta
       const next = new Map(wants.map((w) => [w.host, w]));
       for (const job of [...jobs.values()]) {
         const w = next.get(job.host);
-        if (w === undefined || w.email !== job.email) drop(job);
+        if (w === undefined || w.email !== job.email || !sameEab(w.eab, job.eab)) drop(job);
       }
       const added: Job[] = [];
-      for (const { host, email } of next.values()) {
+      for (const { host, email, eab } of next.values()) {
         if (jobs.has(host)) continue;
-        const job: Job = { host, email, served: null, renewAt: 0, failures: 0, retryTimer: null, running: null, queued: false };
+        const job: Job = { host, email, eab, served: null, renewAt: 0, failures: 0, retryTimer: null, running: null, queued: false };
         const stored = await issuer.stored(host);
         if (stored !== null) {
           // A stored certificate that is already due keeps serving while its renewal runs.

@@ -1,8 +1,10 @@
 /**
  * Where ACME material lives under the storage directory, certmagic's layout:
- * <storage>/acme/<ca>/users/<email>/account.key and
+ * <storage>/acme/<ca>/users/<email>/account.key (an account bound to an external account:
+ * <storage>/acme/<ca>/users/<email>/eab-<key id>/account.key) and
  * <storage>/certificates/<ca>/<name>/<name>.crt|.key, with <ca> derived from the directory URL.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { storageName } from '../host-names.ts';
 
@@ -30,6 +32,17 @@ function userKey(email: string | undefined): string {
   return email.toLowerCase().replace(/[^a-z0-9@._+-]/g, '_').replace(/^\.+/, '_').replace(/\.\.+/g, '_');
 }
 
+/**
+ * The folder of an account bound with EAB key id `keyId`: each binding gets its own key, since
+ * a CA answers a known key with the account it already has (RFC 8555 section 7.3.1), which
+ * would put one site's certificates on another binding's account. The readable part is
+ * sanitised like an email; the hash keeps ids that sanitise alike apart.
+ */
+function eabKey(keyId: string): string {
+  const readable = keyId.toLowerCase().replace(/[^a-z0-9._-]/g, '_').replace(/^\.+/, '_').replace(/\.\.+/g, '_').slice(0, 64);
+  return `eab-${readable}-${createHash('sha256').update(keyId).digest('hex').slice(0, 12)}`;
+}
+
 export interface AcmePaths {
   accountKey: string;
   certificate(host: string): { dir: string; cert: string; key: string };
@@ -38,10 +51,10 @@ export interface AcmePaths {
   accountLockName: string;
 }
 
-/** The paths for one CA and account email under `storage`. */
-export function acmePaths(storage: string, directoryUrl: string, email: string | undefined): AcmePaths {
+/** The paths for one CA, account email and (when the account is bound) EAB key id under `storage`. */
+export function acmePaths(storage: string, directoryUrl: string, email: string | undefined, eabKeyId?: string): AcmePaths {
   const ca = caStorageKey(directoryUrl);
-  const user = userKey(email);
+  const user = eabKeyId === undefined ? userKey(email) : join(userKey(email), eabKey(eabKeyId));
   return {
     accountKey: join(storage, 'acme', ca, 'users', user, 'account.key'),
     certificate(host) {
@@ -50,6 +63,6 @@ export function acmePaths(storage: string, directoryUrl: string, email: string |
       return { dir, cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
     },
     lockName: (host) => `issue_cert_${ca}_${storageName(host)}`,
-    accountLockName: `acme_account_${ca}_${user}`,
+    accountLockName: `acme_account_${ca}_${user.replace(/[\\/]/g, '_')}`,
   };
 }
