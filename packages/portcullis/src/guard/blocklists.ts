@@ -15,7 +15,8 @@ import { dirname, join } from 'node:path';
 import { ErrorCodes, PortcullisError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { parseIpPrefix } from './ip-prefix.ts';
-import { createIpTable, type IpTable } from './ip-table.ts';
+import type { IpPrefix } from './ip-prefix.ts';
+import { createIpSet, type IpSet } from './ip-set.ts';
 
 /** One list's answer to the gate. */
 export interface BlocklistHit {
@@ -63,7 +64,7 @@ const MAX_REPORTED_LINES = 10;
 const LINES_PER_SLICE = 50_000;
 
 interface ListFile extends BlocklistHit {
-  table: IpTable<true>;
+  table: IpSet;
   /** `mtimeMs:size:ino` when last read. */
   stamp: string;
   timer: NodeJS.Timeout | null;
@@ -83,7 +84,7 @@ export function createBlocklistFiles(options: BlocklistOptions): BlocklistFiles 
   let closed = false;
 
   /** Reads and parses a file into a new table; throws ERR_CONFIG_INVALID on what cannot be used. */
-  async function load(path: string): Promise<{ table: IpTable<true>; stamp: string }> {
+  async function load(path: string): Promise<{ table: IpSet; stamp: string }> {
     let text: string;
     let stamp: string;
     try {
@@ -102,8 +103,8 @@ export function createBlocklistFiles(options: BlocklistOptions): BlocklistFiles 
     return { table: await parseList(path, text), stamp };
   }
 
-  async function parseList(path: string, text: string): Promise<IpTable<true>> {
-    const table = createIpTable<true>();
+  async function parseList(path: string, text: string): Promise<IpSet> {
+    const prefixes: IpPrefix[] = [];
     let bad = 0;
     let line = 0;
     for (let start = 0; start < text.length; ) {
@@ -118,14 +119,14 @@ export function createBlocklistFiles(options: BlocklistOptions): BlocklistFiles 
         if (prefix === null) {
           if (++bad <= MAX_REPORTED_LINES) logger.warn({ file: path, line }, `guard blocklist: ${path}:${line}: ${JSON.stringify(entry.slice(0, 80))} is not an IP address or CIDR range; skipped`);
         } else {
-          table.set(prefix, true);
-          if (table.size > maxEntries) throw new PortcullisError(ErrorCodes.ERR_CONFIG_INVALID, `guard blocklist: ${path} has more than ${maxEntries} entries`);
+          prefixes.push(prefix);
+          if (prefixes.length > maxEntries) throw new PortcullisError(ErrorCodes.ERR_CONFIG_INVALID, `guard blocklist: ${path} has more than ${maxEntries} entries`);
         }
       }
       if (line % LINES_PER_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     }
     if (bad > MAX_REPORTED_LINES) logger.warn({ file: path, skipped: bad }, `guard blocklist: ${path}: ${bad} lines are not IP addresses or CIDR ranges; skipped`);
-    return table;
+    return createIpSet(prefixes);
   }
 
   /** Re-reads a watched file; on failure the previous contents stay. Serialised per file. */
@@ -202,7 +203,7 @@ export function createBlocklistFiles(options: BlocklistOptions): BlocklistFiles 
     async prepare(paths) {
       const wanted = [...new Set(paths)];
       // Read everything first: a file that fails leaves every list as it was.
-      const fresh = new Map<string, { table: IpTable<true>; stamp: string }>();
+      const fresh = new Map<string, { table: IpSet; stamp: string }>();
       for (const path of wanted) {
         const known = files.get(path);
         if (known !== undefined && (await currentStamp(path)) === known.stamp) continue;
@@ -236,7 +237,7 @@ function listsOf(lists: readonly ListFile[]): Blocklists {
     match(ip) {
       for (let i = 0; i < lists.length; i++) {
         const file = lists[i]!;
-        if (file.table.size > 0 && file.table.first(ip) !== undefined) return file;
+        if (file.table.size > 0 && file.table.has(ip)) return file;
       }
       return null;
     },
