@@ -506,6 +506,7 @@ function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Cloc
     events: deps.events,
     clock,
     logger,
+    batch: true,
     decide: (decision) => {
       if (sync === null) return Promise.reject(new PortcullisError(ErrorCodes.ERR_INTERNAL, 'the guard has no store open'));
       return sync.add(decision);

@@ -472,6 +472,35 @@ describe('slow-scraper replays', () => {
   });
 });
 
+describe('batched evaluation (what main.ts runs)', () => {
+  it('a finished request is decided on in the next turn of the loop; a burst is not held back; detaching drops what waits', async () => {
+    const events = new EventBus();
+    const clock = new ManualClock(START);
+    const decisions: NewDecision[] = [];
+    const engine = createScenarioEngine({ events, clock, logger: silentLogger(), decide: (d) => void decisions.push(d), batch: true });
+    engine.configure({ neverBan: [], simulate: false });
+    const probe = (ip: string, path: string) =>
+      events.emit('http.request_done', { site: 'example.com', method: 'GET', host: 'example.com', path, status: 404, clientIp: ip, userAgent: 'sqlmap/1.7', referer: '', hasCookies: false, challenged: false, durationMs: 1, bytesSent: 0 });
+    // bad-user-agent holds one event; the second fires.
+    probe('192.0.2.1', '/x');
+    probe('192.0.2.1', '/y');
+    assert.equal(decisions.length, 0, 'not inside emit()');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(decisions.map((d) => [d.value, d.origin]), [['192.0.2.1', 'scenario:bad-user-agent']]);
+
+    // 1024 finished requests in one turn are evaluated as the 1024th arrives: each of the 200
+    // addresses sent five or more, so each fired once (then its bucket is blackholed).
+    for (let i = 0; i < 1024; i++) probe(`198.51.100.${i % 200}`, `/p${i}`);
+    assert.equal(decisions.length, 201, 'decided before the turn ended');
+
+    const before = decisions.length;
+    probe('203.0.113.9', '/y');
+    engine.configure(null);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(decisions.length, before, 'detached: nothing pending is decided');
+  });
+});
+
 describe('ordinary browsing is never decided on', () => {
   it('over four hours: a reader, an office of 20 behind one address, a user opening 30 tabs, a single-page app, feed readers, monitoring and a mistyped password: no decision', () => {
     const h = harness();
