@@ -441,15 +441,27 @@ function createIdentityHolder(deps: { logger: Logger; events: EventBus; clock: C
   };
 }
 
+/** What the administration commands are given: the config file to find the database through. */
+interface AdminOptions {
+  configFile: string;
+  adapter?: ConfigAdapter;
+  env?: Record<string, string | undefined>;
+}
+
+/** The config at `options.configFile` and the database it names, opened (the admin commands' start). */
+async function openConfiguredStore(options: AdminOptions): Promise<{ config: Config; store: Store }> {
+  const env = options.env ?? process.env;
+  const config = loadConfig(resolve(options.configFile), { ...(options.adapter ? { adapter: options.adapter } : {}), env });
+  return { config, store: await openStore(databasePath(config, env), systemClock) };
+}
+
 /** For the `user`, `group` and `client` commands: the configured database, opened for administration. */
-export async function openIdentityAdmin(options: { configFile: string; adapter?: ConfigAdapter; env?: Record<string, string | undefined> }): Promise<{
+export async function openIdentityAdmin(options: AdminOptions): Promise<{
   admin: IdentityAdmin;
   store: Store;
   close(): Promise<void>;
 }> {
-  const env = options.env ?? process.env;
-  const config = loadConfig(resolve(options.configFile), { ...(options.adapter ? { adapter: options.adapter } : {}), env });
-  const store = await openStore(databasePath(config, env), systemClock);
+  const { config, store } = await openConfiguredStore(options);
   const { createIdentityAdmin } = await import('./identity/index.ts');
   const admin = createIdentityAdmin({
     store,
@@ -622,14 +634,12 @@ async function checkGate(config: Config, logger: Logger): Promise<Gate | null> {
 }
 
 /** For the `bans` and `decisions` commands: the configured database's decisions, opened for administration. */
-export async function openGuardAdmin(options: { configFile: string; adapter?: ConfigAdapter; env?: Record<string, string | undefined> }): Promise<{
+export async function openGuardAdmin(options: AdminOptions): Promise<{
   admin: DecisionAdmin;
   store: Store;
   close(): Promise<void>;
 }> {
-  const env = options.env ?? process.env;
-  const config = loadConfig(resolve(options.configFile), { ...(options.adapter ? { adapter: options.adapter } : {}), env });
-  const store = await openStore(databasePath(config, env), systemClock);
+  const { store } = await openConfiguredStore(options);
   const admin = createDecisionAdmin({ decisions: store.decisions, audit: store.audit, clock: systemClock });
   return { admin, store, close: () => store.close() };
 }

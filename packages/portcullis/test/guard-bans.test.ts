@@ -11,12 +11,11 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import { pino } from 'pino';
 import { silentLogger, type Logger } from '../src/kernel/logger.ts';
 import { start, type Instance } from '../src/main.ts';
 import { freePort } from './support/instance.ts';
+import { recordingLogger } from './support/recording-logger.ts';
 
 const BIN = new URL('../src/cli/bin.ts', import.meta.url).pathname;
 const NODE_BIN = new URL('../../../node_modules/.bin', import.meta.url).pathname;
@@ -84,16 +83,6 @@ async function becomes(url: string, expected: number, options: { from?: string; 
   assert.equal(last, expected, `GET ${url} from ${options.from ?? '127.0.0.1'} did not become ${expected} within 6s`);
 }
 
-function recordingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      callback();
-    },
-  });
-  return { logger: pino({ level: 'info' }, stream), lines };
-}
 
 describe('guard: bans from the CLI, blocklists, allow, simulate', () => {
   test('bans add takes effect within seconds, bans delete lifts it, and the ban survives a restart', async () => {
@@ -215,7 +204,7 @@ describe('guard: bans from the CLI, blocklists, allow, simulate', () => {
     const list = join(dir, 'simulated.txt');
     writeFileSync(list, '127.0.0.2\n');
     const config = writeConfig([`blocklist ${list}`, 'simulate']);
-    const { logger, lines } = recordingLogger();
+    const { logger, lines } = recordingLogger('info');
     const { instance, url } = await startFrom(config, logger);
     try {
       assert.equal(await status(url, { from: '127.0.0.2' }), 200);

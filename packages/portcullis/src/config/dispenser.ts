@@ -54,6 +54,20 @@ export function argCount(disp: Dispenser, d: Directive, args: readonly Token[], 
 }
 
 /** Reports a block where none is allowed. */
+/**
+ * Reports a second use of a subdirective that may appear once (`<label> is already set at
+ * file:line`); true the first time. `seen` is the block's own record, by label.
+ */
+export function once(disp: Dispenser, seen: Map<string, Directive>, sub: Directive, label = sub.name): boolean {
+  const first = seen.get(label);
+  if (first === undefined) {
+    seen.set(label, sub);
+    return true;
+  }
+  disp.error(sub, `${label} is already set at ${first.source.file}:${first.source.line}`);
+  return false;
+}
+
 export function noBlock(disp: Dispenser, d: Directive): boolean {
   if (d.block === null) return true;
   const prefix = d.name === disp.directive ? '' : `${d.name}: `;

@@ -16,7 +16,7 @@ import type { Directive, Token } from './ast.ts';
 import type { CustomRule, RequestRulesConfig } from './types.ts';
 import type { SourceLocation } from '../kernel/errors.ts';
 import { compileIpRanges } from '../kernel/ip-ranges.ts';
-import { argCount, didYouMean, eachSubdirective, flag, noBlock, singleArg, where, type Dispenser } from './dispenser.ts';
+import { argCount, didYouMean, type Dispenser, eachSubdirective, flag, noBlock, once, singleArg, where } from './dispenser.ts';
 import { checkRegexp } from './matcher-syntax.ts';
 import { packageFile } from '../kernel/package-files.ts';
 
@@ -223,16 +223,6 @@ function knownNames(builtin: BuiltinRuleNames, customIds: Set<string>): string[]
 // ---------------------------------------------------------------------------------------------
 // Caddyfile
 
-/** Reports a second use of a setting that may appear once; true the first time. */
-function once(disp: Dispenser, seen: Map<string, Directive>, sub: Directive, label: string): boolean {
-  const first = seen.get(label);
-  if (first === undefined) {
-    seen.set(label, sub);
-    return true;
-  }
-  disp.error(sub, `${label} is already set at ${first.source.file}:${first.source.line}`);
-  return false;
-}
 
 /**
  * `rules { builtin on|off; log_only; exclude <host> <rules...>; rule <id> { ... } }` inside the

@@ -9,7 +9,7 @@ import type { Directive, Token } from './ast.ts';
 import type { CustomClaim, DatabaseConfig, IdentityClientConfig, IdentityConfig, IdentityTheme } from './types.ts';
 import type { SourceLocation } from '../kernel/errors.ts';
 import type { Parsed } from './durations.ts';
-import { argCount, didYouMean, durationArg, eachSubdirective, flag, noBlock, singleArg, where, type Dispenser } from './dispenser.ts';
+import { argCount, didYouMean, type Dispenser, durationArg, eachSubdirective, flag, noBlock, once, singleArg, where } from './dispenser.ts';
 import {
   checkAttributeName,
   checkBrand,
@@ -71,16 +71,6 @@ function checked<T>(disp: Dispenser, at: Token | Directive, result: Parsed<T>): 
   return null;
 }
 
-/** Reports a second use of a subdirective that may appear once; true the first time. */
-function once(disp: Dispenser, seen: Map<string, Directive>, sub: Directive, label = sub.name): boolean {
-  const first = seen.get(label);
-  if (first === undefined) {
-    seen.set(label, sub);
-    return true;
-  }
-  disp.error(sub, `${label} is already set at ${first.source.file}:${first.source.line}`);
-  return false;
-}
 
 /** `database sqlite [<path>]`: null after reporting a problem. */
 export function parseDatabase(d: Directive, disp: Dispenser): DatabaseConfig | null {

@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { createBlocklistFiles, type Blocklists } from './blocklists.ts';
+import { recordingLogger } from '../../test/support/recording-logger.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'portcullis-blocklists-'));
 after(() => rmSync(base, { recursive: true, force: true }));
@@ -16,16 +15,6 @@ const freshDir = () => {
   return dir;
 };
 
-function recordingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      callback();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
 
 /** Waits (bounded) until `ok` holds; the watcher's debounce is 20ms in these tests. */
 async function eventually(ok: () => boolean, what: string): Promise<void> {

@@ -1,11 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { ManualClock } from '../kernel/clock.ts';
 import type { Decision, DecisionRepository, NewDecision } from '../store/index.ts';
 import { createDecisionIndex } from './decision-index.ts';
 import { createDecisionSync } from './decision-sync.ts';
+import { recordingLogger } from '../../test/support/recording-logger.ts';
 
 const START = 1_700_000_000_000;
 
@@ -75,16 +74,6 @@ function fakeDecisions(clock: ManualClock) {
   return { repository, state };
 }
 
-function quietLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      callback();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
 
 const ban = (value: string): NewDecision => ({ kind: 'ban', scope: 'ip', value, reason: '', origin: 'cli', expiresAt: START + 60_000 });
 
@@ -93,7 +82,7 @@ describe('decision sync', () => {
     const clock = new ManualClock(START);
     const { repository } = fakeDecisions(clock);
     const index = createDecisionIndex({ clock });
-    const { logger } = quietLogger();
+    const { logger } = recordingLogger();
     const early = await repository.add(ban('192.0.2.1'));
     const sync = createDecisionSync({ decisions: repository, index, logger, intervalMs: 60_000 });
     try {
@@ -116,7 +105,7 @@ describe('decision sync', () => {
     const clock = new ManualClock(START);
     const { repository } = fakeDecisions(clock);
     const index = createDecisionIndex({ clock });
-    const sync = createDecisionSync({ decisions: repository, index, logger: quietLogger().logger, intervalMs: 60_000 });
+    const sync = createDecisionSync({ decisions: repository, index, logger: recordingLogger().logger, intervalMs: 60_000 });
     try {
       await sync.start();
       const d = await sync.add(ban('2001:db8::7'));
@@ -135,7 +124,7 @@ describe('decision sync', () => {
     const clock = new ManualClock(START);
     const { repository, state } = fakeDecisions(clock);
     const index = createDecisionIndex({ clock });
-    const { logger, lines } = quietLogger();
+    const { logger, lines } = recordingLogger();
     await repository.add(ban('192.0.2.1'));
     const sync = createDecisionSync({ decisions: repository, index, logger, intervalMs: 10 });
     try {
@@ -163,7 +152,7 @@ describe('decision sync', () => {
     const clock = new ManualClock(START);
     const { repository } = fakeDecisions(clock);
     const index = createDecisionIndex({ clock });
-    const sync = createDecisionSync({ decisions: repository, index, logger: quietLogger().logger, intervalMs: 60_000 });
+    const sync = createDecisionSync({ decisions: repository, index, logger: recordingLogger().logger, intervalMs: 60_000 });
     try {
       await sync.start();
       for (let i = 0; i < 25_000; i++) await repository.add(ban(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`));

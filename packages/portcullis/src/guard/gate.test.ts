@@ -1,7 +1,5 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { ManualClock } from '../kernel/clock.ts';
 import type { GateRequest } from '../proxy/index.ts';
 import type { Decision } from '../store/index.ts';
@@ -10,6 +8,7 @@ import { createDecisionIndex } from './decision-index.ts';
 import { createGate, createGateStats, type GateOptions, type RuleMatch } from './gate.ts';
 import { parseIpPrefix } from './ip-prefix.ts';
 import { createIpTable } from './ip-table.ts';
+import { recordingLogger } from '../../test/support/recording-logger.ts';
 
 const START = 1_700_000_000_000;
 let nextId = 1;
@@ -30,17 +29,6 @@ function blocklist(path: string, entries: string[]): Blocklists {
   return { match: (ip) => (table.first(ip) === undefined ? null : hit), size: table.size };
 }
 
-/** A logger that keeps its lines. */
-function recordingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      callback();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
 
 function setup(options: Partial<GateOptions> = {}) {
   const clock = new ManualClock(START);

@@ -16,7 +16,7 @@
 import type { Directive, Token } from '../ast.ts';
 import type { AuthenticateHandler, AuthRequirement, IdentityConfig, RouteConfig, SiteConfig } from '../types.ts';
 import type { ErrorList } from '../../kernel/errors.ts';
-import { argCount, createDispenser, eachSubdirective, intArg, noBlock, singleArg, type Dispenser, type Located } from '../dispenser.ts';
+import { argCount, createDispenser, type Dispenser, eachSubdirective, intArg, type Located, noBlock, once, singleArg } from '../dispenser.ts';
 import {
   authenticateHeaderProblems,
   authenticateSiteProblems,
@@ -108,16 +108,6 @@ export function adaptAuthenticate(input: DirectiveInput): RouteConfig | null {
   return ok && argsOk ? routeOf(match, handler, d) : null;
 }
 
-/** Reports a second use of a subdirective that may appear once; true the first time. */
-function once(disp: Dispenser, seen: Map<string, Directive>, sub: Directive, label = sub.name): boolean {
-  const first = seen.get(label);
-  if (first === undefined) {
-    seen.set(label, sub);
-    return true;
-  }
-  disp.error(sub, `${label} is already set at ${first.source.file}:${first.source.line}`);
-  return false;
-}
 
 /** `require <kind> <value>...`; null after reporting. */
 function parseRequire(sub: Directive, disp: Dispenser): AuthRequirement | null {

@@ -20,7 +20,7 @@
 import type { Directive, Token } from '../ast.ts';
 import type { IdentityConfig, JwtHandler, JwtRequirement, RouteConfig, SiteConfig } from '../types.ts';
 import type { ErrorList } from '../../kernel/errors.ts';
-import { argCount, createDispenser, durationArg, eachSubdirective, flag, noBlock, singleArg, type Dispenser } from '../dispenser.ts';
+import { argCount, createDispenser, type Dispenser, durationArg, eachSubdirective, flag, noBlock, once, singleArg } from '../dispenser.ts';
 import {
   checkJwtAlgorithm,
   checkJwtAudience,
@@ -146,16 +146,6 @@ export function adaptJwt(input: DirectiveInput): RouteConfig | null {
   return ok && argsOk ? routeOf(match, handler, d) : null;
 }
 
-/** Reports a second use of a subdirective that may appear once; true the first time. */
-function once(disp: Dispenser, seen: Map<string, Directive>, sub: Directive): boolean {
-  const first = seen.get(sub.name);
-  if (first === undefined) {
-    seen.set(sub.name, sub);
-    return true;
-  }
-  disp.error(sub, `${sub.name} is already set at ${first.source.file}:${first.source.line}`);
-  return false;
-}
 
 /** `require scope|group <value>...` or `require claim <name> <value>...`; null after reporting. */
 function parseRequire(sub: Directive, disp: Dispenser): JwtRequirement | null {

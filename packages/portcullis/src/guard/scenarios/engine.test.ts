@@ -11,8 +11,6 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { ManualClock } from '../../kernel/clock.ts';
 import { EventBus, type LoginEvent, type RequestDoneEvent } from '../../kernel/events.ts';
 import { silentLogger, type Logger } from '../../kernel/logger.ts';
@@ -22,6 +20,7 @@ import { createScenarioEngine, type ScenarioSettings } from './engine.ts';
 import { BUILTIN_SCENARIOS, isScannerUserAgent, isSensitivePath, isStaticPath } from './scenarios.ts';
 import { createSlowScraperDetector, type Firing } from './slow-scraper.ts';
 import { seededRandom as random } from '../../../test/support/seeded-random.ts';
+import { recordingLogger } from '../../../test/support/recording-logger.ts';
 
 const START = 1_700_000_000_000;
 const SECOND = 1000;
@@ -177,16 +176,6 @@ function replay(clock: ManualClock, steps: Step[]): void {
   }
 }
 
-function recordingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      callback();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
 
 describe('scenario attack replays', () => {
   it('http-4xx-scan: the 21st distinct 404 path within seconds bans the address for 4 hours', () => {
