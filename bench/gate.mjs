@@ -8,10 +8,9 @@
 // route for N rounds whose order alternates; the report gives median rps and p99, the ratios to
 // the open route, and checks that every answer was a 200. Then @portcullis/verify's rates on the
 // server core (lib/gate-verify.mjs): fresh and repeated tokens beside jose and crypto.verify.
-import { execFileSync } from 'node:child_process';
 import { argon2 } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus as cpuList, loadavg, release, tmpdir } from 'node:os';
+import { cpus as cpuList, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -27,6 +26,7 @@ import { clientCredentialsToken, decodeJwt, send, signIn } from './lib/gate-sign
 import { runWrk } from './lib/wrk.mjs';
 import { num, ratio, renderGateReport } from './lib/gate-report.mjs';
 import { startUpstream } from './upstream.mjs';
+import { installCleanup, intOption, placeOnCores, safeExec, sleep } from './lib/harness.mjs';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const VERIFY = fileURLToPath(new URL('./lib/gate-verify.mjs', import.meta.url));
@@ -93,26 +93,14 @@ async function main() {
   }
   if (opts.cpuProf) notes.push('The server ran under --cpu-prof, which slows it: take the figures from a run without it.');
 
-  const taskset = findBinary('taskset');
-  const cpuCount = availableParallelism();
-  const pinned = taskset !== null && cpuCount >= 2;
-  const serverCpus = pinned ? process.env.BENCH_SERVER_CPUS ?? '0' : undefined;
-  const loadCpus = pinned ? process.env.BENCH_LOAD_CPUS ?? '1' : undefined;
-  if (!pinned) notes.push('Not pinned to cores (taskset missing or a single CPU): the server, wrk and the upstream share the machine.');
-  if (pinned && taskset) pinSelf(taskset, loadCpus);
-  const loadAtStart = loadavg()[0] ?? 0;
-  if (loadAtStart > 0.7) {
-    const msg = `The machine was busy when the bench started (1-min load average ${loadAtStart.toFixed(2)}): rates are lower and noisier than on a quiet machine; "per CPU-s" corrects for the share of the core the server got.`;
-    console.error(`bench:gate: warning: ${msg}`);
-    notes.push(msg);
-  }
+  const { taskset, cpuCount, serverCpus, loadCpus } = placeOnCores('bench:gate', notes, 'the server, wrk and the upstream');
 
   const procs = createProcessSet({ taskset });
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-gate-bench-'));
   // nginx's worker runs as nobody and must reach upstream-root/ inside: traverse, not list.
   chmodSync(dir, 0o711);
   const state = { keep: opts.keep, interrupted: false };
-  installCleanup(procs, state, dir);
+  installCleanup(procs, state, dir, 'bench:gate', 'config, database and server log');
   const perRun = opts.duration + 17;
   const budgetS = 240 + ROUTES.length * (opts.warmup + 17) + opts.rounds * (ROUTES.length * perRun + opts.verifySeconds * 5 + 60);
   const watchdog = setTimeout(() => {
@@ -364,12 +352,12 @@ function readOptions() {
   const upstream = values.upstream ?? process.env.BENCH_UPSTREAM;
   if (upstream !== undefined && upstream !== 'nginx' && upstream !== 'node') throw new Error(`--upstream must be nginx or node, not '${upstream}'`);
   return {
-    rounds: int(values.rounds ?? process.env.BENCH_ROUNDS, 2, 1, 50, 'rounds'),
-    duration: int(values.duration ?? process.env.BENCH_DURATION, 10, 1, 600, 'duration'),
-    connections: int(values.connections ?? process.env.BENCH_CONNECTIONS, 50, 1, 10_000, 'connections'),
-    warmup: int(values.warmup ?? process.env.BENCH_WARMUP, 2, 0, 60, 'warmup'),
-    verifySeconds: int(values['verify-seconds'], 3, 0, 120, 'verify-seconds'),
-    verifyPool: int(values['verify-pool'], 2000, 10, 100_000, 'verify-pool'),
+    rounds: intOption(values.rounds ?? process.env.BENCH_ROUNDS, 2, 1, 50, 'rounds'),
+    duration: intOption(values.duration ?? process.env.BENCH_DURATION, 10, 1, 600, 'duration'),
+    connections: intOption(values.connections ?? process.env.BENCH_CONNECTIONS, 50, 1, 10_000, 'connections'),
+    warmup: intOption(values.warmup ?? process.env.BENCH_WARMUP, 2, 0, 60, 'warmup'),
+    verifySeconds: intOption(values['verify-seconds'], 3, 0, 120, 'verify-seconds'),
+    verifyPool: intOption(values['verify-pool'], 2000, 10, 100_000, 'verify-pool'),
     upstream: /** @type {'nginx' | 'node' | undefined} */ (upstream),
     build: /** @type {'auto' | 'dist' | 'src'} */ (build),
     cpuProf: values['cpu-prof'] === true,
@@ -377,52 +365,8 @@ function readOptions() {
   };
 }
 
-/**
- * @param {string | undefined} raw @param {number} fallback @param {number} min
- * @param {number} max @param {string} name
- */
-function int(raw, fallback, min, max, name) {
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, not '${raw}'`);
-  return n;
-}
 
-/**
- * Stops every process on Ctrl-C, kill or exit, and removes the temp dir unless it is kept.
- * @param {ReturnType<typeof createProcessSet>} procs
- * @param {{ keep: boolean, interrupted: boolean }} state @param {string} dir
- */
-function installCleanup(procs, state, dir) {
-  /** @type {[NodeJS.Signals, number][]} */
-  const signals = [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]];
-  for (const [signal, code] of signals) {
-    process.on(signal, () => {
-      if (state.interrupted) return;
-      state.interrupted = true;
-      console.error(`\nbench:gate: ${signal}: stopping`);
-      procs.stopAll().finally(() => {
-        if (!state.keep) rmSync(dir, { recursive: true, force: true });
-        else console.error(`bench:gate: config, database and server log kept in ${dir}`);
-        process.exit(code);
-      });
-    });
-  }
-  process.on('exit', () => procs.killAllSync());
-}
 
-/**
- * Moves this harness (all threads) onto the load generator's cores.
- * @param {string} taskset @param {string | undefined} cpus
- */
-function pinSelf(taskset, cpus) {
-  if (cpus === undefined) return;
-  try {
-    execFileSync(taskset, ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore', timeout: 5000 });
-  } catch {
-    // best effort: the harness is idle while wrk runs
-  }
-}
 
 /**
  * The report's header: when, what, on which machine, and how it was driven.
@@ -455,17 +399,4 @@ function describeRun({ opts, build, cpuCount, serverCpus, loadCpus, wrk, upstrea
   ];
 }
 
-/** @param {string} command @param {string[]} args */
-function safeExec(command, args) {
-  try {
-    return execFileSync(command, args, { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    // wrk --version exits 1 after printing its banner.
-    return typeof (/** @type {any} */ (err))?.stdout === 'string' ? /** @type {any} */ (err).stdout : '';
-  }
-}
 
-/** @param {number} ms */
-function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
-}

@@ -11,7 +11,7 @@
 // core: lookups per second with 1k, 100k and 1M decisions held.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus as cpuList, loadavg, release, tmpdir } from 'node:os';
+import { cpus as cpuList, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -23,6 +23,7 @@ import { findBinary } from './lib/which.mjs';
 import { locateBuild, startIdentityServer } from './lib/identity-server.mjs';
 import { LISTED_PROBE, RULE_PROBE, writeBlocklist, writeGuardConfig, writeWrkScript } from './lib/guard-setup.mjs';
 import { startUpstream } from './upstream.mjs';
+import { intOption, placeOnCores, safeExec, sleep } from './lib/harness.mjs';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const LOOKUPS = fileURLToPath(new URL('./decision-lookups.mjs', import.meta.url));
@@ -61,16 +62,7 @@ async function main() {
   const build = locateBuild(opts.build);
   const notes = [];
   if (build.note) { console.error(`bench:guard: note: ${build.note}`); notes.push(build.note); }
-  const taskset = findBinary('taskset');
-  const pinned = taskset !== null && availableParallelism() >= 2;
-  const serverCpus = pinned ? process.env.BENCH_SERVER_CPUS ?? '0' : undefined;
-  const loadCpus = pinned ? process.env.BENCH_LOAD_CPUS ?? '1' : undefined;
-  if (!pinned) notes.push('Not pinned to cores: the servers, wrk and the upstream share the machine.');
-  if (pinned && taskset) {
-    try { execFileSync(taskset, ['-a', '-p', '-c', loadCpus ?? '1', String(process.pid)], { stdio: 'ignore', timeout: 5000 }); } catch { /* best effort */ }
-  }
-  const load = loadavg()[0] ?? 0;
-  if (load > 0.7) notes.push(`The machine was busy when the bench started (1-min load average ${load.toFixed(2)}): compare per CPU-s.`);
+  const { taskset, serverCpus, loadCpus } = placeOnCores('bench:guard', notes, 'the servers, wrk and the upstream');
 
   const procs = createProcessSet({ taskset });
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-guard-bench-'));
@@ -288,15 +280,7 @@ function num(n) {
   return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–';
 }
 
-function safeExec(command, args) {
-  try {
-    return execFileSync(command, args, { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    return typeof (/** @type {any} */ (err))?.stdout === 'string' ? /** @type {any} */ (err).stdout : '';
-  }
-}
 
-function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
 function readOptions() {
   const { values } = parseArgs({
@@ -309,20 +293,14 @@ function readOptions() {
   const build = values.build ?? 'auto';
   if (build !== 'auto' && build !== 'dist' && build !== 'src') throw new Error(`--build must be auto, dist or src, not '${build}'`);
   return {
-    rounds: int(values.rounds ?? process.env.BENCH_ROUNDS, 2, 1, 50, 'rounds'),
-    duration: int(values.duration ?? process.env.BENCH_DURATION, 10, 1, 600, 'duration'),
-    connections: int(values.connections ?? process.env.BENCH_CONNECTIONS, 50, 1, 10_000, 'connections'),
-    warmup: int(values.warmup, 2, 0, 60, 'warmup'),
-    entries: int(values.entries, 100_000, 1, 2_000_000, 'entries'),
+    rounds: intOption(values.rounds ?? process.env.BENCH_ROUNDS, 2, 1, 50, 'rounds'),
+    duration: intOption(values.duration ?? process.env.BENCH_DURATION, 10, 1, 600, 'duration'),
+    connections: intOption(values.connections ?? process.env.BENCH_CONNECTIONS, 50, 1, 10_000, 'connections'),
+    warmup: intOption(values.warmup, 2, 0, 60, 'warmup'),
+    entries: intOption(values.entries, 100_000, 1, 2_000_000, 'entries'),
     lookups: values['no-lookups'] !== true,
     build: /** @type {'auto' | 'dist' | 'src'} */ (build),
     keep: values.keep === true || process.env.BENCH_KEEP === '1',
   };
 }
 
-function int(raw, fallback, min, max, name) {
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, not '${raw}'`);
-  return n;
-}

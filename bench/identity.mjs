@@ -11,7 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import { argon2 } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus as cpuList, loadavg, release, tmpdir } from 'node:os';
+import { cpus as cpuList, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,10 +19,10 @@ import { createProcessSet, logTail } from './lib/processes.mjs';
 import { freePort, waitReady } from './lib/net.mjs';
 import { groupRssKiB, samplePeakRss } from './lib/rss.mjs';
 import { median } from './lib/stats.mjs';
-import { findBinary } from './lib/which.mjs';
 import { CC_SCOPE, LOGIN_SCOPE, locateBuild, seedUsers, startIdentityServer, writeIdentityConfig } from './lib/identity-server.mjs';
 import { renderIdentityReport } from './lib/identity-report.mjs';
 import { summariseProfile } from './lib/identity-profile.mjs';
+import { installCleanup, intOption, placeOnCores, sleep } from './lib/harness.mjs';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const LOAD = fileURLToPath(new URL('./lib/identity-load.mjs', import.meta.url));
@@ -95,24 +95,12 @@ async function main() {
   }
   if (opts.cpuProf) notes.push('The server ran under --cpu-prof, which slows it: take the figures from a run without it.');
 
-  const taskset = findBinary('taskset');
-  const cpuCount = availableParallelism();
-  const pinned = taskset !== null && cpuCount >= 2;
-  const serverCpus = pinned ? process.env.BENCH_SERVER_CPUS ?? '0' : undefined;
-  const loadCpus = pinned ? process.env.BENCH_LOAD_CPUS ?? '1' : undefined;
-  if (!pinned) notes.push('Not pinned to cores (taskset missing or a single CPU): the server and the load generator share the machine.');
-  if (pinned && taskset) pinSelf(taskset, loadCpus);
-  const loadAtStart = loadavg()[0] ?? 0;
-  if (loadAtStart > 0.7) {
-    const msg = `The machine was busy when the bench started (1-min load average ${loadAtStart.toFixed(2)}): rates are lower and noisier than on a quiet machine; "per CPU-s" corrects for the share of the core the server got.`;
-    console.error(`bench:identity: warning: ${msg}`);
-    notes.push(msg);
-  }
+  const { taskset, cpuCount, serverCpus, loadCpus } = placeOnCores('bench:identity', notes, 'the server and the load generator');
 
   const procs = createProcessSet({ taskset });
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-identity-bench-'));
   const state = { keep: opts.keep, interrupted: false };
-  installCleanup(procs, state, dir);
+  installCleanup(procs, state, dir, 'bench:identity', 'config, database and server log');
   const wanted = SCENARIOS.filter((s) => opts.scenarios.includes(s.name));
   const perRun = RAMP_S + opts.duration + 20;
   const budgetS = 180 + wanted.length * (opts.warmup + 20 + opts.rounds * perRun) + opts.rounds * (opts.cryptoSeconds * 8 + 30);
@@ -321,66 +309,22 @@ function readOptions() {
   return {
     scenarios,
     crypto: scenarios.includes('crypto'),
-    rounds: int(values.rounds ?? process.env.BENCH_ROUNDS, 2, 1, 50, 'rounds'),
-    duration: int(values.duration ?? process.env.BENCH_DURATION, 10, 1, 600, 'duration'),
-    maxCount: int(values['max-count'], 200_000, 1, 10_000_000, 'max-count'),
-    loginConcurrency: int(values['login-concurrency'], 16, 1, 1000, 'login-concurrency'),
-    grantConcurrency: int(values['grant-concurrency'], 32, 1, 1000, 'grant-concurrency'),
-    users: int(values.users, 8, 1, 1000, 'users'),
-    warmup: int(values.warmup ?? process.env.BENCH_WARMUP, 2, 0, 60, 'warmup'),
-    cryptoSeconds: int(values['crypto-seconds'], 3, 1, 60, 'crypto-seconds'),
+    rounds: intOption(values.rounds ?? process.env.BENCH_ROUNDS, 2, 1, 50, 'rounds'),
+    duration: intOption(values.duration ?? process.env.BENCH_DURATION, 10, 1, 600, 'duration'),
+    maxCount: intOption(values['max-count'], 200_000, 1, 10_000_000, 'max-count'),
+    loginConcurrency: intOption(values['login-concurrency'], 16, 1, 1000, 'login-concurrency'),
+    grantConcurrency: intOption(values['grant-concurrency'], 32, 1, 1000, 'grant-concurrency'),
+    users: intOption(values.users, 8, 1, 1000, 'users'),
+    warmup: intOption(values.warmup ?? process.env.BENCH_WARMUP, 2, 0, 60, 'warmup'),
+    cryptoSeconds: intOption(values['crypto-seconds'], 3, 1, 60, 'crypto-seconds'),
     build: /** @type {'auto' | 'dist' | 'src'} */ (build),
     cpuProf: values['cpu-prof'] === true,
     keep: values.keep === true || process.env.BENCH_KEEP === '1',
   };
 }
 
-/**
- * @param {string | undefined} raw @param {number} fallback @param {number} min
- * @param {number} max @param {string} name
- */
-function int(raw, fallback, min, max, name) {
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, not '${raw}'`);
-  return n;
-}
 
-/**
- * Stops the server on Ctrl-C, kill or exit, and removes the temp dir unless it is kept.
- * @param {ReturnType<typeof createProcessSet>} procs
- * @param {{ keep: boolean, interrupted: boolean }} state @param {string} dir
- */
-function installCleanup(procs, state, dir) {
-  /** @type {[NodeJS.Signals, number][]} */
-  const signals = [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]];
-  for (const [signal, code] of signals) {
-    process.on(signal, () => {
-      if (state.interrupted) return;
-      state.interrupted = true;
-      console.error(`\nbench:identity: ${signal}: stopping`);
-      procs.stopAll().finally(() => {
-        if (!state.keep) rmSync(dir, { recursive: true, force: true });
-        else console.error(`bench:identity: config, database and server log kept in ${dir}`);
-        process.exit(code);
-      });
-    });
-  }
-  process.on('exit', () => procs.killAllSync());
-}
 
-/**
- * Moves this harness (all threads) onto the load generator's cores.
- * @param {string} taskset @param {string | undefined} cpus
- */
-function pinSelf(taskset, cpus) {
-  if (cpus === undefined) return;
-  try {
-    execFileSync(taskset, ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore', timeout: 5000 });
-  } catch {
-    // best effort: the harness is idle while the load generator runs
-  }
-}
 
 /**
  * The report's header: when, what, on which machine, and how it was driven.
@@ -413,7 +357,3 @@ function describeRun({ opts, build, cpuCount, serverCpus, loadCpus }) {
   ];
 }
 
-/** @param {number} ms */
-function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
-}

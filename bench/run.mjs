@@ -4,9 +4,8 @@
 // static files, over HTTP and over HTTPS with one shared certificate. wrk (HTTP/1.1), h2load
 // (h2) and handshake-client.mjs (new TLS connections) measure each in turn, the server pinned to one core and wrk (with the
 // upstream) to the other, for N rounds whose server order rotates; the report gives medians.
-import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus as cpuList, loadavg, release, tmpdir } from 'node:os';
+import { cpus as cpuList, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -25,6 +24,7 @@ import { makeBody, startUpstream } from './upstream.mjs';
 import { portcullis } from './peers/portcullis.mjs';
 import { caddy } from './peers/caddy.mjs';
 import { nginx } from './peers/nginx.mjs';
+import { installCleanup, intOption, placeOnCores, safeExec, sleep } from './lib/harness.mjs';
 
 const INSTALL_HINT = 'install the peers with: sudo bash scripts/install-peers.sh';
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -112,29 +112,14 @@ async function main() {
   if (upstreamKind === 'node') {
     notes.push('The upstream is the Node server, which shares the load generator\'s core: it may cap the fastest proxies (see bench/README.md).');
   }
-  const taskset = findBinary('taskset');
-  // Read before pinSelf: afterwards this process sees only the load generator's cores.
-  const cpuCount = availableParallelism();
-  const pinned = taskset !== null && cpuCount >= 2;
-  const serverCpus = pinned ? process.env.BENCH_SERVER_CPUS ?? '0' : undefined;
-  const loadCpus = pinned ? process.env.BENCH_LOAD_CPUS ?? '1' : undefined;
-  if (!pinned) notes.push('Not pinned to cores (taskset missing or a single CPU): numbers are noisier.');
-  if (pinned) pinSelf(taskset, loadCpus);
-
-  // Other work on the machine (a test suite, a build) skews every number: say so in the report.
-  const loadAtStart = loadavg()[0] ?? 0;
-  if (loadAtStart > 0.7) {
-    const msg = `The machine was busy when the bench started (1-min load average ${loadAtStart.toFixed(2)}): numbers are noisier than usual.`;
-    console.error(`bench: warning: ${msg}`);
-    notes.push(msg);
-  }
+  const { taskset, cpuCount, serverCpus, loadCpus } = placeOnCores('bench', notes, 'the servers, the load generators and the upstream');
 
   const procs = createProcessSet({ taskset });
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
   // nginx workers run as nobody: everything they serve must be world-readable.
   chmodSync(dir, 0o755);
   const state = { keep: opts.keep, interrupted: false };
-  installCleanup(procs, state, dir);
+  installCleanup(procs, state, dir, 'bench', 'generated configs and server logs');
 
   const perRun = opts.duration + 2;
   const budgetS = selected.length * SCENARIOS.length * (opts.warmup + 2 + opts.rounds * perRun) + 120;
@@ -350,59 +335,19 @@ function readOptions() {
   return {
     only: list(values.only, PEERS.map((p) => p.name), 'server'),
     scenarios: list(values.scenarios, SCENARIOS.map((s) => s.name), 'scenario'),
-    rounds: int(values.rounds ?? process.env.BENCH_ROUNDS, 3, 1, 50, 'rounds'),
-    duration: int(values.duration ?? process.env.BENCH_DURATION, 10, 1, 600, 'duration'),
-    connections: int(values.connections ?? process.env.BENCH_CONNECTIONS, 50, 1, 10_000, 'connections'),
-    streams: int(values.streams ?? process.env.BENCH_H2_STREAMS, 10, 1, 1000, 'streams'),
-    handshakeClients: int(values['handshake-clients'] ?? process.env.BENCH_HANDSHAKE_CLIENTS, 16, 1, 1000, 'handshake-clients'),
-    warmup: int(values.warmup ?? process.env.BENCH_WARMUP, 2, 0, 60, 'warmup'),
+    rounds: intOption(values.rounds ?? process.env.BENCH_ROUNDS, 3, 1, 50, 'rounds'),
+    duration: intOption(values.duration ?? process.env.BENCH_DURATION, 10, 1, 600, 'duration'),
+    connections: intOption(values.connections ?? process.env.BENCH_CONNECTIONS, 50, 1, 10_000, 'connections'),
+    streams: intOption(values.streams ?? process.env.BENCH_H2_STREAMS, 10, 1, 1000, 'streams'),
+    handshakeClients: intOption(values['handshake-clients'] ?? process.env.BENCH_HANDSHAKE_CLIENTS, 16, 1, 1000, 'handshake-clients'),
+    warmup: intOption(values.warmup ?? process.env.BENCH_WARMUP, 2, 0, 60, 'warmup'),
     upstream,
     keep: values.keep === true || process.env.BENCH_KEEP === '1',
   };
 }
 
-/**
- * @param {string | undefined} raw @param {number} fallback @param {number} min
- * @param {number} max @param {string} name
- */
-function int(raw, fallback, min, max, name) {
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, not '${raw}'`);
-  return n;
-}
 
-/**
- * Stops every server on Ctrl-C, kill or exit, and removes the temp dir unless it is kept.
- * @param {ReturnType<typeof createProcessSet>} procs
- * @param {{ keep: boolean, interrupted: boolean }} state @param {string} dir
- */
-function installCleanup(procs, state, dir) {
-  /** @type {[NodeJS.Signals, number][]} */
-  const signals = [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]];
-  for (const [signal, code] of signals) {
-    process.on(signal, () => {
-      if (state.interrupted) return;
-      state.interrupted = true;
-      console.error(`\nbench: ${signal}: stopping servers`);
-      procs.stopAll().finally(() => {
-        if (!state.keep) rmSync(dir, { recursive: true, force: true });
-        else console.error(`bench: generated configs and server logs kept in ${dir}`);
-        process.exit(code);
-      });
-    });
-  }
-  process.on('exit', () => procs.killAllSync());
-}
 
-/** Moves the harness itself (all threads) onto the load generator's cores. */
-function pinSelf(taskset, cpus) {
-  try {
-    execFileSync(taskset, ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore', timeout: 5000 });
-  } catch {
-    // best effort: the harness is idle while wrk runs
-  }
-}
 
 /** The URL a scenario's load generator and correctness check use on a server. */
 function scenarioUrl(sc, server) {
@@ -455,16 +400,4 @@ function safeVersion(peer, command) {
   }
 }
 
-function safeExec(command, args) {
-  try {
-    return execFileSync(command, args, { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    // wrk --version exits 1 after printing its banner.
-    return typeof err?.stdout === 'string' ? err.stdout : '';
-  }
-}
 
-/** @param {number} ms */
-function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
-}
