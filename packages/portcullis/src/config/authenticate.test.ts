@@ -6,26 +6,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AuthenticateHandler, Config, RouteConfig } from './types.ts';
-import { ConfigErrors } from '../kernel/errors.ts';
-import { adaptCaddyfileText } from './load.ts';
 import { validateConfig } from './validate-json.ts';
 import { DEFAULT_DIRECTIVE_ORDER, RESERVED_DIRECTIVES } from './directive-order.ts';
+import { adaptTestCaddyfile, caddyfileErrors, TEST_CADDYFILE } from '../../test/support/config-errors.ts';
 
-const FILE = '/etc/portcullis/Caddyfile';
+const errorsOf = (text: string): string[] => caddyfileErrors(text, { everywhere: true });
 
-function adapt(text: string): Config {
-  return adaptCaddyfileText(text, FILE, { env: {} });
-}
 
-function errorsOf(text: string): string[] {
-  try {
-    adapt(text);
-  } catch (err) {
-    assert.ok(err instanceof ConfigErrors, String(err));
-    return err.errors.map((e) => e.describe().replaceAll('/etc/portcullis/', ''));
-  }
-  assert.fail('expected the config to be refused');
-}
 
 /** The identity block (cookie domain example.com) and the provider's site: lines 1 to 10. */
 const PROVIDER = '{\n\tidentity {\n\t\tcookie {\n\t\t\tdomain example.com\n\t\t}\n\t}\n}\nauth.example.com {\n\tidentity_provider\n}\n';
@@ -59,7 +46,7 @@ function authenticateOf(config: Config, site = 1): AuthenticateHandler {
 
 describe('authenticate: the adapted config', () => {
   it('bare: any signed-in user, 403, the Remote-* headers, no alias, no assertion', () => {
-    const config = adapt(app('\tauthenticate\n\treverse_proxy app:80\n'));
+    const config = adaptTestCaddyfile(app('\tauthenticate\n\treverse_proxy app:80\n'));
     assert.deepEqual(config.sites[1]!.routes[0], {
       handle: [
         {
@@ -71,14 +58,14 @@ describe('authenticate: the adapted config', () => {
           assertionHeader: null,
         },
       ],
-      source: { file: FILE, line: 12 },
+      source: { file: TEST_CADDYFILE, line: 12 },
     });
     // What the adapter produces is a valid JSON config, unchanged by a round trip.
     assert.deepEqual(validateConfig(config), JSON.parse(JSON.stringify(config)));
   });
 
   it('every subdirective', () => {
-    const config = adapt(
+    const config = adaptTestCaddyfile(
       app(
         [
           '\tauthenticate {',
@@ -115,12 +102,12 @@ describe('authenticate: the adapted config', () => {
   });
 
   it('`assertion` alone uses X-Portcullis-Assertion; an empty block is the bare form', () => {
-    assert.equal(authenticateOf(adapt(app('\tauthenticate {\n\t\tassertion\n\t}\n'))).assertionHeader, 'X-Portcullis-Assertion');
-    assert.deepEqual(authenticateOf(adapt(app('\tauthenticate {\n\t}\n'))).require, []);
+    assert.equal(authenticateOf(adaptTestCaddyfile(app('\tauthenticate {\n\t\tassertion\n\t}\n'))).assertionHeader, 'X-Portcullis-Assertion');
+    assert.deepEqual(authenticateOf(adaptTestCaddyfile(app('\tauthenticate {\n\t}\n'))).require, []);
   });
 
   it('takes a path or named matcher', () => {
-    const config = adapt(app('\t@private not path /health /public/*\n\tauthenticate @private\n\tauthenticate /admin/* {\n\t\trequire group admins\n\t}\n'));
+    const config = adaptTestCaddyfile(app('\t@private not path /health /public/*\n\tauthenticate @private\n\tauthenticate /admin/* {\n\t\trequire group admins\n\t}\n'));
     assert.deepEqual(
       config.sites[1]!.routes.map((r) => r.match),
       [[{ not: [{ path: ['/health', '/public/*'] }] }], [{ path: ['/admin/*'] }]],
@@ -139,17 +126,17 @@ describe('authenticate: where it runs', () => {
   });
 
   it('written last, it is sorted before request_header and reverse_proxy, after rewrite', () => {
-    const config = adapt(app('\treverse_proxy app:80\n\trequest_header X-A b\n\trewrite /x /y\n\tauthenticate\n'));
+    const config = adaptTestCaddyfile(app('\treverse_proxy app:80\n\trequest_header X-A b\n\trewrite /x /y\n\tauthenticate\n'));
     assert.deepEqual(handlersOf(config.sites[1]!.routes), ['rewrite', 'authenticate', 'headers', 'reverse_proxy']);
   });
 
   it('`order authenticate ...` moves it like any directive', () => {
-    const config = adapt(`{\n\torder authenticate before rewrite\n${PROVIDER.slice(2)}app.example.com {\n\trewrite /x /y\n\tauthenticate\n}\n`);
+    const config = adaptTestCaddyfile(`{\n\torder authenticate before rewrite\n${PROVIDER.slice(2)}app.example.com {\n\trewrite /x /y\n\tauthenticate\n}\n`);
     assert.deepEqual(handlersOf(config.sites[1]!.routes), ['authenticate', 'rewrite']);
   });
 
   it('inside handle, handle_path and route (route keeps the written order), and handle_errors', () => {
-    const config = adapt(
+    const config = adaptTestCaddyfile(
       app(
         '\thandle /a/* {\n\t\treverse_proxy a:80\n\t\tauthenticate\n\t}\n' +
           '\thandle_path /b/* {\n\t\tauthenticate\n\t\tfile_server\n\t}\n' +
@@ -168,7 +155,7 @@ describe('authenticate: where it runs', () => {
 
 describe('authenticate: where it may be used', () => {
   it('without cookie domain, on the issuer host (derived from the provider site)', () => {
-    const config = adapt('auth.example.com {\n\tidentity_provider\n}\nauth.example.com:8443 {\n\tauthenticate\n\trespond "hi"\n}\n');
+    const config = adaptTestCaddyfile('auth.example.com {\n\tidentity_provider\n}\nauth.example.com:8443 {\n\tauthenticate\n\trespond "hi"\n}\n');
     assert.equal(config.identity?.cookie.domain, null);
   });
 
@@ -179,7 +166,7 @@ describe('authenticate: where it may be used', () => {
   });
 
   it('hostless addresses, wildcards and paths under the cookie domain are fine', () => {
-    adapt(`${PROVIDER}:8080, *.apps.example.com, example.com/wiki/* {\n\tauthenticate\n\trespond "hi"\n}\n`);
+    adaptTestCaddyfile(`${PROVIDER}:8080, *.apps.example.com, example.com/wiki/* {\n\tauthenticate\n\trespond "hi"\n}\n`);
   });
 
   it('a site under another domain, or not on the issuer host, or no provider at all', () => {

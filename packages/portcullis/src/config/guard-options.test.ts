@@ -1,28 +1,15 @@
 /** The global `guard` block, through the real parser and adapter, and its JSON form. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Config } from './types.ts';
 import { ConfigErrors } from '../kernel/errors.ts';
-import { adaptCaddyfileText } from './load.ts';
 import { parseConfigJson, validateConfig } from './validate-json.ts';
 import { REDACTED_SECRET, redactSecrets } from './redact.ts';
+import { adaptTestCaddyfile, caddyfileErrors, TEST_CADDYFILE } from '../../test/support/config-errors.ts';
 
-const FILE = '/etc/portcullis/Caddyfile';
+const errorsOf = (text: string): string[] => caddyfileErrors(text);
 const SITE = ':8080 {\n\trespond "ok"\n}\n';
 
-function adapt(text: string): Config {
-  return adaptCaddyfileText(text, FILE, { env: {} });
-}
 
-function errorsOf(text: string): string[] {
-  try {
-    adapt(text);
-  } catch (err) {
-    assert.ok(err instanceof ConfigErrors, String(err));
-    return err.errors.map((e) => e.describe().replace('/etc/portcullis/', ''));
-  }
-  assert.fail('expected the config to be refused');
-}
 
 function withGuard(lines: string[]): string {
   return `{\n\tguard {\n${lines.map((l) => `\t\t${l}\n`).join('')}\t}\n}\n${SITE}`;
@@ -30,21 +17,21 @@ function withGuard(lines: string[]): string {
 
 describe('guard block', () => {
   it('no guard block: no guard key, so plain configs read back unchanged', () => {
-    assert.equal('guard' in adapt(SITE), false);
+    assert.equal('guard' in adaptTestCaddyfile(SITE), false);
   });
 
   it('`guard` alone turns the guard on with its defaults', () => {
-    assert.deepEqual(adapt(`{\n\tguard\n}\n${SITE}`).guard, {
+    assert.deepEqual(adaptTestCaddyfile(`{\n\tguard\n}\n${SITE}`).guard, {
       neverBan: [],
       blocklists: [],
       simulate: false,
       rules: { builtin: true, logOnly: false, exclusions: [], custom: [] },
-      source: { file: FILE, line: 2 },
+      source: { file: TEST_CADDYFILE, line: 2 },
     });
   });
 
   it('allow and blocklist lines add up; paths are relative to the file; private_ranges expands; rules are read by guard-rules.ts', () => {
-    const config = adapt(withGuard(['allow 192.0.2.10 2001:db8::/32', 'allow private_ranges 192.0.2.10', 'blocklist lists/a.txt /var/lib/b.txt', 'blocklist c.txt', 'simulate', 'rules {', '\tbuiltin off', '}']));
+    const config = adaptTestCaddyfile(withGuard(['allow 192.0.2.10 2001:db8::/32', 'allow private_ranges 192.0.2.10', 'blocklist lists/a.txt /var/lib/b.txt', 'blocklist c.txt', 'simulate', 'rules {', '\tbuiltin off', '}']));
     const guard = config.guard!;
     assert.deepEqual(guard.neverBan, ['192.0.2.10', '2001:db8::/32', '192.168.0.0/16', '172.16.0.0/12', '10.0.0.0/8', '127.0.0.1/8', 'fd00::/8', '::1']);
     assert.deepEqual(guard.blocklists, ['/etc/portcullis/lists/a.txt', '/var/lib/b.txt', '/etc/portcullis/c.txt']);
@@ -105,7 +92,7 @@ describe('guard crowdsec block', () => {
   const crowdsec = (lines: string[]) => withGuard(['crowdsec {', ...lines.map((l) => `\t${l}`), '}']);
 
   it('a bouncer: the URL is normalised, the interval defaults to 10s, push is off without a machine', () => {
-    const config = adapt(crowdsec(['lapi_url http://127.0.0.1:8080/', 'api_key 0123abcd']));
+    const config = adaptTestCaddyfile(crowdsec(['lapi_url http://127.0.0.1:8080/', 'api_key 0123abcd']));
     assert.deepEqual(config.guard!.crowdsec, {
       lapiUrl: 'http://127.0.0.1:8080',
       apiKey: '0123abcd',
@@ -113,17 +100,17 @@ describe('guard crowdsec block', () => {
       password: null,
       pollIntervalMs: 10_000,
       push: false,
-      source: { file: FILE, line: 3 },
+      source: { file: TEST_CADDYFILE, line: 3 },
     });
     assert.deepEqual(validateConfig(config).guard, config.guard, 'the JSON form reads back the same');
   });
 
   it('a watcher pushes by default; both sides with a path prefix, an interval and {$ENV} secrets', () => {
-    const watcher = adapt(crowdsec(['lapi_url https://LAPI.example.com/crowdsec/', 'machine_id portcullis-1', 'password "s3cret with spaces ✓"']));
+    const watcher = adaptTestCaddyfile(crowdsec(['lapi_url https://LAPI.example.com/crowdsec/', 'machine_id portcullis-1', 'password "s3cret with spaces ✓"']));
     assert.equal(watcher.guard!.crowdsec!.password, 's3cret with spaces ✓');
     assert.equal(watcher.guard!.crowdsec!.push, true);
     assert.equal(watcher.guard!.crowdsec!.lapiUrl, 'https://lapi.example.com/crowdsec');
-    const both = adaptCaddyfileText(crowdsec(['lapi_url http://[::1]:8080', 'api_key {$KEY}', 'machine_id m1', 'password {$PW}', 'poll_interval 1m', 'push off']), FILE, { env: { KEY: 'k3y', PW: 'pw' } });
+    const both = adaptTestCaddyfile(crowdsec(['lapi_url http://[::1]:8080', 'api_key {$KEY}', 'machine_id m1', 'password {$PW}', 'poll_interval 1m', 'push off']), { KEY: 'k3y', PW: 'pw' });
     assert.deepEqual({ ...both.guard!.crowdsec!, source: null }, { lapiUrl: 'http://[::1]:8080', apiKey: 'k3y', machineId: 'm1', password: 'pw', pollIntervalMs: 60_000, push: false, source: null });
     // `portcullis adapt` and the admin API print the config: never the key or the password.
     const printed = redactSecrets(both).guard!.crowdsec!;

@@ -6,29 +6,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Config, IdentityConfig, SiteAddress } from './types.ts';
-import { ConfigErrors } from '../kernel/errors.ts';
-import { adaptCaddyfileText } from './load.ts';
 import { validateConfig } from './validate-json.ts';
 import { deriveIssuer } from './directives/identity-provider.ts';
+import { adaptTestCaddyfile, caddyfileErrors, TEST_CADDYFILE } from '../../test/support/config-errors.ts';
 
-const FILE = '/etc/portcullis/Caddyfile';
+const errorsOf = (text: string): string[] => caddyfileErrors(text, { env: ENV });
+const adaptWithEnv = (text: string): Config => adaptTestCaddyfile(text, ENV);
 const SECRET = 'grafana-secret-0123456789';
 const ENV = { GRAFANA_OIDC_SECRET: SECRET, EMPTY: '' };
 
-function adapt(text: string): Config {
-  return adaptCaddyfileText(text, FILE, { env: ENV });
-}
 
 /** Every error, with the config's directory left out. */
-function errorsOf(text: string): string[] {
-  try {
-    adapt(text);
-  } catch (err) {
-    assert.ok(err instanceof ConfigErrors, String(err));
-    return err.errors.map((e) => e.describe().replace('/etc/portcullis/', ''));
-  }
-  assert.fail('expected the config to be refused');
-}
 
 const SITE = 'auth.example.com {\n\tidentity_provider\n}\n';
 
@@ -41,7 +29,7 @@ function withIdentity(lines: string[], site = SITE): string {
 }
 
 function identityOf(lines: string[], site = SITE): IdentityConfig {
-  const config = adapt(withIdentity(lines, site));
+  const config = adaptWithEnv(withIdentity(lines, site));
   assert.ok(config.identity !== null);
   // What the adapter produces is a valid JSON config, and reads back unchanged.
   assert.deepEqual(validateConfig(config), JSON.parse(JSON.stringify(config)));
@@ -68,7 +56,7 @@ describe('identity block: defaults and the full syntax', () => {
       theme: { brand: 'Portcullis', logo: null, color: null, mode: 'auto', templates: null, locale: 'en' },
       claims: [],
       clients: [],
-      source: { file: FILE, line: 2 },
+      source: { file: TEST_CADDYFILE, line: 2 },
     });
   });
 
@@ -128,7 +116,7 @@ describe('identity block: defaults and the full syntax', () => {
       firstParty: true,
       signingAlg: 'ES256',
       backchannelLogoutUri: 'https://grafana.example.com/backchannel',
-      source: { file: FILE, line: 22 },
+      source: { file: TEST_CADDYFILE, line: 22 },
     });
     assert.deepEqual(cli, {
       id: 'cli-tool',
@@ -142,7 +130,7 @@ describe('identity block: defaults and the full syntax', () => {
       firstParty: false,
       signingAlg: 'RS256',
       backchannelLogoutUri: null,
-      source: { file: FILE, line: 34 },
+      source: { file: TEST_CADDYFILE, line: 34 },
     });
   });
 
@@ -429,9 +417,9 @@ describe('identity block: client URIs', () => {
 
 describe('database option', () => {
   it('sqlite with a default or a path made absolute against the config file', () => {
-    assert.deepEqual(adapt('{\n\tdatabase sqlite\n}\n:8080 {\n\trespond ok\n}\n').database, { driver: 'sqlite', path: null });
-    assert.deepEqual(adapt('{\n\tdatabase sqlite data/portcullis.db\n}\n:8080 {\n\trespond ok\n}\n').database, { driver: 'sqlite', path: '/etc/portcullis/data/portcullis.db' });
-    assert.deepEqual(adapt(':8080 {\n\trespond ok\n}\n').database, { driver: 'sqlite', path: null });
+    assert.deepEqual(adaptWithEnv('{\n\tdatabase sqlite\n}\n:8080 {\n\trespond ok\n}\n').database, { driver: 'sqlite', path: null });
+    assert.deepEqual(adaptWithEnv('{\n\tdatabase sqlite data/portcullis.db\n}\n:8080 {\n\trespond ok\n}\n').database, { driver: 'sqlite', path: '/etc/portcullis/data/portcullis.db' });
+    assert.deepEqual(adaptWithEnv(':8080 {\n\trespond ok\n}\n').database, { driver: 'sqlite', path: null });
   });
 
   it('refuses other drivers, extra arguments and a second database line', () => {
@@ -446,20 +434,20 @@ describe('database option', () => {
 
 describe('identity_provider directive', () => {
   it('adds a route with the handler, ordered with the terminal handlers', () => {
-    const config = adapt('auth.example.com {\n\treverse_proxy localhost:9000\n\tidentity_provider\n\trespond /health ok\n\theader X-A b\n}\n');
+    const config = adaptWithEnv('auth.example.com {\n\treverse_proxy localhost:9000\n\tidentity_provider\n\trespond /health ok\n\theader X-A b\n}\n');
     assert.deepEqual(
       config.sites[0]!.routes.map((r) => r.handle[0]!.handler),
       ['headers', 'static_response', 'identity_provider', 'reverse_proxy'],
     );
-    assert.deepEqual(config.sites[0]!.routes[2], { handle: [{ handler: 'identity_provider' }], source: { file: FILE, line: 3 } });
+    assert.deepEqual(config.sites[0]!.routes[2], { handle: [{ handler: 'identity_provider' }], source: { file: TEST_CADDYFILE, line: 3 } });
   });
 
   it('without an identity block, the identity settings are the defaults, located at the directive', () => {
-    const config = adapt(SITE);
+    const config = adaptWithEnv(SITE);
     assert.equal(config.identity?.issuer, null);
-    assert.deepEqual(config.identity?.source, { file: FILE, line: 2 });
+    assert.deepEqual(config.identity?.source, { file: TEST_CADDYFILE, line: 2 });
     assert.deepEqual(config.identity?.clients, []);
-    assert.equal(adapt(':8080 {\n\trespond ok\n}\n').identity, null, 'no identity_provider, no identity block: null');
+    assert.equal(adaptWithEnv(':8080 {\n\trespond ok\n}\n').identity, null, 'no identity_provider, no identity block: null');
   });
 
   it('takes no arguments, matcher or block, and only directly in a site, once', () => {
@@ -477,13 +465,13 @@ describe('identity_provider directive', () => {
     assert.deepEqual(errorsOf('auth.example.com/oidc/* {\n\tidentity_provider\n}\n'), [
       "Caddyfile:2: identity_provider: the site's address auth.example.com/oidc/* has a path, but the provider's paths (/.well-known/..., /auth, /token) sit at the root of the host: serve it from a site without a path",
     ]);
-    assert.equal(adapt('auth.example.com/* {\n\tidentity_provider\n}\n').sites.length, 1);
+    assert.equal(adaptWithEnv('auth.example.com/* {\n\tidentity_provider\n}\n').sites.length, 1);
   });
 
   it('several sites need an explicit issuer', () => {
     const two = 'auth.example.com {\n\tidentity_provider\n}\nauth.example.org {\n\tidentity_provider\n}\n';
     assert.deepEqual(errorsOf(two), ['Caddyfile:5: identity_provider: set `issuer` in the identity block: several sites serve identity_provider (also at /etc/portcullis/Caddyfile:2)']);
-    assert.equal(adapt(`{\n\tidentity {\n\t\tissuer https://auth.example.com\n\t}\n}\n${two}`).identity?.issuer, 'https://auth.example.com');
+    assert.equal(adaptWithEnv(`{\n\tidentity {\n\t\tissuer https://auth.example.com\n\t}\n}\n${two}`).identity?.issuer, 'https://auth.example.com');
   });
 
   it('without an issuer, the site must name one host the issuer can be derived from', () => {
@@ -492,15 +480,15 @@ describe('identity_provider directive', () => {
     assert.deepEqual(errorsOf('http://auth.example.com {\n\tidentity_provider\n}\n'), [
       'Caddyfile:2: identity_provider: set `issuer` in the identity block: the issuer derived from http://auth.example.com is not usable: issuer "http://auth.example.com" must use https (http is allowed only for localhost, 127.0.0.1 and [::1])',
     ]);
-    assert.equal(adapt('http://localhost:8080 {\n\tidentity_provider\n}\n').identity?.issuer, null, 'derivable: left for the server');
-    assert.equal(adapt(`{\n\tidentity {\n\t\tissuer https://auth.example.com\n\t}\n}\n:8443 {\n\tidentity_provider\n}\n`).identity?.issuer, 'https://auth.example.com');
+    assert.equal(adaptWithEnv('http://localhost:8080 {\n\tidentity_provider\n}\n').identity?.issuer, null, 'derivable: left for the server');
+    assert.equal(adaptWithEnv(`{\n\tidentity {\n\t\tissuer https://auth.example.com\n\t}\n}\n:8443 {\n\tidentity_provider\n}\n`).identity?.issuer, 'https://auth.example.com');
   });
 
   it('an identity block with clients needs a site serving identity_provider', () => {
     assert.deepEqual(errorsOf(withIdentity(client('a', GOOD_CLIENT), ':8080 {\n\trespond ok\n}\n')), [
       'Caddyfile:2: identity: no site serves identity_provider, so its clients could never sign in: add identity_provider to the site of the issuer (auth.example.com { identity_provider })',
     ]);
-    assert.equal(adapt(withIdentity(['issuer https://auth.example.com'], ':8080 {\n\trespond ok\n}\n')).identity?.issuer, 'https://auth.example.com', 'without clients it is allowed');
+    assert.equal(adaptWithEnv(withIdentity(['issuer https://auth.example.com'], ':8080 {\n\trespond ok\n}\n')).identity?.issuer, 'https://auth.example.com', 'without clients it is allowed');
   });
 });
 

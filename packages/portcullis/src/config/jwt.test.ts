@@ -5,27 +5,14 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Config, JwtHandler, RouteConfig } from './types.ts';
-import { ConfigErrors } from '../kernel/errors.ts';
-import { adaptCaddyfileText } from './load.ts';
+import type { JwtHandler, RouteConfig } from './types.ts';
 import { validateConfig } from './validate-json.ts';
 import { DEFAULT_DIRECTIVE_ORDER, RESERVED_DIRECTIVES } from './directive-order.ts';
+import { adaptTestCaddyfile, caddyfileErrors, TEST_CADDYFILE } from '../../test/support/config-errors.ts';
 
-const FILE = '/etc/portcullis/Caddyfile';
+const errorsOf = (text: string): string[] => caddyfileErrors(text, { everywhere: true });
 
-function adapt(text: string): Config {
-  return adaptCaddyfileText(text, FILE, { env: {} });
-}
 
-function errorsOf(text: string): string[] {
-  try {
-    adapt(text);
-  } catch (err) {
-    assert.ok(err instanceof ConfigErrors, String(err));
-    return err.errors.map((e) => e.describe().replaceAll('/etc/portcullis/', ''));
-  }
-  assert.fail('expected the config to be refused');
-}
 
 /** The provider's site, issuer derived from its address: lines 1 to 3. */
 const PROVIDER = 'auth.example.com {\n\tidentity_provider\n}\n';
@@ -50,7 +37,7 @@ function handlersOf(routes: RouteConfig[]): string[] {
 
 describe('jwt: the adapted config', () => {
   it('bare, in a config with the identity provider: its issuer, for the issuer, RS256/ES256/EdDSA, 30s, nothing required, no headers', () => {
-    const config = adapt(api('\tjwt\n\treverse_proxy app:80\n'));
+    const config = adaptTestCaddyfile(api('\tjwt\n\treverse_proxy app:80\n'));
     assert.deepEqual(config.sites[1]!.routes[0], {
       handle: [
         {
@@ -65,21 +52,21 @@ describe('jwt: the adapted config', () => {
           stripAuthorization: false,
         },
       ],
-      source: { file: FILE, line: 5 },
+      source: { file: TEST_CADDYFILE, line: 5 },
     });
     // What the adapter produces is a valid JSON config, unchanged by a round trip.
     assert.deepEqual(validateConfig(config), JSON.parse(JSON.stringify(config)));
   });
 
   it('the issuer of the identity block wins over the derived one', () => {
-    const config = adapt(`{\n\tidentity {\n\t\tissuer https://login.example.com\n\t}\n}\n${api('\tjwt\n')}`);
+    const config = adaptTestCaddyfile(`{\n\tidentity {\n\t\tissuer https://login.example.com\n\t}\n}\n${api('\tjwt\n')}`);
     const [h] = jwtHandlers(config.sites[1]!.routes);
     assert.equal(h!.issuer, 'https://login.example.com');
     assert.deepEqual(h!.audience, ['https://login.example.com']);
   });
 
   it('every subdirective; an issuer is kept exactly as written (paths, trailing slash)', () => {
-    const config = adapt(
+    const config = adaptTestCaddyfile(
       alone(
         [
           '\tjwt /api/* {',
@@ -126,12 +113,12 @@ describe('jwt: the adapted config', () => {
 
   it('http issuers on loopback are fine (local testing)', () => {
     for (const issuer of ['http://127.0.0.1:9000', 'http://localhost:8080/realms/x', 'http://[::1]:1']) {
-      assert.equal(jwtHandlers(adapt(alone(`\tjwt {\n\t\tissuer ${issuer}\n\t}\n`)).sites[0]!.routes)[0]!.issuer, issuer);
+      assert.equal(jwtHandlers(adaptTestCaddyfile(alone(`\tjwt {\n\t\tissuer ${issuer}\n\t}\n`)).sites[0]!.routes)[0]!.issuer, issuer);
     }
   });
 
   it('runs after authenticate and forward_auth, before request_header, handle and the handlers that answer', () => {
-    const config = adapt(
+    const config = adaptTestCaddyfile(
       api('\treverse_proxy app:80\n\trequest_header X-A b\n\thandle /x {\n\t\trespond "x"\n\t}\n\tjwt\n\tforward_auth auth:9091 {\n\t\turi /v\n\t}\n\trewrite /a /b\n'),
     );
     assert.deepEqual(handlersOf(config.sites[1]!.routes), ['rewrite', 'forward_auth', 'jwt', 'headers', 'subroute(static_response)', 'reverse_proxy']);
@@ -141,7 +128,7 @@ describe('jwt: the adapted config', () => {
   });
 
   it('inside handle, route and handle_errors blocks, and in a site with a path', () => {
-    const config = adapt(
+    const config = adaptTestCaddyfile(
       `${PROVIDER}api.example.com/v1/* {\n\thandle /a/* {\n\t\tjwt\n\t}\n\troute {\n\t\tjwt\n\t}\n\thandle_errors {\n\t\tjwt\n\t}\n}\n`,
     );
     const site = config.sites[1]!;
