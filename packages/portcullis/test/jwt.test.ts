@@ -12,7 +12,7 @@ import { importJWK, type JWK } from 'jose';
 import * as oidc from 'openid-client';
 import { freePort, startPortcullis, type Running } from './support/instance.ts';
 import { startUpstream, type Upstream } from './support/upstream.ts';
-import { hs256WithPublicKey, startTestIssuer, unsignedToken, type TestIssuer } from './support/jwt-issuer.ts';
+import { hs256WithPublicKey, startFakeIssuer, unsignedToken, type FakeIssuer } from '../../verify/test/support/fake-issuer.ts';
 import { relyingParty } from './identity/harness.ts';
 
 const SERVICE = { id: 'service', secret: 'service-secret-0123456789abcdef', scope: 'reports' };
@@ -205,11 +205,11 @@ describe('jwt in front of an API, with tokens from the identity provider', () =>
 
 describe('jwt with another issuer, in a config without the identity provider', () => {
   let alone: Running;
-  let other: TestIssuer;
+  let other: FakeIssuer;
   let site: string;
 
   before(async () => {
-    other = await startTestIssuer();
+    other = await startFakeIssuer();
     const port = await freePort();
     site = `http://127.0.0.1:${port}`;
     alone = await startPortcullis(`{

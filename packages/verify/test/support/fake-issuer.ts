@@ -1,11 +1,13 @@
 /**
  * A stand-in OpenID provider on loopback: discovery and a JWKS of keys made here with jose, a
- * count of every request, and a signer for tokens. Lets the tests rotate keys, break discovery
- * and count fetches, which a real provider does not let a test do.
+ * count of every request, a signer for tokens, and forgers (alg none, HS256 keyed with the
+ * public key). Lets the tests rotate keys, break discovery and count fetches, which a real
+ * provider does not let a test do. Portcullis's `jwt` tests use it too.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import { createHmac } from 'node:crypto';
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 
 export type Alg = 'RS256' | 'ES256' | 'EdDSA';
 
@@ -108,4 +110,28 @@ export async function startFakeIssuer(): Promise<FakeIssuer> {
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+function isJwk(key: CryptoKey | JWK): key is JWK {
+  return 'kty' in key;
+}
+
+function b64json(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+/** An unsigned token (`alg: none`, RFC 8725 §2.1): header and claims as given, empty signature. */
+export function unsignedToken(claims: JWTPayload, header: Record<string, unknown> = {}): string {
+  return `${b64json({ alg: 'none', ...header })}.${b64json(claims)}.`;
+}
+
+/**
+ * The algorithm confusion forgery (CVE-2015-9235, RFC 8725 §2.1): an HS256 token whose HMAC
+ * key is the issuer's public RSA key as PEM, which a verifier that lets the token choose its
+ * algorithm would accept.
+ */
+export async function hs256WithPublicKey(claims: JWTPayload, publicKey: CryptoKey | JWK, kid?: string): Promise<string> {
+  const pem = isJwk(publicKey) ? JSON.stringify(publicKey) : await exportSPKI(publicKey);
+  const signingInput = `${b64json({ alg: 'HS256', typ: 'JWT', ...(kid === undefined ? {} : { kid }) })}.${b64json(claims)}`;
+  return `${signingInput}.${createHmac('sha256', pem).update(signingInput).digest('base64url')}`;
 }

@@ -19,16 +19,16 @@ import { siteIdentityHeaders, stripIdentityHeaders } from '../identity-headers.t
 import { createRequestContext } from '../request-context.ts';
 import { createJwt } from './jwt.ts';
 import { testDeps } from '../../../test/support/handler-deps.ts';
-import { hs256WithPublicKey, makeKey, startTestIssuer, unsignedToken, type TestIssuer } from '../../../test/support/jwt-issuer.ts';
+import { hs256WithPublicKey, makeKey, startFakeIssuer, unsignedToken, type FakeIssuer } from '../../../../verify/test/support/fake-issuer.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-let idp: TestIssuer;
+let idp: FakeIssuer;
 before(async () => {
-  idp = await startTestIssuer();
+  idp = await startFakeIssuer();
   cleanups.push(() => idp.close());
 });
 
@@ -338,7 +338,7 @@ describe('jwt: claim headers', () => {
 
 describe('jwt: the issuer', () => {
   test('nothing is fetched until the first request; one discovery and one key set for many tokens and every handler of a load with the same settings', async () => {
-    const other = await startTestIssuer();
+    const other = await startFakeIssuer();
     cleanups.push(() => other.close());
     const deps = testDeps();
     const settings = config({ issuer: other.issuer, audience: [other.issuer] });
@@ -358,7 +358,7 @@ describe('jwt: the issuer', () => {
   });
 
   test('an issuer that cannot be reached is a 503 with Retry-After, not a 401, and is not asked again per request', async () => {
-    const down = await startTestIssuer();
+    const down = await startFakeIssuer();
     cleanups.push(() => down.close());
     down.setDiscovery(500);
     const g = await gate({ issuer: down.issuer, audience: [down.issuer] });
@@ -376,7 +376,7 @@ describe('jwt: the issuer', () => {
   });
 
   test('a discovery document naming another issuer is refused (mix-up, OpenID Connect Discovery §4.3)', async () => {
-    const liar = await startTestIssuer();
+    const liar = await startFakeIssuer();
     cleanups.push(() => liar.close());
     liar.setDiscovery({ issuer: idp.issuer, jwks_uri: `${liar.issuer}/jwks` });
     const g = await gate({ issuer: liar.issuer, audience: [liar.issuer] });
