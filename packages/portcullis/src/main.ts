@@ -59,6 +59,8 @@ export interface StartOptions {
   adapter?: ConfigAdapter;
   logger?: Logger;
   env?: Record<string, string | undefined>;
+  /** The bus the instance emits its events on (`http.request_done`, `auth.*`); default a new one. Tests listen here. */
+  events?: EventBus;
 }
 
 export interface Instance {
@@ -90,7 +92,7 @@ export async function start(options: StartOptions): Promise<Instance> {
   let config = read();
   const ownLogger = options.logger === undefined;
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  const events = new EventBus();
+  const events = options.events ?? new EventBus();
   let metrics: MetricsKit | null = null;
   let certificates: CertificateManager | null = null;
   let certificatesFor = '';

@@ -4,18 +4,20 @@
  * lower-casing and a regexp over some hundred characters on every request otherwise.
  *
  * Only clean inputs are kept, so a remembered answer is always the test's own; a flood of
- * distinct inputs empties the memory (at `max`) rather than growing it.
+ * distinct inputs empties the memory (at `max`) rather than growing it, and inputs longer than
+ * `maxLength` are never kept (4096 user agents of a header's 16 KB would otherwise hold 64 MB).
  */
 export interface CleanInputs {
   has(input: string): boolean;
   add(input: string): void;
 }
 
-export function rememberCleanInputs(max = 4096): CleanInputs {
+export function rememberCleanInputs(max = 4096, maxLength = 512): CleanInputs {
   const clean = new Set<string>();
   return {
     has: (input) => clean.has(input),
     add(input) {
+      if (input.length > maxLength) return;
       if (clean.size >= max) clean.clear();
       clean.add(input);
     },

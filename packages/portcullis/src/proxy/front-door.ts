@@ -105,7 +105,9 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
         clientIp: ctx.clientIp,
         userAgent: String(ctx.req.headers['user-agent'] ?? ''),
         referer: String(ctx.req.headers.referer ?? ''),
-        hasCookies: ctx.req.headers.cookie !== undefined,
+        // As the client sent them: the guard's clearance and the session cookie are taken out
+        // of req.headers before the routes run, and a browser holding only those still keeps cookies.
+        hasCookies: ctx.clientCookie !== undefined,
         challenged: ctx.challenged,
         durationMs: seconds * 1000,
         bytesSent: size,
