@@ -60,6 +60,27 @@ describe('the bundled CLI', () => {
     }
   });
 
+  test('every class the bundler renamed keeps its name (oidc-provider looks models and TTLs up by class name)', () => {
+    // esbuild renames a class that clashes with another module's top-level name (`Session` ->
+    // `Session2`); oidc-provider reads `this.name` for its models' TTLs and adapters, and a
+    // renamed one failed the first sign-in with "ttl is not a function". scripts/bundle.mjs
+    // keeps the libraries' names: such a class must set its name back right at its start.
+    const endsInDigit = /\bclass ([A-Za-z_$][\w$]*\d)(?: extends [^{]+)?\{/g;
+    let checked = 0;
+    for (const chunk of [...bundleChunks(), 'portcullis.js']) {
+      const text = readFileSync(join(BUNDLE_DIR, chunk), 'utf8');
+      for (const match of text.matchAll(endsInDigit)) {
+        const [declaration, declared] = match;
+        const body = text.slice(match.index + declaration.length, match.index + declaration.length + 300);
+        const kept = /^static\{__name\d*\(this,\s*"([^"]+)"\)/.exec(body)?.[1];
+        const ok = kept !== undefined && declared.startsWith(kept) && /^\d*$/.test(declared.slice(kept.length));
+        assert.ok(ok, `${chunk}: class ${declared} does not set its name back (it would be named ${declared})`);
+        checked++;
+      }
+    }
+    assert.ok(checked > 0, 'the bundle renames some library classes (the check saw none: has its shape changed?)');
+  });
+
   test('the shim runs it with its Node flags: version, validate, adapt', async () => {
     bundleChunks();
     const version = await run(SHIM, ['version'], { timeout: 30_000 });
@@ -72,12 +93,16 @@ describe('the bundled CLI', () => {
     assert.ok((JSON.parse(adapted.stdout) as { identity?: unknown }).identity, 'the identity block in the JSON');
   });
 
-  test('serves the identity example: discovery, JWKS and the sign-in page', async () => {
+  test('serves the identity example: discovery, JWKS, the sign-in page and a token (oidc-provider keeps its class names)', async () => {
     bundleChunks();
     const dir = mkdtempSync(join(tmpdir(), 'portcullis-bundle-'));
     const port = await freePort();
     const config = join(dir, 'Portcullisfile');
-    writeFileSync(config, readFileSync(join(EXAMPLES, 'identity.Portcullisfile'), 'utf8').replaceAll('localhost:9000', `127.0.0.1:${port}`));
+    // Plus a machine client: a grant makes oidc-provider look its models and TTLs up by class
+    // name, which a bundle that renamed them would break ("ttl is not a function").
+    const example = readFileSync(join(EXAMPLES, 'identity.Portcullisfile'), 'utf8').replaceAll('localhost:9000', `127.0.0.1:${port}`);
+    const machineClient = '\t\tclient bundle-job {\n\t\t\tsecret bundle-job-secret-0123456789\n\t\t\tgrant_types client_credentials\n\t\t\tscopes jobs:run\n\t\t}\n';
+    writeFileSync(config, example.replace(/(\tidentity \{\n(?:.*\n)*?)(\t\})/, `$1${machineClient}$2`));
     const child = spawn(SHIM, ['run', '-c', config], { env: { ...process.env, PORTCULLIS_DATA_DIR: join(dir, 'data') }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
@@ -85,7 +110,7 @@ describe('the bundled CLI', () => {
     try {
       assert.ok(await waitForPort(port, 20_000, () => child.exitCode !== null), `Portcullis did not listen:\n${output}`);
       const base = `http://127.0.0.1:${port}`;
-      const discovery = (await (await fetch(`${base}/.well-known/openid-configuration`)).json()) as { issuer: string; jwks_uri: string };
+      const discovery = (await (await fetch(`${base}/.well-known/openid-configuration`)).json()) as { issuer: string; jwks_uri: string; token_endpoint: string };
       assert.equal(discovery.issuer, base);
       const jwks = (await (await fetch(discovery.jwks_uri)).json()) as { keys: { kty: string }[] };
       assert.ok(jwks.keys.some((k) => k.kty === 'RSA'));
@@ -93,6 +118,15 @@ describe('the bundled CLI', () => {
       assert.equal(login.status, 200);
       assert.match(await login.text(), /<form[^>]+method="post"/i);
       assert.match(output, /one-time link/, 'the first start offers the admin link');
+      const grant = await fetch(discovery.token_endpoint, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from('bundle-job:bundle-job-secret-0123456789').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials&scope=jobs%3Arun',
+      });
+      const token = (await grant.json()) as { access_token?: string; token_type?: string; error_description?: string };
+      assert.equal(grant.status, 200, `client_credentials grant: ${JSON.stringify(token)}\n${output}`);
+      assert.equal(token.token_type, 'Bearer');
+      assert.equal(token.access_token?.split('.').length, 3, 'a JWT access token');
     } finally {
       await stopProcess(child);
       rmSync(dir, { recursive: true, force: true });
