@@ -19,7 +19,7 @@ export function writeHead(ctx: RequestContext, status: number): void {
  * `contentLength` (-1 when none) is recorded on ctx for the access log, which cannot read a raw
  * list back.
  */
-export function writeHeadWith(ctx: RequestContext, status: number, fields: readonly string[], contentLength: number): void {
+export function writeHeadWith(ctx: RequestContext, status: number, fields: readonly (string | string[])[], contentLength: number): void {
   const res = ctx.res;
   const ops = ctx.responseHeaderOps;
   if (ops.length === 0) {
@@ -29,7 +29,7 @@ export function writeHeadWith(ctx: RequestContext, status: number, fields: reado
     return;
   }
   // The edits may change any field, Content-Length included: the access log reads them back.
-  for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i]!, fields[i + 1]!);
+  for (let i = 0; i < fields.length; i += 2) res.setHeader(fields[i] as string, fields[i + 1]!);
   for (let i = 0; i < ops.length; i++) ops[i]!(res, status);
   res.writeHead(status);
 }

@@ -11,6 +11,7 @@ import type { Handler, RequestContext } from '../context.ts';
 import type { HandlerDeps } from '../handler-deps.ts';
 import { buildRequestHeaders, compileTrustedProxies, connectionNamed, isHopByHopResponseField, stripResponseHeaders, upgradeType } from '../upstream/forward-headers.ts';
 import { compileHeaderMapOps, type HeaderMap } from '../header-ops.ts';
+import { writeHead, writeHeadWith } from '../response.ts';
 import { startActiveHealth } from '../upstream/health-active.ts';
 import { createPassiveHealth } from '../upstream/health-passive.ts';
 import { upstreamHealthGauge } from '../upstream/metrics.ts';
@@ -81,42 +82,37 @@ export function createReverseProxy(config: ReverseProxyHandler, deps: HandlerDep
       if (cookie) res.appendHeader('set-cookie', cookie);
     };
     /**
-     * stripResponseHeaders then copy, in one pass and without deleting from the upstream's map
-     * (a delete turns the object into a slow dictionary); for when no header_down needs the
-     * stripped map.
+     * The head as one flat list of the forwardable fields, written without per-field setHeader
+     * bookkeeping (response.ts writeHeadWith): the common case, where nothing earlier in the
+     * chain set a header of its own and no header_down or sticky cookie edits the head.
      */
-    const copyForwardable = (headers: HeaderMap, named: Set<string> | null): void => {
-      const res = ctx.res;
+    const writeForwardable = (status: number, headers: HeaderMap): boolean => {
+      const named = connectionNamed(headers);
+      const fields: (string | string[])[] = [];
       for (const name of Object.keys(headers)) {
-        if (isHopByHopResponseField(name, named)) continue;
-        const value = headers[name]!;
-        if (name === 'set-cookie') res.appendHeader(name, value);
-        else res.setHeader(name, value);
+        if (!isHopByHopResponseField(name, named)) fields.push(name, headers[name]!);
       }
-      const cookie = policy.stickyCookie?.(ctx, upstream);
-      if (cookie) res.appendHeader('set-cookie', cookie);
+      const length = isHopByHopResponseField('content-length', named) ? undefined : headers['content-length'];
+      // Announce trailers only where Node will send them: a chunked body (RFC 9112 §7.1.2).
+      if (headers.trailer !== undefined && willBeChunked(ctx, status, length)) fields.push('trailer', headers.trailer);
+      writeHeadWith(ctx, status, fields, typeof length === 'string' && length !== '' ? Number(length) : -1);
+      const type = isHopByHopResponseField('content-type', named) ? undefined : headers['content-type'];
+      return flushAlways || (typeof type === 'string' && type.startsWith('text/event-stream'));
     };
     return {
       onHead(status, headers, latencyMs) {
         passive.recordResponse(upstream, status, latencyMs);
+        if (headerDown === null && policy.stickyCookie === null && ctx.res.getHeaderNames().length === 0) return writeForwardable(status, headers);
         const trailer = headers.trailer;
-        let length: HeaderMap[string] | undefined;
-        let type: HeaderMap[string] | undefined;
-        if (headerDown === null) {
-          const named = connectionNamed(headers);
-          copyForwardable(headers, named);
-          length = isHopByHopResponseField('content-length', named) ? undefined : headers['content-length'];
-          type = isHopByHopResponseField('content-type', named) ? undefined : headers['content-type'];
-        } else {
-          stripResponseHeaders(headers, false);
-          headerDown(headers, ctx);
-          copy(headers);
-          length = headers['content-length'];
-          type = headers['content-type'];
-        }
+        stripResponseHeaders(headers, false);
+        headerDown?.(headers, ctx);
+        copy(headers);
+        const length = headers['content-length'];
+        const type = headers['content-type'];
         // Announce trailers only where Node will send them: a chunked body (RFC 9112 §7.1.2).
         if (trailer !== undefined && willBeChunked(ctx, status, length)) ctx.res.setHeader('trailer', trailer);
-        return { flush: flushAlways || (typeof type === 'string' && type.startsWith('text/event-stream')) };
+        writeHead(ctx, status);
+        return flushAlways || (typeof type === 'string' && type.startsWith('text/event-stream'));
       },
       onUpgrade(status, headers, socket) {
         passive.recordResponse(upstream, status, 0);

@@ -6,7 +6,6 @@
 import type { Duplex, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from '../context.ts';
-import { writeHead } from '../response.ts';
 import type { HeaderMap } from '../header-ops.ts';
 
 export interface AttemptRequest {
@@ -36,10 +35,11 @@ export type AttemptOutcome =
 
 export interface ResponseHooks {
   /**
-   * The upstream's response head, before anything goes to the client: puts the headers on
-   * ctx.res. Throwing fails the attempt (not retried).
+   * The upstream's response head: writes it to the client (through response.ts, so queued
+   * header edits apply) and says whether to flush it at once. Throwing fails the attempt (not
+   * retried).
    */
-  onHead(status: number, headers: HeaderMap, latencyMs: number): { flush: boolean };
+  onHead(status: number, headers: HeaderMap, latencyMs: number): boolean;
   /** A 101 answer to an upgrade request: owns both sockets until the tunnel closes. */
   onUpgrade(status: number, headers: HeaderMap, socket: Duplex): Promise<void>;
 }
@@ -95,8 +95,7 @@ export function roundTrip(ctx: RequestContext, dispatcher: Dispatcher, request: 
         if (status < 200) return;
         let flush: boolean;
         try {
-          flush = hooks.onHead(status, headers as HeaderMap, performance.now() - started).flush;
-          writeHead(ctx, status);
+          flush = hooks.onHead(status, headers as HeaderMap, performance.now() - started);
         } catch (error) {
           headError = true;
           c.abort(error as Error);
