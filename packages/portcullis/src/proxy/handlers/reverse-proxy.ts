@@ -30,6 +30,12 @@ export interface ReverseProxyOptions {
 
 const EMPTY = Buffer.alloc(0);
 
+/** One attempt's upstream, and the bytes read past an upgrade request's head (null otherwise). */
+interface Attempt {
+  upstream: Upstream;
+  head: Buffer | null;
+}
+
 /** Compiles one reverse_proxy handler; its health-check timers and pools end with deps.onDispose. */
 export function createReverseProxy(config: ReverseProxyHandler, deps: HandlerDeps, options: ReverseProxyOptions = {}): Handler {
   if (config.upstreams.length === 0) {
@@ -68,62 +74,63 @@ export function createReverseProxy(config: ReverseProxyHandler, deps: HandlerDep
     await Promise.allSettled([...pools.values()].map((pool) => pool.close()));
   });
 
-  /** The upstream's response head onto ctx.res: hop-by-hop fields out, header_down, sticky cookie. */
-  function responseHooks(ctx: RequestContext, upstream: Upstream, head: Buffer | null): ResponseHooks {
-    const copy = (headers: HeaderMap): void => {
-      const res = ctx.res;
-      for (const name of Object.keys(headers)) {
-        const value = headers[name]!;
-        // Cookies set earlier in the chain stay; every other field is the upstream's.
-        if (name === 'set-cookie') res.appendHeader(name, value);
-        else res.setHeader(name, value);
-      }
-      const cookie = policy.stickyCookie?.(ctx, upstream);
-      if (cookie) res.appendHeader('set-cookie', cookie);
-    };
-    /**
-     * The head as one flat list of the forwardable fields, written without per-field setHeader
-     * bookkeeping (response.ts writeHeadWith): the common case, where nothing earlier in the
-     * chain set a header of its own and no header_down or sticky cookie edits the head.
-     */
-    const writeForwardable = (status: number, headers: HeaderMap): boolean => {
-      const named = connectionNamed(headers);
-      const fields: (string | string[])[] = [];
-      for (const name of Object.keys(headers)) {
-        if (!isHopByHopResponseField(name, named)) fields.push(name, headers[name]!);
-      }
-      const length = isHopByHopResponseField('content-length', named) ? undefined : headers['content-length'];
-      // Announce trailers only where Node will send them: a chunked body (RFC 9112 §7.1.2).
-      if (headers.trailer !== undefined && willBeChunked(ctx, status, length)) fields.push('trailer', headers.trailer);
-      writeHeadWith(ctx, status, fields, typeof length === 'string' && length !== '' ? Number(length) : -1);
-      const type = isHopByHopResponseField('content-type', named) ? undefined : headers['content-type'];
-      return flushAlways || (typeof type === 'string' && type.startsWith('text/event-stream'));
-    };
-    return {
-      onHead(status, headers, latencyMs) {
-        passive.recordResponse(upstream, status, latencyMs);
-        if (headerDown === null && policy.stickyCookie === null && ctx.res.getHeaderNames().length === 0) return writeForwardable(status, headers);
-        const trailer = headers.trailer;
-        stripResponseHeaders(headers, false);
-        headerDown?.(headers, ctx);
-        copy(headers);
-        const length = headers['content-length'];
-        const type = headers['content-type'];
-        // Announce trailers only where Node will send them: a chunked body (RFC 9112 §7.1.2).
-        if (trailer !== undefined && willBeChunked(ctx, status, length)) ctx.res.setHeader('trailer', trailer);
-        writeHead(ctx, status);
-        return flushAlways || (typeof type === 'string' && type.startsWith('text/event-stream'));
-      },
-      onUpgrade(status, headers, socket) {
-        passive.recordResponse(upstream, status, 0);
-        stripResponseHeaders(headers, true);
-        headerDown?.(headers, ctx);
-        copy(headers);
-        ctx.res.setHeader('connection', 'Upgrade');
-        return tunnel(ctx, socket, head ?? EMPTY);
-      },
-    };
+  /** The upstream's response head onto ctx.res, all but hop-by-hop fields, after header_down and with a sticky cookie. */
+  function copyHead(ctx: RequestContext, upstream: Upstream, headers: HeaderMap): void {
+    const res = ctx.res;
+    for (const name of Object.keys(headers)) {
+      const value = headers[name]!;
+      // Cookies set earlier in the chain stay; every other field is the upstream's.
+      if (name === 'set-cookie') res.appendHeader(name, value);
+      else res.setHeader(name, value);
+    }
+    const cookie = policy.stickyCookie?.(ctx, upstream);
+    if (cookie) res.appendHeader('set-cookie', cookie);
   }
+
+  /**
+   * The head as one flat list of the forwardable fields, written without per-field setHeader
+   * bookkeeping (response.ts writeHeadWith): the common case, where nothing earlier in the
+   * chain set a header of its own and no header_down or sticky cookie edits the head.
+   */
+  function writeForwardable(ctx: RequestContext, status: number, headers: HeaderMap): boolean {
+    const named = connectionNamed(headers);
+    const fields: (string | string[])[] = [];
+    for (const name of Object.keys(headers)) {
+      if (!isHopByHopResponseField(name, named)) fields.push(name, headers[name]!);
+    }
+    const length = isHopByHopResponseField('content-length', named) ? undefined : headers['content-length'];
+    // Announce trailers only where Node will send them: a chunked body (RFC 9112 §7.1.2).
+    if (headers.trailer !== undefined && willBeChunked(ctx, status, length)) fields.push('trailer', headers.trailer);
+    writeHeadWith(ctx, status, fields, typeof length === 'string' && length !== '' ? Number(length) : -1);
+    const type = isHopByHopResponseField('content-type', named) ? undefined : headers['content-type'];
+    return flushAlways || (typeof type === 'string' && type.startsWith('text/event-stream'));
+  }
+
+  /** What roundTrip calls with the upstream's answer; `target` is the attempt's upstream and the upgrade's head bytes. */
+  const hooks: ResponseHooks<Attempt> = {
+    onHead(ctx, { upstream }, status, headers, latencyMs) {
+      passive.recordResponse(upstream, status, latencyMs);
+      if (headerDown === null && policy.stickyCookie === null && ctx.res.getHeaderNames().length === 0) return writeForwardable(ctx, status, headers);
+      const trailer = headers.trailer;
+      stripResponseHeaders(headers, false);
+      headerDown?.(headers, ctx);
+      copyHead(ctx, upstream, headers);
+      const length = headers['content-length'];
+      const type = headers['content-type'];
+      // Announce trailers only where Node will send them: a chunked body (RFC 9112 §7.1.2).
+      if (trailer !== undefined && willBeChunked(ctx, status, length)) ctx.res.setHeader('trailer', trailer);
+      writeHead(ctx, status);
+      return flushAlways || (typeof type === 'string' && type.startsWith('text/event-stream'));
+    },
+    onUpgrade(ctx, { upstream, head }, status, headers, socket) {
+      passive.recordResponse(upstream, status, 0);
+      stripResponseHeaders(headers, true);
+      headerDown?.(headers, ctx);
+      copyHead(ctx, upstream, headers);
+      ctx.res.setHeader('connection', 'Upgrade');
+      return tunnel(ctx, socket, head ?? EMPTY);
+    },
+  };
 
   return async function reverseProxy(ctx: RequestContext): Promise<void> {
     const head = upgradeHead(ctx.req);
@@ -159,7 +166,8 @@ export function createReverseProxy(config: ReverseProxyHandler, deps: HandlerDep
           ctx,
           pools.get(upstream)!,
           { method: ctx.method, path, headers, body: body.next(), upgrade, servername: upstream.host, headersTimeout, bodyTimeout },
-          responseHooks(ctx, upstream, head),
+          hooks,
+          { upstream, head },
         );
       } finally {
         upstream.active--;

@@ -33,15 +33,16 @@ export type AttemptOutcome =
   /** No response head reached the client. `started`: the request was (being) written upstream. */
   | { kind: 'failed'; error: Error; started: boolean; headError: boolean };
 
-export interface ResponseHooks {
+/** Compiled once per handler; `target` is what the handler passed to roundTrip for this attempt. */
+export interface ResponseHooks<T> {
   /**
    * The upstream's response head: writes it to the client (through response.ts, so queued
    * header edits apply) and says whether to flush it at once. Throwing fails the attempt (not
    * retried).
    */
-  onHead(status: number, headers: HeaderMap, latencyMs: number): boolean;
+  onHead(ctx: RequestContext, target: T, status: number, headers: HeaderMap, latencyMs: number): boolean;
   /** A 101 answer to an upgrade request: owns both sockets until the tunnel closes. */
-  onUpgrade(status: number, headers: HeaderMap, socket: Duplex): Promise<void>;
+  onUpgrade(ctx: RequestContext, target: T, status: number, headers: HeaderMap, socket: Duplex): Promise<void>;
 }
 
 /** Raised into undici when the client closed its connection. */
@@ -50,7 +51,7 @@ function clientGoneError(): Error {
 }
 
 /** Dispatches the request and streams the answer; never rejects. */
-export function roundTrip(ctx: RequestContext, dispatcher: Dispatcher, request: AttemptRequest, hooks: ResponseHooks): Promise<AttemptOutcome> {
+export function roundTrip<T>(ctx: RequestContext, dispatcher: Dispatcher, request: AttemptRequest, hooks: ResponseHooks<T>, target: T): Promise<AttemptOutcome> {
   return new Promise((resolve) => {
     const res = ctx.res;
     const started = performance.now();
@@ -61,12 +62,14 @@ export function roundTrip(ctx: RequestContext, dispatcher: Dispatcher, request: 
     let clientGone = false;
     let headError = false;
     let settled = false;
+    // Attached only once the client's socket pushed back: most responses never fill it.
+    let drainAttached = false;
 
     const settle = (outcome: AttemptOutcome): void => {
       if (settled) return;
       settled = true;
       res.off('close', onClientClose);
-      res.off('drain', onDrain);
+      if (drainAttached) res.off('drain', onDrain);
       resolve(outcome);
     };
     const onDrain = (): void => controller?.resume();
@@ -82,7 +85,6 @@ export function roundTrip(ctx: RequestContext, dispatcher: Dispatcher, request: 
       return;
     }
     res.on('close', onClientClose);
-    res.on('drain', onDrain);
 
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(c) {
@@ -95,7 +97,7 @@ export function roundTrip(ctx: RequestContext, dispatcher: Dispatcher, request: 
         if (status < 200) return;
         let flush: boolean;
         try {
-          flush = hooks.onHead(status, headers as HeaderMap, performance.now() - started);
+          flush = hooks.onHead(ctx, target, status, headers as HeaderMap, performance.now() - started);
         } catch (error) {
           headError = true;
           c.abort(error as Error);
@@ -107,7 +109,13 @@ export function roundTrip(ctx: RequestContext, dispatcher: Dispatcher, request: 
       },
       onResponseData(c, chunk) {
         bodyBytes += chunk.length;
-        if (!res.write(chunk)) c.pause();
+        if (!res.write(chunk)) {
+          c.pause();
+          if (!drainAttached) {
+            drainAttached = true;
+            res.on('drain', onDrain);
+          }
+        }
       },
       onResponseEnd(_c, trailers) {
         if (trailers !== null && typeof trailers === 'object' && res.chunkedEncoding) {
@@ -140,7 +148,7 @@ export function roundTrip(ctx: RequestContext, dispatcher: Dispatcher, request: 
       onRequestUpgrade(_c, status, headers, socket) {
         headSent = true;
         res.off('close', onClientClose);
-        hooks.onUpgrade(status, headers as HeaderMap, socket).then(
+        hooks.onUpgrade(ctx, target, status, headers as HeaderMap, socket).then(
           () => settle({ kind: 'done' }),
           (error: unknown) => {
             ctx.logger.warn({ id: ctx.id, err: error }, 'upgraded connection failed');
