@@ -111,8 +111,11 @@ export function createBlocklistFiles(options: BlocklistOptions): BlocklistFiles 
       let end = text.indexOf('\n', start);
       if (end === -1) end = text.length;
       line++;
-      const hash = text.indexOf('#', start);
-      const entry = text.slice(start, hash !== -1 && hash < end ? hash : end).trim();
+      // The comment sign is looked for within the line only: searched from `start` to the end of
+      // the text, a list without comments was scanned to its end once per line (quadratic).
+      const row = text.slice(start, end);
+      const hash = row.indexOf('#');
+      const entry = (hash === -1 ? row : row.slice(0, hash)).trim();
       start = end + 1;
       if (entry !== '') {
         const prefix = parseIpPrefix(entry);
