@@ -70,7 +70,8 @@ describe('the bundled CLI', () => {
     for (const chunk of [...bundleChunks(), 'portcullis.js']) {
       const text = readFileSync(join(BUNDLE_DIR, chunk), 'utf8');
       for (const match of text.matchAll(endsInDigit)) {
-        const [declaration, declared] = match;
+        const declaration = match[0];
+        const declared = match[1]!;
         const body = text.slice(match.index + declaration.length, match.index + declaration.length + 300);
         const kept = /^static\{__name\d*\(this,\s*"([^"]+)"\)/.exec(body)?.[1];
         const ok = kept !== undefined && declared.startsWith(kept) && /^\d*$/.test(declared.slice(kept.length));
