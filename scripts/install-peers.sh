@@ -26,6 +26,7 @@ PEERS=(
   libapache2-mod-auth-openidc:/usr/lib/apache2/modules/mod_auth_openidc.so
   chromium:chromium           # login pages in a real browser (playwright-core drives it)
   crowdsec:cscli              # CrowdSec LAPI for bouncer and watcher interop
+  bind9:named                 # RFC 2136 + TSIG DNS server for the ACME DNS-01 challenge
 )
 # Added with the issues that need them (move a line up into PEERS then):
 #   slapd:slapd ldap-utils:ldapadd               LDAP user store

@@ -260,7 +260,10 @@ describe('ACME without a CA', () => {
     assert.ok(error instanceof ConfigErrors);
     assert.deepEqual(
       error.errors.map((e) => e.describe()),
-      ['Caddyfile:7: tls: site *.example.org: wildcard certificates from ACME need a DNS challenge, not built yet (*.example.org); use `tls internal` or `tls <cert> <key>`'],
+      [
+        'Caddyfile:7: tls: site *.example.org: an ACME wildcard certificate (*.example.org) needs the DNS challenge (DNS-01), and no DNS provider is configured: ' +
+          "add `dns rfc2136 { ... }` to the site's tls block or set the global acme_dns option; or use `tls internal` or `tls <cert> <key>`",
+      ],
     );
     // A public name and a local one in one site: the local one from the internal CA at once.
     await m.prepare([{ name: 'mixed', source: { file: 'Caddyfile', line: 9 }, hosts: ['app.example.org', 'localhost'], tls: null }]);

@@ -1,9 +1,9 @@
 /**
  * The global options block (the first block, without addresses): admin endpoint, logging,
- * ports, automatic HTTPS, server limits, directive order, the database and the identity
- * provider (its block is read by identity-options.ts). Unknown options are errors; options
- * that belong to the TLS module (ACME account, CA, ...) are checked lightly and accepted, so a
- * Caddyfile that has them loads today and uses them once that module lands.
+ * ports, automatic HTTPS, certificates, server limits, directive order, the database and the
+ * identity provider (its block is read by identity-options.ts). Unknown options are errors, and
+ * so are Caddy options Portcullis does not apply: a setting is either used or refused, never
+ * accepted and ignored.
  */
 import type { Directive, ServerBlock, Token } from './ast.ts';
 import type { Config, ServerOptions } from './types.ts';
@@ -26,7 +26,9 @@ import {
 import { parseClientIpHeaders, parseTrustedProxies } from './client-ip-options.ts';
 import { DEFAULT_DIRECTIVE_ORDER, moveDirective, type OrderPosition } from './directive-order.ts';
 import { parseAcmeEabOption } from './acme-eab.ts';
+import { parseAcmeDnsOption } from './acme-dns.ts';
 import { checkBindAddress } from './directives/bind.ts';
+import { keyTypeArg } from './directives/tls.ts';
 import { parseDatabase, parseIdentityBlock } from './identity-options.ts';
 import { parseGuardBlock } from './guard-options.ts';
 
@@ -87,20 +89,47 @@ export function logLevel(disp: Dispenser, token: Token, label: string): string |
 /** A DNS host name: labels of letters, digits and inner hyphens (RFC 1123), dot-separated. */
 const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
-/** Options of the TLS module, accepted now and used when automatic HTTPS arrives. */
-const LATER_TLS_OPTIONS = new Set([
-  'acme_dns',
-  'cert_issuer',
-  'cert_lifetime',
-  'fallback_sni',
-  'key_type',
-  'ocsp_interval',
-  'ocsp_stapling',
-  'preferred_chains',
-  'renew_interval',
-  'skip_install_trust',
-  'storage_clean_interval',
-]);
+const HOUR = 60 * 60 * 1000;
+const DAY = 24 * HOUR;
+/**
+ * `cert_lifetime` bounds: under an hour, renewal (at two thirds of the life) would leave too
+ * little time for a retry; 398 days is the longest a public CA may issue (CA/Browser Forum
+ * Baseline Requirements 6.3.2). The internal CA signs for at most 7 days (tls/internal-ca.ts).
+ */
+export const CERT_LIFETIME_RANGE = { min: HOUR, max: 398 * DAY } as const;
+/** `renew_interval` bounds: checks are cheap map scans, but a day between them is the most that makes sense. */
+export const RENEW_INTERVAL_RANGE = { min: 1000, max: DAY } as const;
+
+/** A duration option within `range`, in ms; null after reporting. */
+function boundedDuration(disp: Dispenser, d: Directive, range: { min: number; max: number }, bounds: string): number | null {
+  const t = singleArg(disp, d, `${d.name} <duration>`);
+  const ms = t && durationArg(disp, t, d.name);
+  if (t === null || ms === null) return null;
+  if (ms >= range.min && ms <= range.max) return ms;
+  disp.error(t, `must be between ${bounds}`);
+  return null;
+}
+
+/** A name a certificate is chosen by (`default_sni`, `fallback_sni`), lower-cased, brackets off an IPv6 address; null after reporting. */
+function sniName(disp: Dispenser, d: Directive): string | null {
+  const t = singleArg(disp, d, `${d.name} <name>`);
+  if (t === null) return null;
+  const name = t.text.toLowerCase().replace(/^\[|\]$/g, '');
+  // A typo here would silently match no certificate: say so at load instead.
+  if (parseIp(name) !== null || HOST_NAME.test(name)) return name;
+  disp.error(t, `${JSON.stringify(t.text)} is not a host name or IP address`);
+  return null;
+}
+
+/**
+ * Caddy's TLS options that Portcullis refuses, with what to do instead. `ocsp_stapling off`
+ * and `storage_clean_interval off` are accepted (they say what Portcullis does anyway).
+ */
+const REFUSED_TLS_OPTIONS: Record<string, string> = {
+  cert_issuer: 'not supported: use local_certs for the internal CA, or acme_ca, acme_ca_root, acme_eab and email for an ACME CA (tls { ca ... } per site)',
+  preferred_chains: 'not supported yet: the chain the ACME CA offers by default is served',
+  ocsp_interval: 'not supported: Portcullis does not staple OCSP responses, so there is nothing to refresh; remove it',
+};
 
 const UNSUPPORTED_OPTIONS: Record<string, string> = {
   persist_config: 'not needed: Portcullis never writes its config back',
@@ -169,16 +198,48 @@ export function parseGlobalOptions(block: ServerBlock | null, errors: ErrorList)
       const eab = firstUse(d, disp) ? parseAcmeEabOption(d, disp) : null;
       if (eab !== null) options.tls.acmeEab = eab;
     },
+    acme_dns: (d, disp) => {
+      const dns = firstUse(d, disp) ? parseAcmeDnsOption(d, disp) : null;
+      if (dns !== null) options.tls.acmeDns = dns;
+    },
     local_certs: (d, disp) => {
       options.tls.localCerts = flag(disp, d) || options.tls.localCerts;
     },
     default_sni: (d, disp) => {
-      const t = singleArg(disp, d, 'default_sni <name>');
-      if (t === null) return;
-      const name = t.text.toLowerCase();
-      // A typo here would silently match no certificate: say so at load instead.
-      if (parseIp(name.replace(/^\[|\]$/g, '')) === null && !HOST_NAME.test(name)) disp.error(t, `${JSON.stringify(t.text)} is not a host name or IP address`);
-      else options.tls.defaultSni = name.replace(/^\[|\]$/g, '');
+      const name = sniName(disp, d);
+      if (name !== null) options.tls.defaultSni = name;
+    },
+    fallback_sni: (d, disp) => {
+      const name = firstUse(d, disp) ? sniName(disp, d) : null;
+      if (name !== null) options.tls.fallbackSni = { name, source: where(d) };
+    },
+    key_type: (d, disp) => {
+      const keyType = firstUse(d, disp) ? keyTypeArg(disp, d) : null;
+      if (keyType !== null) options.tls.keyType = keyType;
+    },
+    cert_lifetime: (d, disp) => {
+      const ms = firstUse(d, disp) ? boundedDuration(disp, d, CERT_LIFETIME_RANGE, '1h and 398d') : null;
+      if (ms !== null) options.tls.certLifetimeMs = ms;
+    },
+    renew_interval: (d, disp) => {
+      const ms = firstUse(d, disp) ? boundedDuration(disp, d, RENEW_INTERVAL_RANGE, '1s and 1d') : null;
+      if (ms !== null) options.tls.renewIntervalMs = ms;
+    },
+    // True by construction: only `portcullis trust`, run by hand, installs the internal root anywhere.
+    skip_install_trust: (d, disp) => {
+      flag(disp, d);
+    },
+    ocsp_stapling: (d, disp) => {
+      const t = singleArg(disp, d, 'ocsp_stapling off');
+      // Portcullis staples no OCSP responses, so `off` is what it does already.
+      if (t !== null && t.text !== 'off') disp.error(t, `only off is accepted: Portcullis does not staple OCSP responses (got ${JSON.stringify(t.text)})`);
+    },
+    storage_clean_interval: (d, disp) => {
+      const t = singleArg(disp, d, 'storage_clean_interval off');
+      // Nothing cleans the storage, so `off` is what happens already; an interval would be a promise not kept.
+      if (t !== null && t.text !== 'off') {
+        disp.error(t, 'only off is accepted: Portcullis does not clean its storage (expired certificates stay on disk and are never served; delete them by hand)');
+      }
     },
     storage: (d, disp) => parseStorage(d, disp, options),
     on_demand_tls: (d, disp) => parseOnDemandTls(d, disp, options),
@@ -219,9 +280,9 @@ export function parseGlobalOptions(block: ServerBlock | null, errors: ErrorList)
     const disp = createDispenser(errors, d.name);
     const handler = Object.hasOwn(table, d.name) ? table[d.name] : undefined;
     if (handler) handler(d, disp);
-    else if (LATER_TLS_OPTIONS.has(d.name)) checkLaterTlsOption(d, disp);
+    else if (Object.hasOwn(REFUSED_TLS_OPTIONS, d.name)) disp.error(d, REFUSED_TLS_OPTIONS[d.name]!);
     else if (Object.hasOwn(UNSUPPORTED_OPTIONS, d.name)) disp.error(d, UNSUPPORTED_OPTIONS[d.name]!);
-    else disp.error(d, `unknown global option${didYouMean(d.name, [...Object.keys(table), ...LATER_TLS_OPTIONS])}`);
+    else disp.error(d, `unknown global option${didYouMean(d.name, Object.keys(table))}`);
   }
   if (debug && !logLevelSet) options.logLevel = 'debug';
   return options;
@@ -387,10 +448,6 @@ function parseOrder(d: Directive, disp: Dispenser, options: GlobalOptions): void
   const moved = moveDirective(options.order, nameTok.text, position, otherTok?.text ?? null);
   if (typeof moved === 'string') disp.error(otherTok ?? d, moved);
   else options.order = moved;
-}
-
-function checkLaterTlsOption(_d: Directive, _disp: Dispenser): void {
-  // Accepted for Caddyfile compatibility; the TLS module does not use them yet.
 }
 
 /** An `ask` endpoint: an absolute http(s) URL without credentials or fragment. */

@@ -58,6 +58,17 @@ export interface GuardConfig {
   scenarios?: 'on' | 'off' | 'simulate';
   /** `crowdsec { ... }`: a CrowdSec Local API to pull decisions from and/or push ours to; absent: none. */
   crowdsec?: CrowdSecConfig;
+  /** `challenge { difficulty <bits>; clearance <duration> }`: the proof-of-work challenge; absent: 16 bits, 1 hour. */
+  challenge?: ChallengeConfig;
+  source: SourceLocation;
+}
+
+/** `challenge { ... }` in the guard block. */
+export interface ChallengeConfig {
+  /** `difficulty`: leading zero bits asked of SHA-256(challenge + nonce), 8 to 24; default 16. */
+  difficulty: number;
+  /** `clearance`: how long a passed challenge lasts, ms, 1 minute to 30 days; default one hour. */
+  clearanceMs: number;
   source: SourceLocation;
 }
 
@@ -189,6 +200,9 @@ export interface IdentityClientConfig {
   source: SourceLocation;
 }
 
+/** Certificate key types by Caddy's names: Ed25519, ECDSA P-256 / P-384, RSA 2048 / 4096 bits. */
+export type KeyType = 'ed25519' | 'p256' | 'p384' | 'rsa2048' | 'rsa4096';
+
 export interface GlobalTlsOptions {
   /** Directory for certificates, keys and the internal CA (`storage file_system <path>`); null: the default data dir. */
   storage: string | null;
@@ -200,10 +214,26 @@ export interface GlobalTlsOptions {
   acmeCaRoot?: string;
   /** `acme_eab { key_id ...; mac_key ... }`: external account binding for new ACME accounts. */
   acmeEab?: AcmeEabConfig;
+  /** `acme_dns rfc2136 { ... }`: the DNS challenge (DNS-01) for every site whose certificate comes from an ACME CA. */
+  acmeDns?: AcmeDnsProviderConfig;
   /** `local_certs`: every HTTPS site gets its certificate from the internal CA. */
   localCerts: boolean;
   /** The certificate for clients that send no SNI or an unknown name (`default_sni`). */
   defaultSni?: string;
+  /**
+   * `fallback_sni <name>`: the certificate for SNI names no site has (before `default_sni`);
+   * `source` is the option's line, for the error when no site covers the name.
+   */
+  fallbackSni?: { name: string; source: SourceLocation };
+  /** `key_type`: the key of certificates Portcullis obtains (internal CA and ACME); absent: p256. */
+  keyType?: KeyType;
+  /**
+   * `cert_lifetime`: the lifetime of internal-CA certificates and the one asked of ACME CAs (RFC
+   * 8555 section 7.4 `notAfter`); absent: 12 hours internal, the ACME CA's choice.
+   */
+  certLifetimeMs?: number;
+  /** `renew_interval`: how often managed certificates are checked for renewal; absent: 10 minutes. */
+  renewIntervalMs?: number;
   /**
    * `on_demand_tls { ask <url> }`: the endpoint asked (`GET <ask>?domain=<name>`, 2xx permits)
    * before a site with `tls { on_demand }` gets or loads a certificate for a name at handshake
@@ -220,6 +250,41 @@ export interface GlobalTlsOptions {
 export interface AcmeEabConfig {
   keyId: string;
   macKey: string;
+  source: SourceLocation;
+}
+
+/**
+ * A DNS provider for the ACME DNS challenge (`acme_dns rfc2136 { ... }`, `tls { dns rfc2136
+ * { ... } }`): RFC 2136 dynamic updates to `server` signed with the TSIG key `keyName`. The key
+ * is a secret: printed configs show it redacted (redact.ts). `source` is the line that set it.
+ */
+export interface AcmeDnsProviderConfig {
+  provider: 'rfc2136';
+  /** The key's name, lower-cased, without a trailing dot. */
+  keyName: string;
+  keyAlg: 'hmac-sha256' | 'hmac-sha512' | 'hmac-sha1' | 'hmac-md5';
+  /** The base64 TSIG secret. */
+  key: string;
+  /** host:port (`[v6]:port`) of the server that takes the updates. */
+  server: string;
+  source: SourceLocation;
+}
+
+/** A site's DNS challenge settings (`tls { dns ...; propagation_timeout ...; ... }`); unset fields take the defaults. */
+export interface TlsDnsChallengeConfig {
+  /** `dns rfc2136 { ... }`; absent: the global `acme_dns`. */
+  provider?: AcmeDnsProviderConfig;
+  /** `propagation_delay`: wait before the first propagation check (default 0). */
+  propagationDelayMs?: number;
+  /** `propagation_timeout`: how long the record may take to be visible (default 2m); -1: not checked. */
+  propagationTimeoutMs?: number;
+  /** `resolvers`: `ip:port` servers asked whether the record is visible (default: the provider's server). */
+  resolvers?: string[];
+  /** `dns_ttl`: the TTL of the challenge record in seconds (default 120). */
+  ttlSeconds?: number;
+  /** `dns_challenge_override_domain`: the record goes to `_acme-challenge.<this>` (a CNAME points there). */
+  overrideDomain?: string;
+  /** The first DNS challenge line of the tls block. */
   source: SourceLocation;
 }
 
@@ -311,6 +376,14 @@ export interface TlsConfig {
   alpn?: string[];
   /** `eab <key_id> <mac_key>`: this site's ACME external account binding, instead of the global `acme_eab`. */
   eab?: AcmeEabConfig;
+  /** The DNS challenge (DNS-01) for this site's names, and how its record is checked. */
+  dns?: TlsDnsChallengeConfig;
+  /** `ca <directory_url>`: this site's ACME directory, instead of the global `acme_ca`. */
+  ca?: string;
+  /** `ca_root <pem_file>`: a root trusted for this site's ACME directory's HTTPS, besides the global `acme_ca_root`. */
+  caRoot?: string;
+  /** `key_type`: this site's certificate key, instead of the global `key_type`. */
+  keyType?: KeyType;
   source: SourceLocation;
 }
 

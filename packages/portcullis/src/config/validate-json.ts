@@ -13,13 +13,14 @@ import { ErrorCodes, ErrorList, PortcullisError, type SourceLocation } from '../
 import { compileIpRanges } from '../kernel/ip-ranges.ts';
 import { didYouMean } from './dispenser.ts';
 import { checkRegexp } from './matcher-syntax.ts';
-import { adminListenProblem, defaultServerOptions, LOG_LEVELS } from './global-options.ts';
+import { adminListenProblem, CERT_LIFETIME_RANGE, defaultServerOptions, LOG_LEVELS, RENEW_INTERVAL_RANGE } from './global-options.ts';
 import { clientIpHeaderProblem } from './client-ip-options.ts';
 import { copyHeaderProblem } from './directives/forward-auth.ts';
 import { checkZoneKey, checkZoneName, RATE_LIMIT_MAX_BURST, RATE_LIMIT_MAX_EVENTS, rateLimitZoneConflicts, zoneConflictMessage, zoneLimitProblem } from './directives/rate-limit.ts';
 import { defaultTransport } from './directives/reverse-proxy.ts';
-import { CIPHER_SUITES, TLS_PROTOCOLS } from './directives/tls.ts';
+import { CIPHER_SUITES, KEY_TYPES, TLS_PROTOCOLS } from './directives/tls.ts';
 import { eabKeyIdProblem, eabMacKeyProblem } from './acme-eab.ts';
+import { DNS_PROVIDERS, dnsKeyNameProblem, dnsKeyProblem, dnsServerProblem, MAX_PROPAGATION_MS, MAX_TTL_SECONDS, overrideDomainProblem, resolverAddress, TSIG_KEY_ALGORITHMS } from './acme-dns.ts';
 import { deriveIssuer } from './directives/identity-provider.ts';
 import {
   authenticateHeaderProblems,
@@ -79,7 +80,19 @@ import {
 } from './identity-checks.ts';
 import { defaultIdentity, defaultTheme } from './identity-options.ts';
 import { checkRequestRulesJson, defaultRequestRules } from './guard-rules.ts';
-import { checkCrowdSecSecret, checkLapiUrl, checkMachineId, CROWDSEC_DEFAULT_POLL_MS, CROWDSEC_MIN_POLL_MS, crowdSecProblems } from './guard-options.ts';
+import {
+  CHALLENGE_DEFAULT_CLEARANCE_MS,
+  CHALLENGE_DEFAULT_DIFFICULTY,
+  CHALLENGE_MAX_DIFFICULTY,
+  CHALLENGE_MIN_DIFFICULTY,
+  checkClearanceMs,
+  checkCrowdSecSecret,
+  checkLapiUrl,
+  checkMachineId,
+  CROWDSEC_DEFAULT_POLL_MS,
+  CROWDSEC_MIN_POLL_MS,
+  crowdSecProblems,
+} from './guard-options.ts';
 import { REDACTED_SECRET } from './redact.ts';
 
 interface Ctx {
@@ -627,6 +640,34 @@ const acmeEab = obj({
   source: sourceField,
 });
 
+/** A DNS challenge provider (acme-dns.ts); the TSIG key is a secret, refused when read back redacted. */
+const acmeDnsProvider = obj({
+  provider: oneOf(DNS_PROVIDERS),
+  keyName: eabString(dnsKeyNameProblem),
+  keyAlg: oneOf(TSIG_KEY_ALGORITHMS),
+  key: (v, path, ctx) => (v === REDACTED_SECRET ? fail(ctx, path, 'this secret was redacted when the config was printed; put the real TSIG key here') : eabString(dnsKeyProblem)(v, path, ctx)),
+  server: eabString(dnsServerProblem),
+  source: sourceField,
+});
+
+const propagationMs = num(0, MAX_PROPAGATION_MS, false);
+
+/** A site's DNS challenge settings, in the Caddyfile's ranges (acme-dns.ts). */
+const tlsDnsChallenge = obj({
+  provider: opt(acmeDnsProvider),
+  propagationDelayMs: opt(propagationMs),
+  propagationTimeoutMs: opt((v, path, ctx) => (v === -1 ? -1 : propagationMs(v, path, ctx))),
+  resolvers: opt(
+    list((v, path, ctx) => {
+      const s = str(true)(v, path, ctx);
+      return s === undefined || resolverAddress(s) === s ? s : fail(ctx, path, `expected ip:port or [ipv6]:port, got ${JSON.stringify(s)}`);
+    }, true),
+  ),
+  ttlSeconds: opt(num(0, MAX_TTL_SECONDS)),
+  overrideDomain: opt(eabString(overrideDomainProblem)),
+  source: sourceField,
+});
+
 const tlsConfig = obj({
   mode: oneOf(['internal', 'files', 'acme', 'default']),
   certFile: opt(str(true)),
@@ -658,7 +699,19 @@ const tlsConfig = obj({
   ciphers: opt(list(oneOf(Object.keys(CIPHER_SUITES)), true)),
   alpn: opt(list(str(true), true)),
   eab: opt(acmeEab),
+  dns: opt(tlsDnsChallenge),
+  ca: opt((v, path, ctx) => {
+    const text = str(true)(v, path, ctx);
+    return text === undefined || /^https:\/\/\S+$/.test(text) ? text : fail(ctx, path, 'expected an https:// ACME directory URL');
+  }),
+  caRoot: opt(str(true)),
+  keyType: opt(oneOf(KEY_TYPES)),
   source: sourceField,
+}, (out, path, ctx) => {
+  // As in the Caddyfile: a setting its certificate source cannot use is an error, not ignored.
+  const acmeOnly = ['ca', 'caRoot', 'eab'].filter((key) => out[key] !== undefined);
+  if (acmeOnly.length > 0 && (out.mode === 'internal' || out.mode === 'files')) fail(ctx, path, `${acmeOnly.join(', ')} cannot be used with mode ${JSON.stringify(out.mode)}: they are ACME settings`);
+  if (out.keyType !== undefined && out.mode === 'files') fail(ctx, path, 'keyType cannot be used with mode "files": the key is the one in the key file');
 });
 
 const site = obj(
@@ -756,6 +809,19 @@ const guardConfig = obj({
         for (const problem of crowdSecProblems(c)) fail(ctx, path, problem);
       },
     ),
+  ),
+  // `challenge { difficulty; clearance }`, in the Caddyfile's ranges (guard-options.ts).
+  challenge: opt(
+    obj({
+      difficulty: withDefault(num(CHALLENGE_MIN_DIFFICULTY, CHALLENGE_MAX_DIFFICULTY), () => CHALLENGE_DEFAULT_DIFFICULTY),
+      clearanceMs: withDefault((v, path, ctx) => {
+        const n = ms(v, path, ctx);
+        if (n === undefined) return undefined;
+        const r = checkClearanceMs(n);
+        return r.ok ? r.value : fail(ctx, path, `${n} is ${r.error}`);
+      }, () => CHALLENGE_DEFAULT_CLEARANCE_MS),
+      source: sourceField,
+    }),
   ),
   source: sourceField,
 });
@@ -970,8 +1036,13 @@ const config = obj({
       acmeCa: opt(str(true)),
       acmeCaRoot: opt(str(true)),
       acmeEab: opt(acmeEab),
+      acmeDns: opt(acmeDnsProvider),
       localCerts: withDefault(bool, () => false),
       defaultSni: opt(str(true)),
+      fallbackSni: opt(obj({ name: str(true), source: sourceField })),
+      keyType: opt(oneOf(KEY_TYPES)),
+      certLifetimeMs: opt(num(CERT_LIFETIME_RANGE.min, CERT_LIFETIME_RANGE.max)),
+      renewIntervalMs: opt(num(RENEW_INTERVAL_RANGE.min, RENEW_INTERVAL_RANGE.max)),
       onDemand: opt(
         obj({
           ask: (v, path, ctx) => {

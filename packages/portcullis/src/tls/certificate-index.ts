@@ -1,7 +1,9 @@
 /**
  * SNI selection over the certificates being served: exact name, then a wildcard one label
- * deep, then the `default_sni` certificate, else none (the handshake fails rather than show a
- * certificate for another name). Built once per prepare or renewal; lookups are map reads.
+ * deep, then the `fallback_sni` certificate, then the `default_sni` one, else none (the
+ * handshake fails rather than show a certificate for another name). A client that sends no
+ * name gets the certificate for the address it reached, else `default_sni`'s, else
+ * `fallback_sni`'s. Built once per prepare or renewal; lookups are map reads.
  */
 import { constants } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
@@ -32,7 +34,12 @@ export interface IndexEntry {
 export interface CertificateIndex {
   byName: ReadonlyMap<string, IndexEntry>;
   byIp: ReadonlyMap<string, IndexEntry>;
+  /** The `default_sni` certificate: for clients without SNI, and for unknown names unless `fallback_sni` is set. */
   fallback: IndexEntry | null;
+  /** The certificate for SNI names no certificate is held for: `fallback_sni`'s, else `default_sni`'s. */
+  unmatched: IndexEntry | null;
+  /** The certificate for clients that send no SNI and reached an address without one: `default_sni`'s, else `fallback_sni`'s. */
+  noSni: IndexEntry | null;
 }
 
 /** The context for a certificate; ALPN and protocol limits are the listener's business. */
@@ -80,24 +87,30 @@ function lookupName(byName: ReadonlyMap<string, IndexEntry>, name: string): Inde
 }
 
 /**
- * Indexes canonical host -> certificate pairs; `defaultSni` picks the fallback when it has one;
- * `clientAuth` (canonical host -> the site's client authentication) adds the trusted CAs and
- * the policy to those hosts' entries.
+ * Indexes canonical host -> certificate pairs; `defaultSni` and `fallbackSni` pick the
+ * certificates for clients without SNI and for unknown names when they have one; `clientAuth`
+ * (canonical host -> the site's client authentication) adds the trusted CAs and the policy to
+ * those hosts' entries.
  */
 export function buildIndex(
   hosts: Iterable<[string, ServedCertificate]>,
   defaultSni: string | undefined,
   clientAuth: ReadonlyMap<string, SiteClientAuth> = new Map(),
   settings: ReadonlyMap<string, TlsSettings> = new Map(),
+  fallbackSni?: string,
 ): CertificateIndex {
   const byName = new Map<string, IndexEntry>();
   const byIp = new Map<string, IndexEntry>();
   const anyClientAuth = clientAuth.size > 0;
   for (const [host, served] of hosts) (isIpHost(host) ? byIp : byName).set(host, entryFor(served, clientAuth.get(host), settings.get(host), anyClientAuth));
-  let fallback: IndexEntry | null = null;
-  const sni = defaultSni === undefined ? null : canonicalHost(defaultSni);
-  if (sni !== null) fallback = (isIpHost(sni) ? byIp.get(sni) : lookupName(byName, sni)) ?? null;
-  return { byName, byIp, fallback };
+  const held = (name: string | undefined): IndexEntry | null => {
+    const sni = name === undefined ? null : canonicalHost(name);
+    if (sni === null) return null;
+    return (isIpHost(sni) ? byIp.get(sni) : lookupName(byName, sni)) ?? null;
+  };
+  const fallback = held(defaultSni);
+  const unknown = held(fallbackSni);
+  return { byName, byIp, fallback, unmatched: unknown ?? fallback, noSni: fallback ?? unknown };
 }
 
 /** The entry of a certificate held for an SNI name (any case, optional trailing dot), not the fallback; or null. */
@@ -113,9 +126,9 @@ export function entryHeldFor(index: CertificateIndex, servername: string): Index
   return (isIpHost(name) ? index.byIp.get(name) : lookupName(index.byName, name)) ?? null;
 }
 
-/** The entry for an SNI name (any case, optional trailing dot), else the fallback, or null. */
+/** The entry for an SNI name (any case, optional trailing dot), else the one for unknown names, or null. */
 export function entryByName(index: CertificateIndex, servername: string): IndexEntry | null {
-  return entryHeldFor(index, servername) ?? index.fallback;
+  return entryHeldFor(index, servername) ?? index.unmatched;
 }
 
 /** The context for an SNI name, or null. */
@@ -132,5 +145,5 @@ export function clientAuthByName(index: CertificateIndex, servername: string): C
 export function selectByAddress(index: CertificateIndex, localAddress: string): SecureContext | null {
   const ip = canonicalIp(localAddress);
   const entry = ip === null ? undefined : index.byIp.get(ip);
-  return (entry ?? index.fallback)?.addressContext ?? null;
+  return (entry ?? index.noSni)?.addressContext ?? null;
 }

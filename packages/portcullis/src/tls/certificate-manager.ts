@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { SecureContext } from 'node:tls';
-import type { GlobalTlsOptions } from '../config/types.ts';
+import type { GlobalTlsOptions, KeyType, TlsConfig } from '../config/types.ts';
 import type { Clock } from '../kernel/clock.ts';
 import { ConfigErrors, type PortcullisError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/logger.ts';
@@ -17,24 +17,30 @@ import { loadCertificateFiles } from './certificate-files.ts';
 import { buildIndex, clientAuthByName, contextWith, entryHeldFor, selectByAddress, serve, type CertificateIndex, type ServedCertificate } from './certificate-index.ts';
 import { loadClientAuth, type SiteClientAuth } from './client-auth.ts';
 import { withFileLock } from './file-lock.ts';
-import { createAcmeIssuer, type AcmeIssuer } from './acme/acme-issuer.ts';
+import { createAcmeIssuer, type AcmeIssuer, type OrderOptions } from './acme/acme-issuer.ts';
 import { createAcmeMaintainer, type AcmeMaintainer, type AcmeWant } from './acme/acme-maintainer.ts';
-import { caStorageKey, LETS_ENCRYPT_DIRECTORY } from './acme/ca-storage.ts';
+import { caStorageKey } from './acme/ca-storage.ts';
 import { createChallengeStore } from './acme/challenge-store.ts';
 import type { ChallengeType } from './acme/order.ts';
 import { storageName } from './host-names.ts';
-import { openInternalCa, rootCertificatePathIn, type InternalCa } from './internal-ca.ts';
+import { INTERNAL_MAX_LIFETIME, openInternalCa, rootCertificatePathIn, type InternalCa } from './internal-ca.ts';
 import { readTextIfExists, writeFileAtomic } from './private-files.ts';
 import { planSites, siteError, type OnDemandRule, type SitePlan, type TlsSite } from './site-plan.ts';
 import { createAskGate, type AskGate } from './ask.ts';
 import { createOnDemand, type OnDemand } from './on-demand.ts';
 import { isLocalHost } from './host-names.ts';
 import { tlsSettingsOf, type TlsSettings } from './tls-settings.ts';
+import { keyTypeOf } from './key-type.ts';
+import { checkPlans, directoryFor, keyTypeFor } from './plan-checks.ts';
 import { defaultStorageDir } from '../kernel/data-dir.ts';
 
 const HOUR = 60 * 60 * 1000;
-/** Caddy's default lifetime for internal leaves. */
+/** Caddy's default lifetime for internal leaves (`cert_lifetime` sets another). */
 const LEAF_LIFETIME = 12 * HOUR;
+/** How often renewal is checked by default (Caddy/certmagic: 10 min; `renew_interval` sets another). */
+const RENEW_CHECK_INTERVAL = 10 * 60 * 1000;
+/** X.509 times have whole seconds, and the internal CA backdates a minute (internal-ca.ts). */
+const LIFETIME_SLACK = 62 * 1000;
 /** Renewal starts when this fraction of the life remains; a stored certificate with more is reused. */
 const RENEW_WHEN_REMAINING = 1 / 3;
 /** Spread renewals of certificates issued together over up to 2% of their life. */
@@ -87,7 +93,7 @@ export interface CertificateManagerOptions {
   logger: Logger;
   /** Lifetimes and renewal decisions read this clock; timers use wall time. */
   clock: Clock;
-  /** How often renewal is checked (Caddy/certmagic: 10 min); tests shorten it. Default 10 min. */
+  /** How often renewal is checked; tests shorten it. Default: the global `renew_interval`, else 10 min. */
   renewCheckIntervalMs?: number;
   /**
    * The ACME challenge types this process's listeners answer, most preferred first: `http-01`
@@ -114,6 +120,8 @@ export interface OnDemandTuning {
 interface Managed {
   host: string;
   issuer: 'files' | 'internal';
+  /** The key type an internal certificate was issued for (null for files). */
+  keyType: KeyType | null;
   served: ServedCertificate;
   /** Clock time when background renewal is due (internal only). */
   renewAt: number;
@@ -144,7 +152,15 @@ export async function createCertificateManager(options: CertificateManagerOption
   const storage = resolve(options.storage ?? global.storage ?? defaultStorageDir());
   const locks = join(storage, 'locks');
   const log = logger.child({ module: 'tls' });
-  let state: State = { managed: new Map(), clientAuth: new Map(), settings: new Map(), index: buildIndex([], global.defaultSni), onDemand: null };
+  const fallbackSni = global.fallbackSni?.name;
+  let state: State = { managed: new Map(), clientAuth: new Map(), settings: new Map(), index: buildIndex([], global.defaultSni, undefined, undefined, fallbackSni), onDemand: null };
+  const leafLifetime = global.certLifetimeMs ?? LEAF_LIFETIME;
+  const renewIntervalMs = options.renewCheckIntervalMs ?? global.renewIntervalMs ?? RENEW_CHECK_INTERVAL;
+  /** What ACME orders ask for, per site. */
+  const orderOptions = (tls: TlsConfig | null): OrderOptions => ({
+    keyType: keyTypeFor(tls, global),
+    ...(global.certLifetimeMs === undefined ? {} : { lifetimeMs: global.certLifetimeMs }),
+  });
   let caPromise: Promise<InternalCa> | null = null;
   let closed = false;
   const challengeStore = createChallengeStore();
@@ -153,7 +169,8 @@ export async function createCertificateManager(options: CertificateManagerOption
   const shutdown = new AbortController();
   /** Created at the first prepare with an ACME site, when the CA settings are known good. */
   let acme: AcmeMaintainer | null = null;
-  let acmeIssuer: AcmeIssuer | null = null;
+  /** One issuer per ACME directory and set of trusted roots, created on first use and kept across reloads. */
+  const acmeIssuers = new Map<string, AcmeIssuer>();
   const onDemandTuning = options.onDemand ?? {};
   /** One gate per manager (the manager is rebuilt when global options change), so decisions outlive reloads. */
   const askGate: AskGate | null =
@@ -165,7 +182,7 @@ export async function createCertificateManager(options: CertificateManagerOption
   const indexOf = (managed: ReadonlyMap<string, Managed>, clientAuth: ReadonlyMap<string, SiteClientAuth>, settings: ReadonlyMap<string, TlsSettings>): CertificateIndex => {
     const entries: [string, ServedCertificate][] = [...managed].map(([host, m]) => [host, m.served]);
     if (acme !== null) for (const [host, served] of acme.served()) if (!managed.has(host)) entries.push([host, served]);
-    return buildIndex(entries, global.defaultSni, clientAuth, settings);
+    return buildIndex(entries, global.defaultSni, clientAuth, settings, fallbackSni);
   };
 
   // prepare and renewal never interleave: each sees the state the previous one left.
@@ -183,8 +200,8 @@ export async function createCertificateManager(options: CertificateManagerOption
     return caPromise;
   };
 
-  /** A stored or new internal certificate for `host`; `replacing` is the one renewal replaces. */
-  const obtainInternal = async (host: string, replacing: LoadedCertificate | null): Promise<LoadedCertificate> => {
+  /** A stored or new internal certificate for `host` with a `keyType` key; `replacing` is the one renewal replaces. */
+  const obtainInternal = async (host: string, replacing: LoadedCertificate | null, keyType: KeyType): Promise<LoadedCertificate> => {
     const ca = await internalCa();
     const name = storageName(host);
     const dir = join(storage, 'certificates', 'local', name);
@@ -195,6 +212,9 @@ export async function createCertificateManager(options: CertificateManagerOption
       cert.fingerprint !== replacing?.fingerprint &&
       remainingLifeFraction(cert, clock.now()) > RENEW_WHEN_REMAINING &&
       certificateCovers(cert.leaf, host) &&
+      // A changed key_type or a shorter cert_lifetime replaces what is stored rather than wait for renewal.
+      keyTypeOf(cert.leaf) === keyType &&
+      cert.notAfter - cert.notBefore <= leafLifetime + LIFETIME_SLACK &&
       ca.signedByRoot(cert.issuers[0]) &&
       cert.issuers[0] !== undefined &&
       cert.leaf.verify(cert.issuers[0].publicKey);
@@ -213,7 +233,7 @@ export async function createCertificateManager(options: CertificateManagerOption
     return withFileLock(locks, `issue_cert_local_${name}`, async () => {
       const again = await readStored();
       if (usable(again)) return again;
-      const pair = await ca.issue([host], LEAF_LIFETIME);
+      const pair = await ca.issue([host], leafLifetime, keyType);
       const cert = loadCertificate(pair.chainPem, pair.keyPem);
       await writeFileAtomic(keyPath, pair.keyPem, 0o600);
       await writeFileAtomic(certPath, cert.chainPem, 0o644);
@@ -228,9 +248,10 @@ export async function createCertificateManager(options: CertificateManagerOption
       ? previous.served
       : serve(cert);
 
-  const managedInternal = (host: string, cert: LoadedCertificate, previous: Managed | undefined): Managed => ({
+  const managedInternal = (host: string, cert: LoadedCertificate, previous: Managed | undefined, keyType: KeyType): Managed => ({
     host,
     issuer: 'internal',
+    keyType,
     served: served(cert, previous),
     renewAt: previous?.served.cert.fingerprint === cert.fingerprint ? previous.renewAt : renewalTime(cert),
     retryAt: 0,
@@ -243,86 +264,108 @@ export async function createCertificateManager(options: CertificateManagerOption
     const previous = plan.hosts.map((h) => state.managed.get(h)).find((m) => m?.served.cert.fingerprint === cert.fingerprint);
     const shared = served(cert, previous);
     for (const host of plan.hosts) {
-      if (!next.has(host)) next.set(host, { host, issuer: 'files', served: shared, renewAt: Infinity, retryAt: 0, failures: 0 });
+      if (!next.has(host)) next.set(host, { host, issuer: 'files', keyType: null, served: shared, renewAt: Infinity, retryAt: 0, failures: 0 });
     }
   };
 
   const planInternal = async (plan: SitePlan, next: Map<string, Managed>, errors: PortcullisError[]): Promise<void> => {
+    // Longer than the CA signs for: checkPlans has reported it, once.
+    if (leafLifetime > INTERNAL_MAX_LIFETIME) return;
+    const keyType = keyTypeFor(plan.site.tls, global);
     for (const host of plan.hosts) {
       if (next.has(host)) continue; // an earlier site already holds a certificate for it
       const previous = state.managed.get(host);
-      if (previous?.issuer === 'internal' && clock.now() < previous.renewAt) {
+      if (previous?.issuer === 'internal' && previous.keyType === keyType && clock.now() < previous.renewAt) {
         next.set(host, previous);
         continue;
       }
       try {
-        const cert = await obtainInternal(host, null);
-        next.set(host, managedInternal(host, cert, previous));
+        const cert = await obtainInternal(host, null, keyType);
+        next.set(host, managedInternal(host, cert, previous, keyType));
       } catch (error) {
         errors.push(siteError(plan.site, `cannot get a certificate for ${host} from the internal CA: ${(error as Error).message}`));
       }
     }
   };
 
-  /** Hosts of ACME plans that no files or internal plan holds, first site's email winning. */
-  const acmeWants = (plans: SitePlan[], next: ReadonlyMap<string, Managed>): AcmeWant[] => {
+  /**
+   * Hosts of ACME plans that no files or internal plan holds, each with its site's CA, email,
+   * binding, key type and lifetime (the first site's, checkAgreement makes sure they agree).
+   */
+  const acmeWants = async (plans: SitePlan[], next: ReadonlyMap<string, Managed>, errors: PortcullisError[]): Promise<AcmeWant[]> => {
     const wants = new Map<string, AcmeWant>();
     for (const plan of plans) {
       if (plan.issuer !== 'acme') continue;
+      const hosts = plan.hosts.filter((host) => !next.has(host) && !wants.has(host));
+      if (hosts.length === 0) continue;
+      const issuer = await acmeIssuerFor(plan.site, errors);
+      if (issuer === null) continue;
       // The binding is resolved per load (the issuer is kept across reloads): the site's, else the global one.
       const eab = plan.site.tls?.eab ?? global.acmeEab ?? null;
-      for (const host of plan.hosts) if (!next.has(host) && !wants.has(host)) wants.set(host, { host, email: plan.email, eab });
+      const order = orderOptions(plan.site.tls);
+      for (const host of hosts) wants.set(host, { host, email: plan.email, eab, issuer, ...order, dns: plan.dns ?? null });
     }
     return [...wants.values()];
   };
 
-  /** The ACME issuer, created on first use; bad CA settings become errors on `first`, the first site that needs it. */
-  const acmeIssuerFor = async (first: TlsSite, errors: PortcullisError[]): Promise<AcmeIssuer | null> => {
-    if (acmeIssuer !== null) return acmeIssuer;
-    const directoryUrl = global.acmeCa ?? LETS_ENCRYPT_DIRECTORY;
+  let warnedNoChallenge = false;
+
+  /**
+   * The issuer for a site's ACME CA: its `tls { ca }` else `acme_ca`, trusting `acme_ca_root`
+   * and its `tls { ca_root }` besides the bundled roots (both, as Caddy does). Created on first
+   * use and kept; bad CA settings become errors on `site`, at the line that set them.
+   */
+  const acmeIssuerFor = async (site: TlsSite, errors: PortcullisError[]): Promise<AcmeIssuer | null> => {
+    const tls = site.tls;
+    const directoryUrl = directoryFor(tls, global);
+    const rootFiles: [label: string, file: string | undefined][] = [['acme_ca_root', global.acmeCaRoot], ['ca_root', tls?.caRoot]];
+    const key = JSON.stringify([directoryUrl, ...rootFiles.map(([, file]) => (file === undefined ? null : resolve(file)))]);
+    const known = acmeIssuers.get(key);
+    if (known !== undefined) return known;
     try {
       caStorageKey(directoryUrl);
     } catch (error) {
-      errors.push(siteError(first, `acme_ca: ${(error as Error).message}`));
+      errors.push(siteError(site, `${tls?.ca === undefined ? 'acme_ca' : 'ca'}: ${(error as Error).message}`, tls?.ca === undefined ? site.source : tls.source));
       return null;
     }
-    let caRootPem: string | null = null;
-    if (global.acmeCaRoot !== undefined) {
+    const roots: string[] = [];
+    for (const [label, file] of rootFiles) {
+      if (file === undefined) continue;
       try {
-        caRootPem = await readFile(resolve(global.acmeCaRoot), 'utf8');
-        parseCertificateChain(caRootPem);
+        const pem = await readFile(resolve(file), 'utf8');
+        parseCertificateChain(pem);
+        roots.push(pem.endsWith('\n') ? pem : `${pem}\n`);
       } catch (error) {
-        errors.push(siteError(first, `acme_ca_root ${global.acmeCaRoot}: ${(error as Error).message}`));
+        const message = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+        errors.push(siteError(site, `${label} ${file}: ${message}`, label === 'ca_root' ? tls!.source : site.source));
         return null;
       }
     }
-    if (acmeChallenges.length === 0) {
+    if (acmeChallenges.length === 0 && !warnedNoChallenge) {
+      warnedNoChallenge = true;
       log.warn('no ACME challenge is answered by this process; ACME certificates are served from storage only');
     }
-    acmeIssuer = createAcmeIssuer({
+    const issuer = createAcmeIssuer({
       storage,
       clock,
       log,
       store: challengeStore,
       connection: {
         directoryUrl,
-        caRootPem,
+        caRootPem: roots.length === 0 ? null : roots.join(''),
         requestTimeoutMs: tuning.requestTimeoutMs ?? 30_000,
         pollMinMs: tuning.pollMinMs ?? 1000,
         pollMaxMs: tuning.pollMaxMs ?? 10_000,
         signal: shutdown.signal,
       },
     });
-    return acmeIssuer;
+    acmeIssuers.set(key, issuer);
+    return issuer;
   };
 
-  /** The ACME maintainer, created on first use; bad CA settings become errors on the first ACME site. */
-  const acmeMaintainer = async (plans: SitePlan[], errors: PortcullisError[]): Promise<AcmeMaintainer | null> => {
-    if (acme !== null) return acme;
-    const issuer = await acmeIssuerFor(plans.find((p) => p.issuer === 'acme')!.site, errors);
-    if (issuer === null) return null;
-    acme = createAcmeMaintainer({
-      issuer,
+  /** The ACME maintainer, created on first use (each want names its issuer). */
+  const acmeMaintainer = (): AcmeMaintainer => {
+    acme ??= createAcmeMaintainer({
       clock,
       log,
       challenges: acmeChallenges,
@@ -380,24 +423,29 @@ export async function createCertificateManager(options: CertificateManagerOption
     return out;
   };
 
-  /** A certificate for an on-demand name from the rule's issuer: the internal CA, or ACME for public names. */
-  const obtainOnDemand = async (name: string, rule: OnDemandRule, replacing: LoadedCertificate | null): Promise<LoadedCertificate> => {
+  /** A certificate for an on-demand name from the rule's issuer: the internal CA, or `acmeIssuer` (the rule's CA) for public names. */
+  const obtainOnDemand = async (name: string, rule: OnDemandRule, replacing: LoadedCertificate | null, acmeIssuer: AcmeIssuer | null): Promise<LoadedCertificate> => {
     const internal = rule.issuer === 'internal' || (rule.issuer === 'default' && isLocalHost(name));
-    if (internal) return obtainInternal(name, replacing);
+    if (internal) return obtainInternal(name, replacing, keyTypeFor(rule.site.tls, global));
     if (acmeIssuer === null || acmeChallenges.length === 0) throw new Error('no ACME challenge is answered by this process');
-    return acmeIssuer.obtain(name, rule.email, acmeChallenges, replacing, rule.site.tls?.eab ?? global.acmeEab ?? null);
+    // With a DNS provider, as in the maintainer, DNS-01 is the only challenge.
+    const order = { ...orderOptions(rule.site.tls), ...(rule.dns === undefined ? {} : { dns: rule.dns }) };
+    return acmeIssuer.obtain(name, rule.email, rule.dns === undefined ? acmeChallenges : ['dns-01'], replacing, rule.site.tls?.eab ?? global.acmeEab ?? null, order);
   };
 
-  /** The on-demand issuer for this prepare's rules (their ACME issuer is set up here, so CA errors are config errors). */
+  /** The on-demand issuer for this prepare's rules (their ACME issuers are set up here, so CA errors are config errors). */
   const onDemandFor = async (rules: OnDemandRule[], errors: PortcullisError[]): Promise<OnDemand | null> => {
     if (rules.length === 0 || askGate === null) return null;
-    const acmeRule = rules.find((r) => r.issuer !== 'internal');
-    if (acmeRule !== undefined) await acmeIssuerFor(acmeRule.site, errors);
+    const issuers = new Map<OnDemandRule, AcmeIssuer>();
+    for (const rule of rules) {
+      const issuer = rule.issuer === 'internal' ? null : await acmeIssuerFor(rule.site, errors);
+      if (issuer !== null) issuers.set(rule, issuer);
+    }
     const settings = new Map(rules.map((r) => [r, tlsSettingsOf(r.site.tls) ?? undefined]));
     return createOnDemand({
       rules,
       permits: askGate,
-      obtain: obtainOnDemand,
+      obtain: (name, rule, replacing) => obtainOnDemand(name, rule, replacing, issuers.get(rule) ?? null),
       contextFor: (cert, rule) => contextWith(serve(cert), settings.get(rule)),
       renewalTime,
       clock,
@@ -412,13 +460,14 @@ export async function createCertificateManager(options: CertificateManagerOption
       const errors: PortcullisError[] = [];
       const rules: OnDemandRule[] = [];
       const plans = planSites(sites, global, errors, rules);
+      checkPlans(plans, rules, { global, internalLifetimeMs: leafLifetime, renewIntervalMs }, errors);
       const clientAuth = await clientAuthByHost(plans, errors);
       const settings = settingsByHost(plans, errors);
       const next = new Map<string, Managed>();
       for (const plan of plans) if (plan.issuer === 'files') await planFiles(plan, next, errors);
       for (const plan of plans) if (plan.issuer === 'internal') await planInternal(plan, next, errors);
-      const wants = acmeWants(plans, next);
-      const maintainer = wants.length > 0 ? await acmeMaintainer(plans, errors) : acme;
+      const wants = await acmeWants(plans, next, errors);
+      const maintainer = wants.length > 0 ? acmeMaintainer() : acme;
       const onDemand = await onDemandFor(rules, errors);
       // A config that cannot be served leaves the previous certificates in place.
       if (errors.length > 0) {
@@ -436,9 +485,10 @@ export async function createCertificateManager(options: CertificateManagerOption
 
   const renewOne = async (m: Managed, now: number): Promise<Managed> => {
     try {
-      const cert = await obtainInternal(m.host, m.served.cert);
+      const keyType = m.keyType ?? keyTypeFor(null, global);
+      const cert = await obtainInternal(m.host, m.served.cert, keyType);
       log.info({ host: m.host }, 'renewed a certificate from the internal CA');
-      return managedInternal(m.host, cert, m);
+      return managedInternal(m.host, cert, m, keyType);
     } catch (error) {
       const delay = Math.min(RETRY_MAX, RETRY_FIRST * 2 ** m.failures);
       log.warn({ host: m.host, err: error, retryInMs: delay }, 'certificate renewal failed; will retry');
@@ -474,7 +524,7 @@ export async function createCertificateManager(options: CertificateManagerOption
     renewDue()
       .catch((error: unknown) => log.warn({ err: error }, 'certificate maintenance failed'))
       .finally(() => (ticking = false));
-  }, options.renewCheckIntervalMs ?? 10 * 60 * 1000);
+  }, renewIntervalMs);
   timer.unref();
 
   return {
@@ -482,9 +532,9 @@ export async function createCertificateManager(options: CertificateManagerOption
     contextFor: (servername: string): SecureContext | null | Promise<SecureContext | null> => {
       const entry = entryHeldFor(state.index, servername);
       if (entry !== null) return entry.context;
-      // A name an on_demand site covers gets its own certificate (or a refusal), never default_sni's.
+      // A name an on_demand site covers gets its own certificate (or a refusal), never fallback_sni's or default_sni's.
       const onDemand = state.onDemand?.lookup(servername) ?? null;
-      return onDemand ?? state.index.fallback?.context ?? null;
+      return onDemand ?? state.index.unmatched?.context ?? null;
     },
     clientAuthFor: (servername: string): ClientAuthPolicy | null => clientAuthByName(state.index, servername),
     tlsSettingsFor: (servername: string) => {

@@ -7,8 +7,10 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { join } from 'node:path';
 import type { Clock } from '../kernel/clock.ts';
+import type { KeyType } from '../config/types.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { withFileLock } from './file-lock.ts';
+import { DEFAULT_KEY_TYPE, generateCertificateKeyPair } from './key-type.ts';
 import { readTextIfExists, writeFileAtomic } from './private-files.ts';
 import {
   createIntermediateCertificate,
@@ -23,6 +25,8 @@ import {
 const DAY = 24 * 60 * 60 * 1000;
 const ROOT_LIFETIME = 3650 * DAY;
 const INTERMEDIATE_LIFETIME = 7 * DAY;
+/** The longest leaf this CA signs: a leaf never outlives the intermediate that signed it. */
+export const INTERNAL_MAX_LIFETIME = INTERMEDIATE_LIFETIME;
 /** Backdating tolerates clients whose clocks run a little slow (smallstep backdates too). */
 const BACKDATE = 60 * 1000;
 
@@ -36,8 +40,12 @@ export interface InternalCa {
   readonly rootCertificatePath: string;
   /** Root certificate as PEM. */
   readonly rootPem: string;
-  /** Signs a new leaf for `hosts`, valid `lifetimeMs` from now (clamped to the intermediate's life). */
-  issue(hosts: string[], lifetimeMs: number): Promise<IssuedPair>;
+  /**
+   * Signs a new leaf for `hosts` with a new key of `keyType` (default p256), valid `lifetimeMs`
+   * from now (at most INTERNAL_MAX_LIFETIME); the intermediate is renewed first when it would
+   * expire sooner, so the leaf gets the whole lifetime.
+   */
+  issue(hosts: string[], lifetimeMs: number, keyType?: KeyType): Promise<IssuedPair>;
   /** Whether a certificate chain (leaf first) was signed by this CA's root through an intermediate. */
   signedByRoot(intermediate: X509Certificate | undefined): boolean;
   /** Renews the intermediate when two thirds of its life are gone. */
@@ -125,15 +133,16 @@ export async function openInternalCa(options: InternalCaOptions): Promise<Intern
   const root = await ensureRoot();
   const rootSigner: Signer = { certPem: root.certPem, key: signingKeyFromPem(root.keyPem) };
 
-  const usableIntermediate = (pair: KeyedCertificate | null): pair is KeyedCertificate =>
-    pair !== null && pair.cert.verify(root.cert.publicKey) && !dueForRenewal(pair.cert, clock.now());
+  /** Good to sign with: from our root, not due, and (for a leaf about to be signed) valid until `coverUntil`. */
+  const usableIntermediate = (pair: KeyedCertificate | null, coverUntil: number): pair is KeyedCertificate =>
+    pair !== null && pair.cert.verify(root.cert.publicKey) && !dueForRenewal(pair.cert, clock.now()) && pair.cert.validToDate.getTime() >= coverUntil;
 
-  const ensureIntermediate = async (): Promise<KeyedCertificate> => {
+  const ensureIntermediate = async (coverUntil = 0): Promise<KeyedCertificate> => {
     const existing = await readPair(p.intermediateCrt, p.intermediateKey);
-    if (usableIntermediate(existing)) return existing;
+    if (usableIntermediate(existing, coverUntil)) return existing;
     return withFileLock(p.locks, 'local_ca_intermediate', async () => {
       const again = await readPair(p.intermediateCrt, p.intermediateKey);
-      if (usableIntermediate(again)) return again;
+      if (usableIntermediate(again, coverUntil)) return again;
       const now = clock.now();
       const keys = await generateKeyPair();
       const certPem = await createIntermediateCertificate(
@@ -153,9 +162,10 @@ export async function openInternalCa(options: InternalCaOptions): Promise<Intern
   let intermediate = await ensureIntermediate();
   let intermediateSigner: Signer = { certPem: intermediate.certPem, key: signingKeyFromPem(intermediate.keyPem) };
 
-  const maintain = async (): Promise<void> => {
-    if (!dueForRenewal(intermediate.cert, clock.now())) return;
-    intermediate = await ensureIntermediate();
+  /** Renews the intermediate when it is due, or when it expires before `coverUntil`. */
+  const maintain = async (coverUntil = 0): Promise<void> => {
+    if (!dueForRenewal(intermediate.cert, clock.now()) && intermediate.cert.validToDate.getTime() >= coverUntil) return;
+    intermediate = await ensureIntermediate(coverUntil);
     intermediateSigner = { certPem: intermediate.certPem, key: signingKeyFromPem(intermediate.keyPem) };
   };
 
@@ -163,13 +173,15 @@ export async function openInternalCa(options: InternalCaOptions): Promise<Intern
     rootCertificatePath: p.rootCrt,
     rootPem: root.certPem,
     signedByRoot: (cert) => cert !== undefined && cert.checkIssued(root.cert) && cert.verify(root.cert.publicKey),
-    maintain,
-    async issue(hosts, lifetimeMs) {
-      await maintain();
+    maintain: () => maintain(),
+    async issue(hosts, lifetimeMs, keyType = DEFAULT_KEY_TYPE) {
+      if (lifetimeMs > INTERNAL_MAX_LIFETIME) throw new Error(`the internal CA signs certificates for at most ${INTERNAL_MAX_LIFETIME / DAY} days`);
+      await maintain(clock.now() + lifetimeMs);
       const now = clock.now();
-      // A leaf never outlives its issuer (Caddy clamps the same way).
+      // A leaf never outlives its issuer (Caddy clamps the same way); the intermediate was just
+      // made to cover the lifetime, so this trims at most the moments since.
       const notAfter = Math.min(now + lifetimeMs, intermediate.cert.validToDate.getTime());
-      const keys = await generateKeyPair();
+      const keys = await generateCertificateKeyPair(keyType);
       const leafPem = await createLeafCertificate(keys.publicKey, hosts, intermediateSigner, {
         notBefore: new Date(now - BACKDATE),
         notAfter: new Date(notAfter),

@@ -1,6 +1,7 @@
 /**
- * Key generation and certificate signing for the internal CA. Keys come from WebCrypto (ECDSA
- * P-256, Caddy's default), certificates from @peculiar/x509: no ASN.1 is written here. The
+ * Key generation and certificate signing for the internal CA. The CA's own keys come from
+ * WebCrypto (ECDSA P-256, Caddy's default; leaf keys of the configured `key_type` come from
+ * key-type.ts), certificates from @peculiar/x509: no ASN.1 is written here. The
  * library is imported on first use, so a process that never signs never loads it; it uses
  * Node's global WebCrypto (globalThis.crypto).
  */

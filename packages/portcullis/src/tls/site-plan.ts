@@ -1,10 +1,14 @@
 /**
  * Which issuer each site's hosts get, by Caddy's automatic HTTPS rules: `tls <cert> <key>`
  * files; else the internal CA for `tls internal`, global `local_certs`, and hosts no public CA
- * signs (localhost, IPs, .local, .internal, .home.arpa); else an ACME CA.
+ * signs (localhost, IPs, .local, .internal, .home.arpa); else an ACME CA, over the DNS
+ * challenge when the site or the global `acme_dns` names a DNS provider (and only then for a
+ * wildcard: HTTP-01 and TLS-ALPN-01 cannot prove control of a whole domain).
  */
 import { ErrorCodes, PortcullisError, type SourceLocation } from '../kernel/errors.ts';
 import type { GlobalTlsOptions, TlsConfig } from '../config/types.ts';
+import { DEFAULT_DNS_TTL_SECONDS, DEFAULT_PROPAGATION_TIMEOUT_MS } from '../config/acme-dns.ts';
+import type { Dns01Settings } from './acme/dns-01.ts';
 import { canonicalHost, isIpHost, isLocalHost } from './host-names.ts';
 
 /** One site as the certificate manager sees it. */
@@ -24,6 +28,8 @@ export interface SitePlan {
   issuer: 'files' | 'internal' | 'acme';
   /** ACME account email: the site's `tls <email>`, else the global `email`. */
   email?: string;
+  /** ACME over the DNS challenge (the site's `tls { dns }`, else the global `acme_dns`); absent: HTTP-01 / TLS-ALPN-01. */
+  dns?: Dns01Settings;
 }
 
 /**
@@ -38,6 +44,8 @@ export interface OnDemandRule {
   /** `default`: the internal CA for local names (host-names.ts isLocalHost), ACME for others. */
   issuer: 'internal' | 'acme' | 'default';
   email?: string;
+  /** The DNS challenge for names the ACME CA signs, as in SitePlan. */
+  dns?: Dns01Settings;
 }
 
 /** A config error about a site, `file:line: tls: site X: message`. */
@@ -56,6 +64,33 @@ function canonicalHosts(site: TlsSite, errors: PortcullisError[]): string[] | nu
     } else hosts.add(host);
   }
   return ok ? [...hosts] : null;
+}
+
+/**
+ * The site's DNS challenge: its `tls { dns }` provider, else the global `acme_dns`, with the
+ * site's propagation settings over the defaults; null when neither names a provider. The
+ * site's propagation settings without any provider are an error: false after reporting it.
+ */
+export function dnsChallengeFor(site: TlsSite, global: GlobalTlsOptions, errors: PortcullisError[]): Dns01Settings | null | false {
+  const own = site.tls?.dns;
+  const provider = own?.provider ?? global.acmeDns;
+  if (provider === undefined) {
+    if (own === undefined) return null;
+    errors.push(siteError(site, 'the DNS challenge options need a DNS provider: add `dns rfc2136 { ... }` to this tls block or set the global acme_dns option', own.source));
+    return false;
+  }
+  return {
+    provider: provider.provider,
+    server: provider.server,
+    keyName: provider.keyName,
+    keyAlgorithm: provider.keyAlg,
+    keySecret: provider.key,
+    propagationDelayMs: own?.propagationDelayMs ?? 0,
+    propagationTimeoutMs: own?.propagationTimeoutMs ?? DEFAULT_PROPAGATION_TIMEOUT_MS,
+    resolvers: own?.resolvers ?? [],
+    ttlSeconds: own?.ttlSeconds ?? DEFAULT_DNS_TTL_SECONDS,
+    overrideDomain: own?.overrideDomain ?? null,
+  };
 }
 
 /** The on-demand rule for a `tls { on_demand }` site, or null after reporting why it cannot have one. */
@@ -77,7 +112,9 @@ function onDemandRule(site: TlsSite, hosts: string[], global: GlobalTlsOptions, 
   }
   const issuer = tls.mode === 'internal' || (global.localCerts && tls.mode !== 'acme') ? 'internal' : tls.mode === 'acme' ? 'acme' : 'default';
   const email = tls.email ?? global.email;
-  return { site, hosts, issuer, ...(email ? { email } : {}) };
+  const dns = issuer === 'internal' ? null : dnsChallengeFor(site, global, errors);
+  if (dns === false) return null;
+  return { site, hosts, issuer, ...(email ? { email } : {}), ...(dns === null ? {} : { dns }) };
 }
 
 /**
@@ -111,19 +148,21 @@ export function planSites(sites: TlsSite[], global: GlobalTlsOptions, errors: Po
     const publicHosts = explicitAcme ? hosts : hosts.filter((h) => !isLocalHost(h));
     if (local.length > 0) plans.push({ site, hosts: local, issuer: 'internal' });
     if (publicHosts.length === 0) continue;
+    const dns = dnsChallengeFor(site, global, errors);
+    if (dns === false) continue;
     const wildcards = publicHosts.filter((h) => h.startsWith('*.'));
-    if (wildcards.length > 0) {
+    if (wildcards.length > 0 && dns === null) {
       errors.push(
         siteError(
           site,
-          `wildcard certificates from ACME need a DNS challenge, not built yet (${wildcards.join(', ')}); use \`tls internal\` or \`tls <cert> <key>\``,
+          `an ACME wildcard certificate (${wildcards.join(', ')}) needs the DNS challenge (DNS-01), and no DNS provider is configured: add \`dns rfc2136 { ... }\` to the site's tls block or set the global acme_dns option; or use \`tls internal\` or \`tls <cert> <key>\``,
           site.tls?.source ?? site.source,
         ),
       );
       continue;
     }
     const email = site.tls?.email ?? global.email;
-    plans.push({ site, hosts: publicHosts, issuer: 'acme', ...(email ? { email } : {}) });
+    plans.push({ site, hosts: publicHosts, issuer: 'acme', ...(email ? { email } : {}), ...(dns === null ? {} : { dns }) });
   }
   return plans;
 }

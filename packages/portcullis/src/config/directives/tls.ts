@@ -1,14 +1,15 @@
 /**
  * `tls internal | <cert_file> <key_file> | <email> [{ ... }]`: how the site gets its
- * certificate and which TLS settings its names get. Kept in the site config for the TLS module;
- * `protocols`, `ciphers`, `curves`, `alpn`, `on_demand`, `client_auth`, `ca`, `eab` and `issuer`
- * are read, the other block options are checked by name but not used yet.
+ * certificate and which TLS settings its names get. Kept in the site config for the TLS module.
+ * Every block option is either read and applied, or refused with a message saying what to do
+ * instead.
  */
 import { X509Certificate } from 'node:crypto';
 import type { Directive, Token } from '../ast.ts';
-import type { TlsConfig } from '../types.ts';
-import { argCount, didYouMean, eachSubdirective, flag, noBlock, where, type Dispenser } from '../dispenser.ts';
+import type { KeyType, TlsConfig } from '../types.ts';
+import { argCount, didYouMean, eachSubdirective, flag, noBlock, once, singleArg, where, type Dispenser } from '../dispenser.ts';
 import { adaptTlsEab } from '../acme-eab.ts';
+import { adaptTlsDnsSubdirective, TLS_DNS_SUBDIRECTIVES } from '../acme-dns.ts';
 
 type ClientAuth = NonNullable<TlsConfig['clientAuth']>;
 const CLIENT_AUTH_MODES: readonly ClientAuth['mode'][] = ['request', 'require', 'verify_if_given', 'require_and_verify'];
@@ -80,8 +81,6 @@ function adaptClientAuth(sub: Directive, disp: Dispenser): ClientAuth | null {
   return { mode: chosen, trustedCaFiles: files, ...(inline.length > 0 ? { trustedCaCerts: inline } : {}), source: where(sub) };
 }
 
-const LATER = () => undefined;
-
 /** TLS versions by Caddy's names, in order (TLS 1.0 and 1.1 are not offered, as in Caddy). */
 export const TLS_PROTOCOLS = ['tls1.2', 'tls1.3'] as const;
 type TlsProtocol = (typeof TLS_PROTOCOLS)[number];
@@ -118,6 +117,69 @@ export const CURVES: Readonly<Record<string, string>> = {
   secp521r1: 'P-521',
   x25519mlkem768: 'X25519MLKEM768',
 };
+
+/** Certificate key types by Caddy's names (`key_type`). */
+export const KEY_TYPES: readonly KeyType[] = ['ed25519', 'p256', 'p384', 'rsa2048', 'rsa4096'];
+
+/** `key_type <type>` (the global option and the tls subdirective): the type, or null after reporting. */
+export function keyTypeArg(disp: Dispenser, d: Directive): KeyType | null {
+  const t = singleArg(disp, d, `key_type ${KEY_TYPES.join('|')}`);
+  if (t === null) return null;
+  if ((KEY_TYPES as readonly string[]).includes(t.text)) return t.text as KeyType;
+  const label = d.name === disp.directive ? '' : 'key_type: ';
+  disp.error(t, `${label}unknown key type ${JSON.stringify(t.text)}${didYouMean(t.text, KEY_TYPES)} (expected ${KEY_TYPES.join(', ')})`);
+  return null;
+}
+
+/** Subdirectives that only mean something to an ACME CA. */
+const ACME_SUBDIRECTIVES: readonly string[] = ['ca', 'ca_root', 'eab', ...TLS_DNS_SUBDIRECTIVES];
+
+/** Block options refused, with what to do instead. */
+const REFUSED_SUBDIRECTIVES: Record<string, string> = {
+  load: 'not supported: give each site its certificate and key with tls <cert_file> <key_file>',
+  get_certificate: 'not supported (certificates from an external manager such as tailscale or an HTTP endpoint); use tls <cert_file> <key_file>, tls internal or ACME',
+  // A server-side file of session secrets decrypts every captured connection; clients can log
+  // their own (SSLKEYLOGFILE) for the connections being debugged, without touching the server.
+  insecure_secrets_log: 'not supported: to decrypt captured traffic while debugging, set SSLKEYLOGFILE for the client (curl, Firefox, Chrome) instead',
+};
+
+/** `issuer internal|acme`, without options; null after reporting. */
+function issuerArg(sub: Directive, disp: Dispenser): 'internal' | 'acme' | null {
+  if (!argCount(disp, sub, sub.args, 1, Infinity, 'issuer internal|acme')) return null;
+  const name = sub.args[0]!.text;
+  if (name !== 'internal' && name !== 'acme') {
+    const instead = name === 'zerossl' ? '; for ZeroSSL write ca https://acme.zerossl.com/v2/DV90 with eab <key_id> <mac_key>' : '';
+    disp.error(sub.args[0]!, `issuer: ${JSON.stringify(name)} is not supported (only internal and acme)${instead}`);
+    return null;
+  }
+  if (sub.args.length > 1 || sub.block !== null) {
+    const instead = name === 'acme' ? 'write ca, ca_root, eab and tls <email> in the tls block' : 'the global cert_lifetime sets the lifetime';
+    disp.error(sub, `issuer ${name}: options are not supported; ${instead}`);
+    return null;
+  }
+  return name;
+}
+
+/**
+ * The site's certificate source once the whole block is read: `issuer` and the ACME options
+ * pick ACME or the internal CA where the arguments left it open, and a contradiction (an ACME
+ * option beside `tls internal` or a key file, `issuer acme` with `tls internal`, ...) is an
+ * error rather than one of them silently winning.
+ */
+function settleMode(d: Directive, disp: Dispenser, tls: TlsConfig, issuer: Directive | null, issuerName: 'internal' | 'acme' | null): void {
+  const source = () => (tls.mode === 'files' ? 'a certificate and key file' : tls.mode === 'internal' ? 'tls internal' : 'tls <email>');
+  if (issuer !== null && issuerName !== null) {
+    if (tls.mode === 'default' || tls.mode === issuerName) tls.mode = issuerName;
+    else disp.error(issuer, `issuer ${issuerName} contradicts ${source()}`);
+  }
+  const acmeLine = d.block?.find((sub) => ACME_SUBDIRECTIVES.includes(sub.name)) ?? null;
+  if (acmeLine !== null) {
+    if (tls.mode === 'default') tls.mode = 'acme';
+    else if (tls.mode !== 'acme') disp.error(acmeLine, `${acmeLine.name} is an ACME option; it cannot be used with ${source()}`);
+  }
+  const keyLine = d.block?.find((sub) => sub.name === 'key_type') ?? null;
+  if (keyLine !== null && tls.mode === 'files') disp.error(keyLine, 'key_type cannot be used with a certificate and key file: the key is the one in the key file');
+}
 
 /** ALPN protocol ids Caddy's `alpn` accepts. */
 const ALPN_IDS = ['h2', 'http/1.1', 'h3', 'http/1.0'];
@@ -180,6 +242,10 @@ export function adaptTls(d: Directive, disp: Dispenser): TlsConfig | null {
     return null;
   }
   let eabLine: Directive | null = null;
+  const dnsLine = (sub: Directive) => adaptTlsDnsSubdirective(sub, disp, tls);
+  let issuerLine: Directive | null = null;
+  let issuerName: 'internal' | 'acme' | null = null;
+  const seen = new Map<string, Directive>();
   eachSubdirective(disp, d, {
     protocols: (sub) => {
       noBlock(disp, sub);
@@ -201,24 +267,29 @@ export function adaptTls(d: Directive, disp: Dispenser): TlsConfig | null {
       const alpn = namesFrom(sub, disp, ALPN_IDS, 'alpn <protocols...>');
       if (alpn) tls.alpn = alpn;
     },
-    load: LATER,
     ca: (sub) => {
-      if (tls.mode === 'default') tls.mode = 'acme';
-      argCount(disp, sub, sub.args, 1, 1, 'ca <acme_directory_url>');
+      const t = once(disp, seen, sub) ? singleArg(disp, sub, 'ca <acme_directory_url>') : null;
+      // RFC 8555 section 6.1: ACME runs over HTTPS only.
+      if (t !== null && !/^https:\/\/\S+$/.test(t.text)) disp.error(t, `ca: ${JSON.stringify(t.text)} is not an https:// ACME directory URL`);
+      else if (t !== null) tls.ca = t.text;
     },
-    ca_root: LATER,
-    key_type: LATER,
-    dns: LATER,
-    propagation_delay: LATER,
-    propagation_timeout: LATER,
-    resolvers: LATER,
-    dns_ttl: LATER,
-    dns_challenge_override_domain: LATER,
+    ca_root: (sub) => {
+      const t = once(disp, seen, sub) ? singleArg(disp, sub, 'ca_root <pem_file>') : null;
+      if (t !== null) tls.caRoot = t.text;
+    },
+    key_type: (sub) => {
+      const keyType = once(disp, seen, sub) ? keyTypeArg(disp, sub) : null;
+      if (keyType !== null) tls.keyType = keyType;
+    },
+    dns: dnsLine,
+    propagation_delay: dnsLine,
+    propagation_timeout: dnsLine,
+    resolvers: dnsLine,
+    dns_ttl: dnsLine,
+    dns_challenge_override_domain: dnsLine,
     eab: (sub) => {
       if (eabLine !== null) return disp.error(sub, `eab is given twice (first at ${eabLine.source.file}:${eabLine.source.line})`);
       eabLine = sub;
-      // Like `ca`: an external account binding only means something to an ACME CA.
-      if (tls.mode === 'default') tls.mode = 'acme';
       const eab = adaptTlsEab(sub, disp);
       if (eab !== null) tls.eab = eab;
     },
@@ -231,12 +302,13 @@ export function adaptTls(d: Directive, disp: Dispenser): TlsConfig | null {
       if (clientAuth !== null) tls.clientAuth = clientAuth;
     },
     issuer: (sub) => {
-      if (sub.args[0]?.text === 'internal' && tls.mode === 'default') tls.mode = 'internal';
-      else if (sub.args[0]?.text === 'acme' && tls.mode === 'default') tls.mode = 'acme';
+      // Caddy tries several issuers in turn; Portcullis has no fallback, so one is all it takes.
+      if (issuerLine !== null) return disp.error(sub, `issuer is given twice (first at ${issuerLine.source.file}:${issuerLine.source.line}); there is no fallback issuer`);
+      issuerLine = sub;
+      issuerName = issuerArg(sub, disp);
     },
-    get_certificate: LATER,
-    insecure_secrets_log: LATER,
-  });
+  }, REFUSED_SUBDIRECTIVES);
+  settleMode(d, disp, tls, issuerLine, issuerName);
   if (tls.onDemand !== undefined && tls.mode === 'files') {
     // A fixed certificate covers fixed names; there is nothing to obtain at handshake time.
     disp.error(d.block?.find((sub) => sub.name === 'on_demand') ?? d, 'on_demand cannot be used with a certificate and key file');

@@ -5,15 +5,18 @@
  */
 import { join } from 'node:path';
 import type { Client } from 'acme-client';
+import type { KeyType } from '../../config/types.ts';
 import type { Clock } from '../../kernel/clock.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import { certificateCovers, loadCertificate, remainingLifeFraction, type LoadedCertificate } from '../certificate.ts';
 import { withFileLock } from '../file-lock.ts';
+import { DEFAULT_KEY_TYPE, generatePrivateKeyPem, keyTypeOf } from '../key-type.ts';
 import { readTextIfExists, writeFileAtomic } from '../private-files.ts';
 import { accountKey } from './account.ts';
 import { createAcmeClient, loadAcmeLibrary, type AcmeConnection, type AcmeEab } from './acme-client.ts';
 import { acmePaths } from './ca-storage.ts';
 import type { ChallengeStore } from './challenge-store.ts';
+import { createDns01Solver, type Dns01Settings } from './dns-01.ts';
 import { orderCertificate, type ChallengeType } from './order.ts';
 
 /** Renewal starts when this fraction of the life remains (Caddy: two thirds gone). */
@@ -32,6 +35,16 @@ export interface AcmeIssuerOptions {
   eab?: AcmeEab | null;
 }
 
+/** What a new certificate is ordered with. */
+export interface OrderOptions {
+  /** The certificate key's type (`key_type`); default p256. A stored certificate of another type is not reused. */
+  keyType?: KeyType;
+  /** The lifetime asked of the CA (`cert_lifetime`, RFC 8555 `notAfter`); absent: the CA's choice. */
+  lifetimeMs?: number;
+  /** The site's DNS challenge (`tls { dns }`, `acme_dns`): publishes the dns-01 answers. */
+  dns?: Dns01Settings;
+}
+
 export interface AcmeIssuer {
   /** A stored certificate for `host` valid now, or null (damaged files count as none). */
   stored(host: string): Promise<LoadedCertificate | null>;
@@ -39,7 +52,14 @@ export interface AcmeIssuer {
    * A certificate for `host` that is not `replacing` and not yet due for renewal: one another
    * process stored meanwhile, else a new order answered with `challenges` in that order.
    */
-  obtain(host: string, email: string | undefined, challenges: readonly ChallengeType[], replacing: LoadedCertificate | null, eab?: AcmeEab | null): Promise<LoadedCertificate>;
+  obtain(
+    host: string,
+    email: string | undefined,
+    challenges: readonly ChallengeType[],
+    replacing: LoadedCertificate | null,
+    eab?: AcmeEab | null,
+    order?: OrderOptions,
+  ): Promise<LoadedCertificate>;
 }
 
 /**
@@ -104,11 +124,29 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
     }
   };
 
-  const fresh = (cert: LoadedCertificate | null, replacing: LoadedCertificate | null): cert is LoadedCertificate =>
+  const fresh = (cert: LoadedCertificate | null, replacing: LoadedCertificate | null, keyType: KeyType): cert is LoadedCertificate =>
     cert !== null &&
     cert.fingerprint !== replacing?.fingerprint &&
     cert.notBefore <= clock.now() &&
-    remainingLifeFraction(cert, clock.now()) > ACME_RENEW_WHEN_REMAINING;
+    remainingLifeFraction(cert, clock.now()) > ACME_RENEW_WHEN_REMAINING &&
+    keyTypeOf(cert.leaf) === keyType;
+
+  /** Orders `host`'s certificate with a new key of the wanted type and the wanted lifetime. */
+  const order = async (client: Client, host: string, challenges: readonly ChallengeType[], keyType: KeyType, lifetimeMs: number | undefined, dns?: Dns01Settings): Promise<LoadedCertificate> => {
+    const acme = await loadAcmeLibrary();
+    // RFC 3339 without fractional seconds: every CA parses that.
+    const notAfter = lifetimeMs === undefined ? undefined : new Date(clock.now() + lifetimeMs).toISOString().replace(/\.\d+Z$/, 'Z');
+    const keyPem = await generatePrivateKeyPem(keyType);
+    const solver = dns === undefined ? {} : { dns: createDns01Solver(dns, { log, signal: connection.signal }) };
+    const ordered = await orderCertificate({ acme, client, host, challenges, store, log, keyPem, ...(notAfter === undefined ? {} : { notAfter }), ...solver });
+    const cert = loadCertificate(ordered.chainPem, ordered.keyPem);
+    if (!certificateCovers(cert.leaf, host)) throw new Error(`the ACME server issued a certificate that does not cover ${host}`);
+    if (notAfter !== undefined && Math.abs(cert.notAfter - Date.parse(notAfter)) > Math.max(5 * 60 * 1000, lifetimeMs! / 100)) {
+      // RFC 8555 lets a CA ignore the request; say so rather than let cert_lifetime look applied.
+      log.warn({ host, requested: notAfter, notAfter: new Date(cert.notAfter).toISOString() }, 'the ACME CA did not issue the lifetime cert_lifetime asks for');
+    }
+    return cert;
+  };
 
   return {
     async stored(host) {
@@ -116,22 +154,20 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
       const now = clock.now();
       return cert !== null && cert.notAfter > now ? cert : null;
     },
-    async obtain(host, email, challenges, replacing, eab) {
+    async obtain(host, email, challenges, replacing, eab, options = {}) {
+      const keyType = options.keyType ?? DEFAULT_KEY_TYPE;
       const before = await read(host);
-      if (fresh(before, replacing)) return before;
+      if (fresh(before, replacing, keyType)) return before;
       const paths = certPaths.certificate(host);
       return withFileLock(
         locks,
         certPaths.lockName(host),
         async () => {
           const again = await read(host);
-          if (fresh(again, replacing)) return again;
-          const acme = await loadAcmeLibrary();
+          if (fresh(again, replacing, keyType)) return again;
           const client = await clientFor(email, eab === undefined ? defaultEab : eab);
-          const ordered = await orderCertificate({ acme, client, host, challenges, store, log });
-          const cert = loadCertificate(ordered.chainPem, ordered.keyPem);
-          if (!certificateCovers(cert.leaf, host)) throw new Error(`the ACME server issued a certificate that does not cover ${host}`);
-          await writeFileAtomic(paths.key, ordered.keyPem, 0o600);
+          const cert = await order(client, host, challenges, keyType, options.lifetimeMs, options.dns);
+          await writeFileAtomic(paths.key, cert.keyPem, 0o600);
           await writeFileAtomic(paths.cert, cert.chainPem, 0o644);
           log.info({ host, notAfter: new Date(cert.notAfter).toISOString() }, 'obtained a certificate from the ACME CA');
           return cert;

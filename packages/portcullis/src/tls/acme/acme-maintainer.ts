@@ -6,13 +6,16 @@
  * are retried with exponential backoff up to a cap, and at most a few orders run at once, so
  * a large config never bursts into the CA's rate limits.
  */
+import type { KeyType } from '../../config/types.ts';
 import type { Clock } from '../../kernel/clock.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import type { LoadedCertificate } from '../certificate.ts';
 import { serve, type ServedCertificate } from '../certificate-index.ts';
 import type { AcmeEab } from './acme-client.ts';
+import { DEFAULT_KEY_TYPE, keyTypeOf } from '../key-type.ts';
 import type { AcmeIssuer } from './acme-issuer.ts';
 import type { ChallengeType } from './order.ts';
+import type { Dns01Settings } from './dns-01.ts';
 
 /** How many orders run at once (certmagic also throttles issuance). */
 const MAX_CONCURRENT_ORDERS = 2;
@@ -22,10 +25,19 @@ export interface AcmeWant {
   email: string | undefined;
   /** The site's own external account binding (`tls { eab }`); absent: the issuer's (global `acme_eab`). */
   eab?: AcmeEab | null;
+  /** The site's CA (its `tls { ca; ca_root }`, else the global ones); absent: the maintainer's `issuer`. */
+  issuer?: AcmeIssuer;
+  /** The certificate key's type (`key_type`); default p256. A certificate with another key is replaced. */
+  keyType?: KeyType;
+  /** The lifetime asked of the CA (`cert_lifetime`). */
+  lifetimeMs?: number;
+  /** The site's DNS challenge: orders answer dns-01 only (as Caddy does once a DNS provider is set). */
+  dns?: Dns01Settings | null;
 }
 
 export interface AcmeMaintainerOptions {
-  issuer: AcmeIssuer;
+  /** The CA of wants that name none. */
+  issuer?: AcmeIssuer;
   clock: Clock;
   log: Logger;
   /** Enabled challenge types, most preferred first; a failed attempt rotates to the next. */
@@ -54,6 +66,10 @@ interface Job {
   host: string;
   email: string | undefined;
   eab: AcmeEab | null | undefined;
+  issuer: AcmeIssuer;
+  keyType: KeyType;
+  lifetimeMs: number | undefined;
+  dns: Dns01Settings | null;
   served: ServedCertificate | null;
   renewAt: number;
   failures: number;
@@ -69,9 +85,18 @@ function sameEab(a: AcmeEab | null | undefined, b: AcmeEab | null | undefined): 
   return a.keyId === b.keyId && a.macKey === b.macKey;
 }
 
+/** With a DNS provider set, the DNS challenge is the only one (HTTP-01 and TLS-ALPN-01 cannot do wildcards, and are often unreachable where DNS is used). */
+const DNS_ONLY: readonly ChallengeType[] = ['dns-01'];
+
+/** Whether two wants answer the DNS challenge alike (a changed key or server must reach the next order). */
+function sameDns(a: Dns01Settings | null, b: Dns01Settings | null): boolean {
+  // Both are plain data built by site-plan.ts with a fixed key order.
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
 /** Creates the maintainer; nothing is ordered until `want`. */
 export function createAcmeMaintainer(options: AcmeMaintainerOptions): AcmeMaintainer {
-  const { issuer, clock, log, challenges } = options;
+  const { clock, log, challenges } = options;
   const jobs = new Map<string, Job>();
   const waiting: Job[] = [];
   let active = 0;
@@ -99,7 +124,9 @@ export function createAcmeMaintainer(options: AcmeMaintainerOptions): AcmeMainta
   const attempt = async (job: Job): Promise<void> => {
     const failures = job.failures;
     try {
-      const cert = await issuer.obtain(job.host, job.email, preference(failures), job.served?.cert ?? null, job.eab);
+      const order = { keyType: job.keyType, ...(job.lifetimeMs === undefined ? {} : { lifetimeMs: job.lifetimeMs }), ...(job.dns === null ? {} : { dns: job.dns }) };
+      const types = job.dns === null ? preference(failures) : DNS_ONLY;
+      const cert = await job.issuer.obtain(job.host, job.email, types, job.served?.cert ?? null, job.eab, order);
       if (closed || jobs.get(job.host) !== job) return;
       adopt(job, cert);
       job.failures = 0;
@@ -152,19 +179,31 @@ export function createAcmeMaintainer(options: AcmeMaintainerOptions): AcmeMainta
   return {
     async want(wants) {
       const next = new Map(wants.map((w) => [w.host, w]));
+      const issuerOf = (w: AcmeWant): AcmeIssuer => {
+        const issuer = w.issuer ?? options.issuer;
+        if (issuer === undefined) throw new Error(`no ACME issuer for ${w.host}`);
+        return issuer;
+      };
+      // A changed CA, account, key type or lifetime is a new job: the old one's certificate does not answer it.
+      const changed = (w: AcmeWant, job: Job): boolean =>
+        w.email !== job.email || !sameEab(w.eab, job.eab) || issuerOf(w) !== job.issuer || (w.keyType ?? DEFAULT_KEY_TYPE) !== job.keyType || w.lifetimeMs !== job.lifetimeMs || !sameDns(w.dns ?? null, job.dns);
       for (const job of [...jobs.values()]) {
         const w = next.get(job.host);
-        if (w === undefined || w.email !== job.email || !sameEab(w.eab, job.eab)) drop(job);
+        if (w === undefined || changed(w, job)) drop(job);
       }
       const added: Job[] = [];
-      for (const { host, email, eab } of next.values()) {
+      for (const w of next.values()) {
+        const { host, email, eab, lifetimeMs } = w;
         if (jobs.has(host)) continue;
-        const job: Job = { host, email, eab, served: null, renewAt: 0, failures: 0, retryTimer: null, running: null, queued: false };
+        const issuer = issuerOf(w);
+        const keyType = w.keyType ?? DEFAULT_KEY_TYPE;
+        const job: Job = { host, email, eab, issuer, keyType, lifetimeMs, dns: w.dns ?? null, served: null, renewAt: 0, failures: 0, retryTimer: null, running: null, queued: false };
         const stored = await issuer.stored(host);
         if (stored !== null) {
-          // A stored certificate that is already due keeps serving while its renewal runs.
+          // A stored certificate that is already due keeps serving while its renewal runs; so
+          // does one with another key type (key_type changed), whose replacement is due now.
           job.served = serve(stored);
-          job.renewAt = options.renewalTime(stored);
+          job.renewAt = keyTypeOf(stored.leaf) === keyType ? options.renewalTime(stored) : clock.now();
         }
         jobs.set(host, job);
         added.push(job);
