@@ -32,6 +32,7 @@ import {
   createDecisionSync,
   onNewDecisions,
   createChallenges,
+  loadChallengeSecret,
   createGate,
   createGateStats,
   createRateLimiter,
@@ -115,9 +116,7 @@ export async function start(options: StartOptions): Promise<Instance> {
   // one process would wait on each other's write lock with the event loop blocked).
   const stores = createStoreHolder(systemClock);
   const identity = createIdentityHolder({ logger, events, clock: systemClock, env: options.env ?? process.env, stores });
-  // Once per process: its secret signs challenges and clearances (a restart challenges again).
-  const challenges = createChallenges({ clock: systemClock, logger });
-  const guard = createGuardHolder({ logger, events, clock: systemClock, env: options.env ?? process.env, stores, challenges });
+  const guard = createGuardHolder({ logger, events, clock: systemClock, env: options.env ?? process.env, stores });
   // Once per process: every runtime a reload builds counts on the same counters.
   const rateLimiter = createRateLimiter({ clock: systemClock });
   const depsFor = async (next: Config): Promise<RuntimeDeps> => {
@@ -126,8 +125,8 @@ export async function start(options: StartOptions): Promise<Instance> {
     const clientIp = createClientIpSetup(next.server);
     await prepareTls(next);
     const prepared = await identity.prepare(next);
-    const gate = await guard.prepare(next);
-    if (metrics !== null && gate !== null) registerGuardMetrics(metrics, guard.metrics);
+    const guarded = await guard.prepare(next);
+    if (metrics !== null && guarded !== null) registerGuardMetrics(metrics, guard.metrics);
     return {
       logger,
       events,
@@ -140,8 +139,8 @@ export async function start(options: StartOptions): Promise<Instance> {
       clientIp: clientIp.resolve,
       trustedProxies: clientIp.trustedProxies,
       rateLimiter,
-      gate,
-      challenge: challenges.responder,
+      gate: guarded?.gate ?? null,
+      challenge: guarded?.challenges.responder ?? null,
     };
   };
   const front = createFrontDoor({ logger, events, certificates: () => certificates });
@@ -481,8 +480,11 @@ export function rulesFor(config: Config): RequestRules | null {
 }
 
 interface GuardHolder {
-  /** The gate for `config` (on every load), or null when the config neither guards nor keeps a store. */
-  prepare(config: Config): Promise<Gate | null>;
+  /**
+   * The gate for `config` and the challenge it answers with (on every load), or null when the
+   * config neither guards nor keeps a store.
+   */
+  prepare(config: Config): Promise<{ gate: Gate; challenges: Challenges } | null>;
   /** What the guard's Prometheus metrics read (kept across reloads). */
   readonly metrics: GuardMetricsSource;
   close(): Promise<void>;
@@ -492,7 +494,9 @@ interface GuardHolder {
  * The guard across reloads. Kept: the decision index, the poller that follows the store (so
  * `portcullis bans` from another process takes effect within seconds), the watched blocklist
  * files and the counters. Rebuilt per load: the gate with the config's allowlist, simulate
- * flag, blocklists and rules.
+ * flag, blocklists and rules, and the challenge with the config's difficulty and clearance
+ * lifetime, signing with the secret kept in the store (so clearances outlive a restart and hold
+ * on every node sharing the store).
  *
  * The behaviour scenarios (guard/scenarios/) listen to the events while the config has a
  * `guard` block whose `scenarios` is not `off`; their buckets are kept across reloads, and
@@ -504,7 +508,7 @@ interface GuardHolder {
  * (which opens it anyway): a plain proxy config pays for no database. Decisions in the store
  * are enforced whenever it is open, guard block or not.
  */
-function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Clock; env: Record<string, string | undefined>; stores: StoreHolder; challenges: Challenges }): GuardHolder {
+function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Clock; env: Record<string, string | undefined>; stores: StoreHolder }): GuardHolder {
   const { logger, clock } = deps;
   const index = createDecisionIndex({ clock });
   const stats = createGateStats();
@@ -595,6 +599,15 @@ function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Cloc
         files = null;
       }
       const refilled = await follow(databasePath(config, deps.env));
+      // A store that cannot give the secret fails the load: a random one would forget every
+      // clearance on restart and split the nodes sharing the store.
+      const challenges = createChallenges({
+        clock,
+        logger,
+        secret: await loadChallengeSecret(store!.keys, clock),
+        difficulty: guard?.challenge?.difficulty,
+        clearanceTtlMs: guard?.challenge?.clearanceMs,
+      });
       await link(guard?.crowdsec ?? null, refilled);
       const gate = createGate({
         decisions: index,
@@ -604,12 +617,12 @@ function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Cloc
         logger,
         clock,
         rules: guard === null ? null : rulesFor(config),
-        cleared: deps.challenges.cleared,
+        cleared: challenges.cleared,
         stats,
       });
       const mode = guard?.scenarios ?? 'on';
       scenarios.configure(guard === null || mode === 'off' ? null : { neverBan: guard.neverBan, simulate: guard.simulate || mode === 'simulate' });
-      return gate;
+      return { gate, challenges };
     },
     async close() {
       scenarios.configure(null);

@@ -179,3 +179,87 @@ describe('guard crowdsec block', () => {
     }
   });
 });
+
+describe('guard challenge block', () => {
+  const challenge = (lines: string[]) => withGuard(['challenge {', ...lines.map((l) => `\t${l}`), '}']);
+
+  it('difficulty and clearance, as written; the JSON form reads back the same', () => {
+    const config = adaptTestCaddyfile(challenge(['difficulty 18', 'clearance 30m']));
+    assert.deepEqual(config.guard!.challenge, { difficulty: 18, clearanceMs: 30 * 60_000, source: { file: TEST_CADDYFILE, line: 3 } });
+    assert.deepEqual(validateConfig(config).guard, config.guard, 'the JSON form reads back the same');
+    for (const [difficulty, clearance, ms] of [['8', '1m', 60_000], ['24', '30d', 30 * 86_400_000], ['16', '1h30m', 90 * 60_000]] as const) {
+      const c = adaptTestCaddyfile(challenge([`difficulty ${difficulty}`, `clearance ${clearance}`])).guard!.challenge!;
+      assert.deepEqual([c.difficulty, c.clearanceMs], [Number(difficulty), ms]);
+    }
+  });
+
+  it('defaults: an empty block, or one setting alone; no block, no challenge key', () => {
+    assert.deepEqual({ ...adaptTestCaddyfile(withGuard(['challenge'])).guard!.challenge!, source: null }, { difficulty: 16, clearanceMs: 3_600_000, source: null });
+    assert.deepEqual({ ...adaptTestCaddyfile(challenge([])).guard!.challenge!, source: null }, { difficulty: 16, clearanceMs: 3_600_000, source: null });
+    assert.equal(adaptTestCaddyfile(challenge(['difficulty 20'])).guard!.challenge!.clearanceMs, 3_600_000);
+    assert.equal(adaptTestCaddyfile(challenge(['clearance 2h'])).guard!.challenge!.difficulty, 16);
+    assert.equal('challenge' in adaptTestCaddyfile(withGuard(['simulate'])).guard!, false);
+  });
+
+  it('every bad value is reported at its line, naming the subdirective and the range', () => {
+    assert.deepEqual(
+      errorsOf(challenge(['difficulty 7', 'clearance 59s', 'difficulty 18', 'clearance 1h'])),
+      [
+        'Caddyfile:4: guard: challenge: difficulty: "7" is not an integer from 8 to 24',
+        'Caddyfile:5: guard: challenge: clearance: 59s is shorter than 1m (allowed: 1m to 30d)',
+        'Caddyfile:6: guard: challenge: difficulty is already set at /etc/portcullis/Caddyfile:4',
+        'Caddyfile:7: guard: challenge: clearance is already set at /etc/portcullis/Caddyfile:5',
+      ],
+    );
+    // One at a time, so each value's own message shows.
+    const one = (line: string) => errorsOf(challenge([line]));
+    assert.deepEqual(one('difficulty 25'), ['Caddyfile:4: guard: challenge: difficulty: "25" is not an integer from 8 to 24']);
+    assert.deepEqual(one('difficulty 1.5'), ['Caddyfile:4: guard: challenge: difficulty: "1.5" is not an integer from 8 to 24']);
+    assert.deepEqual(one('difficulty sixteen'), ['Caddyfile:4: guard: challenge: difficulty: "sixteen" is not an integer from 8 to 24']);
+    assert.deepEqual(one('difficulty'), ['Caddyfile:4: guard: challenge: difficulty: expected 1 argument, got 0 (usage: difficulty <8..24>)']);
+    assert.deepEqual(one('clearance 31d'), ['Caddyfile:4: guard: challenge: clearance: 31d is longer than 30d (allowed: 1m to 30d)']);
+    assert.deepEqual(one('clearance 0'), ['Caddyfile:4: guard: challenge: clearance: 0 is shorter than 1m (allowed: 1m to 30d)']);
+    assert.deepEqual(one('clearance 10'), ['Caddyfile:4: guard: challenge: clearance: invalid duration "10": missing unit (use ms, s, m, h or d, e.g. 10s)']);
+    assert.deepEqual(one('clearance -1h'), ['Caddyfile:4: guard: challenge: clearance: duration "-1h" must not be negative']);
+    assert.deepEqual(one('clearance 1h 2h'), ['Caddyfile:4: guard: challenge: clearance: expected 1 argument, got 2 (usage: clearance <duration>)']);
+    assert.deepEqual(one('clearance 1h {\n}'), ['Caddyfile:4: guard: challenge: clearance: does not take a block']);
+  });
+
+  it('unknown subdirectives are refused (with did-you-mean); arguments and a second block too', () => {
+    assert.deepEqual(errorsOf(challenge(['dificulty 18', 'ttl 1h'])), [
+      'Caddyfile:4: guard: challenge: unknown subdirective "dificulty" (did you mean "difficulty"?)',
+      'Caddyfile:5: guard: challenge: unknown subdirective "ttl"',
+    ]);
+    assert.deepEqual(errorsOf(withGuard(['challenge 18', 'challenge {', '}'])), [
+      'Caddyfile:3: guard: challenge: expected 0 arguments, got 1 (usage: challenge { difficulty <8..24>; clearance <1m..30d> })',
+      'Caddyfile:4: guard: challenge: already set at /etc/portcullis/Caddyfile:3; write it in one block',
+    ]);
+  });
+
+  it('in JSON: defaults fill in, the same ranges apply, by path', () => {
+    const guard = parseConfigJson({ sites: [], guard: { challenge: {} } }).guard!;
+    assert.deepEqual({ ...guard.challenge!, source: null }, { difficulty: 16, clearanceMs: 3_600_000, source: null });
+    assert.equal(parseConfigJson({ sites: [], guard: { challenge: { difficulty: 24, clearanceMs: 60_000 } } }).guard!.challenge!.clearanceMs, 60_000);
+    try {
+      parseConfigJson(JSON.stringify({ sites: [], guard: { challenge: { difficulty: 25, clearanceMs: 59_999, ttl: 1 } } }, null, 2), 'c.json');
+      assert.fail('expected errors');
+    } catch (err) {
+      assert.ok(err instanceof ConfigErrors, String(err));
+      assert.deepEqual(err.errors.map((e) => e.describe()), [
+        'c.json:7: guard.challenge.ttl: unknown field',
+        'c.json:5: guard.challenge.difficulty: 25 is out of range (8 to 24)',
+        'c.json:6: guard.challenge.clearanceMs: 59999 is shorter than 1m (allowed: 1m to 30d)',
+      ]);
+    }
+    try {
+      parseConfigJson(JSON.stringify({ sites: [], guard: { challenge: { difficulty: 12.5, clearanceMs: 2_592_000_001 } } }, null, 2), 'c.json');
+      assert.fail('expected errors');
+    } catch (err) {
+      assert.ok(err instanceof ConfigErrors, String(err));
+      assert.deepEqual(err.errors.map((e) => e.describe()), [
+        'c.json:5: guard.challenge.difficulty: expected a whole number, got 12.5',
+        'c.json:6: guard.challenge.clearanceMs: 2592000001 is longer than 30d (allowed: 1m to 30d)',
+      ]);
+    }
+  });
+});

@@ -1,8 +1,8 @@
 /**
  * The global `guard { ... }` block: the addresses never refused (`allow`), blocklist files,
  * `simulate`, the request rules (`rules { }`, read by guard-rules.ts), whether the
- * behaviour scenarios run (`scenarios on|off|simulate`) and a CrowdSec Local API
- * (`crowdsec { }`).
+ * behaviour scenarios run (`scenarios on|off|simulate`), a CrowdSec Local API
+ * (`crowdsec { }`) and the proof-of-work challenge's settings (`challenge { }`).
  *
  *     guard {
  *         allow 192.0.2.10 10.0.0.0/8
@@ -12,15 +12,19 @@
  *             lapi_url http://127.0.0.1:8080
  *             api_key {$CROWDSEC_BOUNCER_KEY}
  *         }
+ *         challenge {
+ *             difficulty 18
+ *             clearance 30m
+ *         }
  *     }
  *
  * `guard` alone turns the guard on with its defaults.
  */
 import { dirname, resolve } from 'node:path';
 import type { Directive, Token } from './ast.ts';
-import type { CrowdSecConfig, GuardConfig } from './types.ts';
+import type { ChallengeConfig, CrowdSecConfig, GuardConfig } from './types.ts';
 import type { Parsed } from './durations.ts';
-import { argCount, durationArg, flag, eachSubdirective, noBlock, singleArg, where, type Dispenser } from './dispenser.ts';
+import { argCount, durationArg, flag, eachSubdirective, intArg, noBlock, once, singleArg, where, type Dispenser } from './dispenser.ts';
 import { defaultRequestRules, parseGuardRules } from './guard-rules.ts';
 import { checkIpRanges } from './matcher-syntax.ts';
 
@@ -30,6 +34,7 @@ export function parseGuardBlock(d: Directive, disp: Dispenser): GuardConfig {
   argCount(disp, d, d.args, 0, 0, 'guard { allow <ranges...>; blocklist <files...>; simulate; scenarios on|off|simulate; rules { ... }; crowdsec { ... } }');
   let rulesSeen: Directive | null = null;
   let crowdsecSeen: Directive | null = null;
+  let challengeSeen: Directive | null = null;
   eachSubdirective(disp, d, {
     allow: (sub) => {
       noBlock(disp, sub);
@@ -72,8 +77,66 @@ export function parseGuardBlock(d: Directive, disp: Dispenser): GuardConfig {
       const crowdsec = parseCrowdSecBlock(sub, disp);
       if (crowdsec !== null) guard.crowdsec = crowdsec;
     },
+    challenge: (sub) => {
+      if (challengeSeen !== null) {
+        disp.error(sub, `challenge: already set at ${challengeSeen.source.file}:${challengeSeen.source.line}; write it in one block`);
+        return;
+      }
+      challengeSeen = sub;
+      guard.challenge = parseChallengeBlock(sub, disp);
+    },
   });
   return guard;
+}
+
+// ---------------------------------------------------------------------------------------------
+// challenge { ... }: limits shared by the Caddyfile and JSON readers.
+
+/**
+ * Leading zero bits asked of the browser. Below 8 (256 hashes) a crawler pays nothing; above
+ * 24 (16 million hashes) a phone on a plain-HTTP site, hashing in JavaScript without
+ * WebCrypto, works for minutes.
+ */
+export const CHALLENGE_DEFAULT_DIFFICULTY = 16;
+export const CHALLENGE_MIN_DIFFICULTY = 8;
+export const CHALLENGE_MAX_DIFFICULTY = 24;
+/** How long a passed challenge lasts: at least a minute (or browsers solve in a loop), at most 30 days. */
+export const CHALLENGE_DEFAULT_CLEARANCE_MS = 60 * 60_000;
+export const CHALLENGE_MIN_CLEARANCE_MS = 60_000;
+export const CHALLENGE_MAX_CLEARANCE_MS = 30 * 24 * 60 * 60_000;
+
+const CHALLENGE_USAGE = 'challenge { difficulty <8..24>; clearance <1m..30d> }';
+
+/** A clearance lifetime within 1m..30d. */
+export function checkClearanceMs(ms: number): Parsed<number> {
+  if (ms >= CHALLENGE_MIN_CLEARANCE_MS && ms <= CHALLENGE_MAX_CLEARANCE_MS) return { ok: true, value: ms };
+  return { ok: false, error: `${ms < CHALLENGE_MIN_CLEARANCE_MS ? 'shorter than 1m' : 'longer than 30d'} (allowed: 1m to 30d)` };
+}
+
+/** Reads `challenge { ... }`; every setting left out keeps its default. */
+function parseChallengeBlock(d: Directive, guardDisp: Dispenser): ChallengeConfig {
+  // Messages read `guard: challenge: <subdirective>: ...`.
+  const disp = guardDisp.named(`${guardDisp.directive}: challenge`);
+  const block = { ...d, name: disp.directive };
+  argCount(disp, block, d.args, 0, 0, CHALLENGE_USAGE);
+  const c: ChallengeConfig = { difficulty: CHALLENGE_DEFAULT_DIFFICULTY, clearanceMs: CHALLENGE_DEFAULT_CLEARANCE_MS, source: where(d) };
+  const seen = new Map<string, Directive>();
+  eachSubdirective(disp, block, {
+    difficulty: (sub) => {
+      const t = once(disp, seen, sub) ? singleArg(disp, sub, 'difficulty <8..24>') : null;
+      const bits = t === null ? null : intArg(disp, t, 'difficulty', CHALLENGE_MIN_DIFFICULTY, CHALLENGE_MAX_DIFFICULTY);
+      if (bits !== null) c.difficulty = bits;
+    },
+    clearance: (sub) => {
+      const t = once(disp, seen, sub) ? singleArg(disp, sub, 'clearance <duration>') : null;
+      const ms = t === null ? null : durationArg(disp, t, 'clearance');
+      if (t === null || ms === null) return;
+      const checked = checkClearanceMs(ms);
+      if (checked.ok) c.clearanceMs = checked.value;
+      else disp.error(t, `clearance: ${t.text} is ${checked.error}`);
+    },
+  });
+  return c;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,10 +9,11 @@ import { challengePageHtml, SHA256_JS } from './challenge-page.ts';
 
 const START = 1_700_000_000_000;
 
-function setup(difficulty = 8) {
+function setup(difficulty = 8, clearanceTtlMs?: number) {
   const clock = new ManualClock(START);
-  const challenges = createChallenges({ clock, logger: silentLogger(), difficulty });
-  return { clock, challenges };
+  const secret = randomBytes(32);
+  const challenges = createChallenges({ clock, logger: silentLogger(), secret, difficulty, clearanceTtlMs });
+  return { clock, secret, challenges };
 }
 
 /** The nonce the page's script would find (same algorithm), bounded. */
@@ -97,6 +98,66 @@ describe('guard challenge', () => {
     assert.equal(challenges.cleared(request('192.0.2.1', `${CLEARANCE_COOKIE}=bad; ${CLEARANCE_COOKIE}=${value}`)), true);
     clock.advance(60 * 60_000);
     assert.equal(challenges.cleared(request('192.0.2.1', `${CLEARANCE_COOKIE}=${value}`)), false);
+  });
+
+  test('the configured difficulty is in the page and is the one enforced (18 bits)', () => {
+    const { challenges } = setup(18);
+    const page = challenges.responder.page({ status: 403, reason: 'challenge:rule:x', challenge: true }, request('192.0.2.1'));
+    assert.match(page.body, /name="difficulty" value="18"/);
+    const challenge = /name="challenge" value="([^"]+)"/.exec(page.body)![1]!;
+    let weak = '';
+    for (let n = 0; n < 100_000 && weak === ''; n++) {
+      const bits = leadingZeroBits(createHash('sha256').update(challenge + n).digest());
+      if (bits >= 8 && bits < 18) weak = String(n);
+    }
+    assert.notEqual(weak, '');
+    assert.equal(challenges.verifyProof(challenge, weak, '192.0.2.1'), false, 'a 16-bit (default) answer is not enough');
+    assert.equal(challenges.verifyProof(challenge, solve(challenge, 18), '192.0.2.1'), true);
+  });
+
+  test('a challenge issued before a reload keeps its difficulty; the new config issues the new one', () => {
+    const { clock, secret, challenges } = setup(12);
+    const before = challenges.issue('192.0.2.1');
+    const reloaded = createChallenges({ clock, logger: silentLogger(), secret, difficulty: 8 });
+    assert.equal(reloaded.verifyProof(before, solve(before, 12), '192.0.2.1'), true);
+    const page = reloaded.responder.page({ status: 403, reason: 'challenge:rule:x', challenge: true }, request('192.0.2.1'));
+    assert.match(page.body, /name="difficulty" value="8"/);
+  });
+
+  test('security: a clearance older than the configured lifetime is refused, whatever config issued it', () => {
+    const { clock, secret, challenges } = setup(8, 30 * 60_000);
+    const cookie = (c: typeof challenges, value: string) => c.cleared(request('192.0.2.1', `${CLEARANCE_COOKIE}=${value}`));
+    const value = challenges.clearance('192.0.2.1');
+    clock.advance(30 * 60_000 - 1);
+    assert.equal(cookie(challenges, value), true);
+    clock.advance(1);
+    assert.equal(cookie(challenges, value), false, 'at 30 minutes a 30m clearance is spent');
+    // A reload that lengthens `clearance` makes it good again; one that shortens it ends it early.
+    const longer = createChallenges({ clock, logger: silentLogger(), secret, clearanceTtlMs: 60 * 60_000 });
+    assert.equal(cookie(longer, value), true);
+    const shorter = createChallenges({ clock, logger: silentLogger(), secret, clearanceTtlMs: 60_000 });
+    assert.equal(cookie(shorter, shorter.clearance('192.0.2.1')), true);
+    assert.equal(cookie(shorter, value), false);
+    // Issued "in the future" (another node's clock): a minute of skew is tolerated, no more.
+    const ahead = (ms: number) => createChallenges({ clock: new ManualClock(clock.now() + ms), logger: silentLogger(), secret }).clearance('192.0.2.1');
+    assert.equal(cookie(challenges, ahead(60_000)), true);
+    assert.equal(cookie(challenges, ahead(60_001)), false);
+  });
+
+  test('the secret is required and shared: same secret verifies, another does not', () => {
+    const { clock, secret, challenges } = setup();
+    const value = challenges.clearance('192.0.2.1');
+    const sameSecret = createChallenges({ clock, logger: silentLogger(), secret: Buffer.from(secret) });
+    assert.equal(sameSecret.cleared(request('192.0.2.1', `${CLEARANCE_COOKIE}=${value}`)), true);
+    const otherSecret = createChallenges({ clock, logger: silentLogger(), secret: randomBytes(32) });
+    assert.equal(otherSecret.cleared(request('192.0.2.1', `${CLEARANCE_COOKIE}=${value}`)), false);
+    const bad = (options: object) => () => createChallenges({ clock, logger: silentLogger(), secret, ...options });
+    assert.throws(bad({ secret: undefined }), /at least 32 bytes/);
+    assert.throws(bad({ secret: randomBytes(16) }), /at least 32 bytes/);
+    assert.throws(bad({ difficulty: 0 }), /difficulty/);
+    assert.throws(bad({ difficulty: 8.5 }), /difficulty/);
+    assert.throws(bad({ clearanceTtlMs: 0 }), /clearance/);
+    assert.throws(bad({ clearanceTtlMs: Number.NaN }), /clearance/);
   });
 
   test('the page: CSP, no-store, escaped fields, only same-origin return paths', () => {

@@ -5,16 +5,20 @@
  * clearance for its client IP is not challenged again until it expires.
  *
  * Tokens are `base64url(payload).base64url(HMAC-SHA256(secret, payload))`, the payload naming
- * its purpose first (`c1` challenge, `k1` clearance) so one can never be used as the other.
- * The secret lives in this process only: a restart challenges cleared clients once more.
+ * its purpose first (`c1` challenge, `k2` clearance) so one can never be used as the other.
+ * The secret is kept in the store (challenge-secret.ts), so clearances survive a restart and
+ * hold on every process sharing that store. One Challenges is built per config: a challenge
+ * carries the difficulty it was issued with, a clearance the time it was issued, and its
+ * lifetime is the current config's `clearance`, so a reload that shortens it applies at once.
  *
  * A solved challenge can be posted again until it expires (2 minutes), but only from the IP
  * it was issued to, which earns nothing that IP did not already earn.
  */
 import { cookieValues, serializeCookie } from '../kernel/cookies.ts';
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../kernel/clock.ts';
+import { ErrorCodes, PortcullisError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { ChallengeResponder, GateRequest, GateVerdict } from '../proxy/index.ts';
 import { CHALLENGE_JS, CHALLENGE_POST_PATH, CHALLENGE_SCRIPT_PATH, challengePageHtml } from './challenge-page.ts';
@@ -23,6 +27,8 @@ export const CLEARANCE_COOKIE = 'portcullis.clearance';
 export const DEFAULT_DIFFICULTY = 16;
 const CHALLENGE_TTL_MS = 2 * 60_000;
 const DEFAULT_CLEARANCE_TTL_MS = 60 * 60_000;
+/** Nodes sharing a store may disagree on the time a little; a clearance issued this far "in the future" still counts. */
+const CLOCK_SKEW_MS = 60_000;
 /** The form is three short fields; anything longer is not ours. */
 const MAX_BODY_BYTES = 4096;
 const MAX_NONCE_LENGTH = 32;
@@ -34,8 +40,8 @@ const SCRIPT_ETAG = `"${createHash('sha256').update(CHALLENGE_JS).digest('base64
 export interface ChallengeOptions {
   clock: Clock;
   logger: Logger;
-  /** HMAC key; a fresh random one per process when absent. */
-  secret?: Buffer;
+  /** HMAC key, at least 32 bytes: the store's (loadChallengeSecret), so every process shares it. */
+  secret: Buffer;
   /** Leading zero bits asked of SHA-256(challenge + nonce); default 16 (about 65 000 hashes). */
   difficulty?: number;
   /** How long a clearance lasts; default one hour. */
@@ -73,12 +79,16 @@ export function leadingZeroBits(bytes: Uint8Array): number {
   return bits;
 }
 
-/** Creates the challenge issuer/verifier with its secret. */
+/** Creates the challenge issuer/verifier for one config, with the shared secret. */
 export function createChallenges(options: ChallengeOptions): Challenges {
   const { clock, logger } = options;
-  const secret = options.secret ?? randomBytes(32);
   const difficulty = options.difficulty ?? DEFAULT_DIFFICULTY;
   const clearanceTtl = options.clearanceTtlMs ?? DEFAULT_CLEARANCE_TTL_MS;
+  // The config checks its ranges; these guard the callers that do not go through it.
+  if (!Buffer.isBuffer(options.secret) || options.secret.length < 32) throw new PortcullisError(ErrorCodes.ERR_INTERNAL, 'guard: the challenge secret must be at least 32 bytes');
+  if (!Number.isInteger(difficulty) || difficulty < 1 || difficulty > 64) throw new PortcullisError(ErrorCodes.ERR_INTERNAL, `guard: challenge difficulty ${difficulty} is not 1 to 64 bits`);
+  if (!(clearanceTtl > 0)) throw new PortcullisError(ErrorCodes.ERR_INTERNAL, 'guard: the clearance lifetime must be positive');
+  const secret = createSecretKey(options.secret);
 
   const mac = (payload: string) => createHmac('sha256', secret).update(payload).digest();
   const sign = (payload: string) => `${Buffer.from(payload).toString('base64url')}.${mac(payload).toString('base64url')}`;
@@ -108,11 +118,19 @@ export function createChallenges(options: ChallengeOptions): Challenges {
     return Number.isInteger(bits) && leadingZeroBits(hash) >= bits;
   };
 
-  const clearance = (ip: string) => sign(['k1', ip, String(clock.now() + clearanceTtl)].join('|'));
+  // The issue time, not an expiry: the lifetime is the current config's, so shortening
+  // `clearance` on reload also shortens the clearances already handed out.
+  const clearance = (ip: string) => sign(['k2', ip, String(clock.now())].join('|'));
+
+  const fresh = (issued: string | undefined): boolean => {
+    if (issued === undefined || !/^\d{1,15}$/.test(issued)) return false;
+    const age = clock.now() - Number(issued);
+    return age < clearanceTtl && age >= -CLOCK_SKEW_MS;
+  };
 
   const validClearance = (value: string, ip: string): boolean => {
-    const fields = open(value, 'k1');
-    return fields !== null && fields.length === 3 && fields[1] === ip && live(fields[2]);
+    const fields = open(value, 'k2');
+    return fields !== null && fields.length === 3 && fields[1] === ip && fresh(fields[2]);
   };
 
   const cleared = (request: GateRequest): boolean =>

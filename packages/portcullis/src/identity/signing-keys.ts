@@ -13,6 +13,16 @@ export type SigningAlg = 'RS256' | 'ES256' | 'EdDSA';
 /** Cookie-signing secrets share the key table under this pseudo-algorithm; never published. */
 const COOKIE_ALG = 'cookie';
 
+/**
+ * The JWS algorithms of the table's rows: only these are published and rotated. Other rows are
+ * other modules' secrets (the guard's `guard-challenge` HMAC key): publishing one in the JWKS
+ * would hand it out, and rotating it would replace a symmetric secret by a key pair.
+ */
+const SIGNING_ALGS: ReadonlySet<string> = new Set<SigningAlg>(['RS256', 'ES256', 'EdDSA']);
+
+/** Whether a row is identity's own (a signing key or a cookie secret), to publish, rotate or delete. */
+const isOwn = (key: SigningKey): boolean => SIGNING_ALGS.has(key.alg) || key.alg === COOKIE_ALG;
+
 export interface KeySet {
   /** Private JWKs for oidc-provider: the active key of each algorithm first, then retired ones. */
   jwks: JWK[];
@@ -28,7 +38,7 @@ export async function loadKeySet(repo: SigningKeyRepository, clock: Clock, algs:
   let keys = await repo.list();
   const now = clock.now();
   for (const key of keys) {
-    if (key.retiredAt !== null && key.retiredAt + retentionMs <= now) await repo.delete(key.kid);
+    if (isOwn(key) && key.retiredAt !== null && key.retiredAt + retentionMs <= now) await repo.delete(key.kid);
   }
   for (const alg of [...algs, COOKIE_ALG] as const) {
     if (!keys.some((k) => k.alg === alg && k.retiredAt === null)) await repo.add(await generateKey(alg, clock));
@@ -37,7 +47,7 @@ export async function loadKeySet(repo: SigningKeyRepository, clock: Clock, algs:
   const active = keys.filter((k) => k.retiredAt === null);
   const retired = keys.filter((k) => k.retiredAt !== null);
   return {
-    jwks: [...active, ...retired].filter((k) => k.alg !== COOKIE_ALG).map((k) => k.privateJwk as JWK),
+    jwks: [...active, ...retired].filter((k) => SIGNING_ALGS.has(k.alg)).map((k) => k.privateJwk as JWK),
     cookieKeys: [...active, ...retired].filter((k) => k.alg === COOKIE_ALG).map((k) => String(k.privateJwk.k)),
   };
 }
@@ -47,7 +57,7 @@ export async function loadKeySet(repo: SigningKeyRepository, clock: Clock, algs:
  * retires the old ones. Returns the new key ids.
  */
 export async function rotateKeys(repo: SigningKeyRepository, clock: Clock): Promise<string[]> {
-  const active = (await repo.list()).filter((k) => k.retiredAt === null);
+  const active = (await repo.list()).filter((k) => k.retiredAt === null && isOwn(k));
   const algs = new Set(active.map((k) => k.alg));
   if (!algs.has('RS256')) algs.add('RS256');
   algs.add(COOKIE_ALG);
