@@ -7,12 +7,10 @@
  * challenge records are gone afterwards, whether the order passed or failed.
  */
 import assert from 'node:assert/strict';
-import { Resolver } from 'node:dns/promises';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import * as tls from 'node:tls';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { systemClock } from '../src/kernel/clock.ts';
@@ -22,12 +20,11 @@ import { createAcmeIssuer, type AcmeIssuer } from '../src/tls/acme/acme-issuer.t
 import { createAcmeMaintainer } from '../src/tls/acme/acme-maintainer.ts';
 import { createChallengeStore } from '../src/tls/acme/challenge-store.ts';
 import type { Dns01Settings } from '../src/tls/acme/dns-01.ts';
-import type { LoadedCertificate } from '../src/tls/certificate.ts';
 import { planSites, type TlsSite } from '../src/tls/site-plan.ts';
-import { bind9Missing, startBind9, type Bind9 } from './support/bind9.ts';
+import { bind9Missing, startBind9, txtAt, type Bind9 } from './support/bind9.ts';
 import { adaptTestCaddyfile } from './support/config-errors.ts';
-import { pebbleMissing, type Pebble } from './support/pebble.ts';
-import { startPebbleWithDns } from './support/pebble-dns.ts';
+import { pebbleConnection, pebbleMissing, startPebble, type Pebble } from './support/pebble.ts';
+import { verifiedBy } from './support/tls.ts';
 
 interface LogLine {
   level: number;
@@ -49,39 +46,6 @@ async function tempStorage(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-dns01-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   return dir;
-}
-
-/** TXT texts at `name` on `server` now (fresh resolver, nothing cached); [] when none. */
-async function txtAt(server: string, name: string): Promise<string[]> {
-  const resolver = new Resolver({ timeout: 2000, tries: 1 });
-  resolver.setServers([server]);
-  try {
-    return (await resolver.resolveTxt(name)).map((chunks) => chunks.join(''));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOTFOUND' || code === 'ENODATA') return [];
-    throw error;
-  }
-}
-
-/** Serves `cert` on loopback; handshakes for `servername` trusting only `ca`: whether Node verified it. */
-async function verifiedBy(cert: LoadedCertificate, servername: string, ca: string): Promise<boolean> {
-  const server = tls.createServer({ cert: cert.chainPem, key: cert.keyPem }, (socket) => socket.end());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  try {
-    return await new Promise<boolean>((resolve, reject) => {
-      const socket = tls.connect({ host: '127.0.0.1', port, servername, ca, timeout: 5000 }, () => {
-        const ok = socket.authorized;
-        socket.destroy();
-        resolve(ok);
-      });
-      socket.on('timeout', () => socket.destroy(new Error('handshake timeout')));
-      socket.on('error', reject);
-    });
-  } finally {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
 }
 
 /** The DNS settings the site planner gives `*.example.test` in a Caddyfile written as for Caddy's rfc2136 module. */
@@ -121,7 +85,7 @@ describe('DNS-01 and wildcard certificates (pebble validating through BIND 9)', 
 
   before(async () => {
     bind = await startBind9();
-    pebble = await startPebbleWithDns(bind.server);
+    pebble = await startPebble({ dnsServer: bind.server });
     issuingRoot = await pebble.issuingRoot();
   });
 
@@ -137,14 +101,7 @@ describe('DNS-01 and wildcard certificates (pebble validating through BIND 9)', 
       clock: systemClock,
       log,
       store: createChallengeStore(),
-      connection: {
-        directoryUrl: pebble.directoryUrl,
-        caRootPem: await readFile(pebble.caRootFile, 'utf8'),
-        requestTimeoutMs: 5000,
-        pollMinMs: 100,
-        pollMaxMs: 500,
-        signal: shutdown.signal,
-      },
+      connection: await pebbleConnection(pebble, shutdown.signal),
     });
 
   test('a wildcard certificate is issued through DNS-01; Node trusts it for a.example.test; the TXT record is gone', async (t) => {

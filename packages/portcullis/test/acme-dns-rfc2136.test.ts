@@ -6,28 +6,14 @@
  * server, zone, record and key, and never the secret.
  */
 import assert from 'node:assert/strict';
-import { Resolver } from 'node:dns/promises';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { PortcullisError } from '../src/kernel/errors.ts';
 import { createDns01Solver, type Dns01Settings } from '../src/tls/acme/dns-01.ts';
 import { createRfc2136Client, type Rfc2136Client } from '../src/tls/acme/dns-rfc2136.ts';
-import { bind9Missing, freeDnsPort, startBind9, type Bind9, type Bind9Key } from './support/bind9.ts';
+import { bind9Missing, freeDnsPort, startBind9, txtAt, type Bind9, type Bind9Key } from './support/bind9.ts';
 
 const missing = bind9Missing();
-
-/** The TXT texts at `name` as `server` answers now (a fresh resolver: nothing cached); [] when there are none. */
-async function txtAt(server: string, name: string): Promise<string[]> {
-  const resolver = new Resolver({ timeout: 2000, tries: 1 });
-  resolver.setServers([server]);
-  try {
-    return (await resolver.resolveTxt(name)).map((chunks) => chunks.join(''));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOTFOUND' || code === 'ENODATA') return [];
-    throw error;
-  }
-}
 
 function clientWith(bind: Bind9, key: Bind9Key): Rfc2136Client {
   return createRfc2136Client({ server: { host: '127.0.0.1', port: bind.port }, key: { name: key.name, algorithm: key.algorithm, secret: Buffer.from(key.secret, 'base64') }, timeoutMs: 5000 });

@@ -11,7 +11,6 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import * as tls from 'node:tls';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { systemClock } from '../src/kernel/clock.ts';
@@ -21,8 +20,8 @@ import { createAcmeIssuer, type AcmeIssuer } from '../src/tls/acme/acme-issuer.t
 import { createAcmeMaintainer } from '../src/tls/acme/acme-maintainer.ts';
 import { acmePaths } from '../src/tls/acme/ca-storage.ts';
 import { createChallengeStore, type ChallengeStore } from '../src/tls/acme/challenge-store.ts';
-import type { LoadedCertificate } from '../src/tls/certificate.ts';
-import { freePort, pebbleMissing, startPebble, type Pebble } from './support/pebble.ts';
+import { freePort, pebbleConnection, pebbleMissing, startPebble, type Pebble } from './support/pebble.ts';
+import { verifiedBy } from './support/tls.ts';
 
 interface LogLine {
   level: number;
@@ -51,26 +50,6 @@ async function tempStorage(t: TestContext): Promise<string> {
 function capture(): { log: Logger; lines: LogLine[] } {
   const lines: LogLine[] = [];
   return { log: pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) }), lines };
-}
-
-/** Serves `cert` on loopback and handshakes for `servername` trusting only `ca`; resolves with whether Node verified it. */
-async function verifiedBy(cert: LoadedCertificate, servername: string, ca: string): Promise<boolean> {
-  const server = tls.createServer({ cert: cert.chainPem, key: cert.keyPem }, (socket) => socket.end());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  try {
-    return await new Promise<boolean>((resolve, reject) => {
-      const socket = tls.connect({ host: '127.0.0.1', port, servername, ca, timeout: 5000 }, () => {
-        const ok = socket.authorized;
-        socket.destroy();
-        resolve(ok);
-      });
-      socket.on('timeout', () => socket.destroy(new Error('handshake timeout')));
-      socket.on('error', reject);
-    });
-  } finally {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
 }
 
 describe('ACME external account binding (pebble requiring EAB)', { skip: missing ?? false }, () => {
@@ -107,14 +86,7 @@ describe('ACME external account binding (pebble requiring EAB)', { skip: missing
       log,
       store,
       eab,
-      connection: {
-        directoryUrl: pebble.directoryUrl,
-        caRootPem: await readFile(pebble.caRootFile, 'utf8'),
-        requestTimeoutMs: 5000,
-        pollMinMs: 100,
-        pollMaxMs: 500,
-        signal: shutdown.signal,
-      },
+      connection: await pebbleConnection(pebble, shutdown.signal),
     });
   };
 

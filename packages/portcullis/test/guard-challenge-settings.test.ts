@@ -7,9 +7,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,55 +17,12 @@ import { silentLogger } from '../src/kernel/logger.ts';
 import { createChallenges } from '../src/guard/index.ts';
 import { loadChallengeSecret } from '../src/guard/challenge-secret.ts';
 import { openSqliteStore } from '../src/store/index.ts';
+import { fields, form, send, solve, type Reply } from './support/guard-challenge.ts';
 import { startPortcullis, type Running } from './support/instance.ts';
 
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-function send(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', localAddress: '127.0.0.1', headers: options.headers ?? {}, timeout: 5000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('timeout', () => req.destroy(new Error('request timed out')));
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
-
-const zeroBits = (text: string): number => {
-  let bits = 0;
-  for (const b of createHash('sha256').update(text).digest()) {
-    if (b !== 0) return bits + Math.clz32(b) - 24;
-    bits += 8;
-  }
-  return bits;
-};
-
-/** The first nonce whose hash has `min` to `max - 1` leading zero bits (bounded). */
-function nonceWith(challenge: string, min: number, max = 257): string {
-  for (let n = 0; n < 20_000_000; n++) {
-    const bits = zeroBits(challenge + n);
-    if (bits >= min && bits < max) return String(n);
-  }
-  throw new Error('no nonce found');
-}
-
-/** The hidden fields of a challenge page. */
-function fields(html: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of html.matchAll(/<input type="hidden" name="(\w+)" value="([^"]*)">/g)) out[m[1]!] = m[2]!.replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)));
-  return out;
-}
-
+/** Posts `values` to the challenge endpoint as the page's form does. */
 function post(url: string, values: Record<string, string>): Promise<Reply> {
-  const body = new URLSearchParams(values).toString();
-  return send(`${url}/.portcullis/challenge`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(body)) }, body });
+  return send(`${url}/.portcullis/challenge`, { method: 'POST', ...form(values) });
 }
 
 const MINUTE = 60_000;
@@ -137,10 +93,10 @@ describe('guard challenge settings and stored secret', () => {
     const f = fields(page.body);
     assert.equal(f.difficulty, '10');
     // Enough for 8 bits but not for 10; claiming a lower difficulty in the form changes nothing.
-    const weak = await post(running.url, { ...f, difficulty: '8', nonce: nonceWith(f.challenge!, 8, 10) });
+    const weak = await post(running.url, { ...f, difficulty: '8', nonce: solve(f.challenge!, 8, 10) });
     assert.equal(weak.status, 403);
     assert.equal(weak.headers['set-cookie'], undefined);
-    const answer = await post(running.url, { ...f, nonce: nonceWith(f.challenge!, 10) });
+    const answer = await post(running.url, { ...f, nonce: solve(f.challenge!, 10) });
     assert.equal(answer.status, 303);
     const setCookie = answer.headers['set-cookie']?.[0] ?? '';
     assert.match(setCookie, /^portcullis\.clearance=[\w-]+\.[\w-]+; Path=\/; Max-Age=1800; HttpOnly; SameSite=Lax$/);

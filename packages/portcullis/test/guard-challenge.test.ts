@@ -5,62 +5,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startPortcullis, type Running } from './support/instance.ts';
 import { chromiumMissing, launchChromium } from './support/chromium.ts';
-
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-function send(url: string, options: { method?: string; from?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', localAddress: options.from ?? '127.0.0.1', headers: options.headers ?? {}, timeout: 5000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('timeout', () => req.destroy(new Error('request timed out')));
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
-
-function zeroBits(bytes: Buffer): number {
-  let bits = 0;
-  for (const b of bytes) {
-    if (b === 0) {
-      bits += 8;
-      continue;
-    }
-    return bits + Math.clz32(b) - 24;
-  }
-  return bits;
-}
-
-/** The hidden fields of a challenge page. */
-function fields(html: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of html.matchAll(/<input type="hidden" name="(\w+)" value="([^"]*)">/g)) out[m[1]!] = m[2]!.replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)));
-  return out;
-}
-
-/** The nonce the page's script finds: SHA-256(challenge + nonce) with `bits` leading zero bits. */
-function solve(challenge: string, bits: number): string {
-  for (let n = 0; n < 20_000_000; n++) {
-    if (zeroBits(createHash('sha256').update(challenge + n).digest()) >= bits) return String(n);
-  }
-  throw new Error('no nonce found');
-}
-
-function form(values: Record<string, string>): { headers: Record<string, string>; body: string } {
-  const body = new URLSearchParams(values).toString();
-  return { headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(body)) }, body };
-}
+import { fields, form, send, solve, type Reply } from './support/guard-challenge.ts';
 
 let upstream: Server;
 let seenCookies: (string | undefined)[] = [];

@@ -11,7 +11,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { describe, test, type TestContext } from 'node:test';
 import type { GlobalTlsOptions, KeyType, TlsConfig } from '../src/config/types.ts';
@@ -22,6 +21,7 @@ import { openInternalCa } from '../src/tls/internal-ca.ts';
 import { keyTypeOf } from '../src/tls/key-type.ts';
 import { createCertificateManager, type CertificateManager, type TlsSite } from '../src/tls/index.ts';
 import { freePort, startPortcullis } from './support/instance.ts';
+import { tlsServer } from './support/tls.ts';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -53,36 +53,6 @@ async function manager(
 
 function site(name: string, hosts: string[], tls: Omit<TlsConfig, 'source'> | null = null, line = 1): TlsSite {
   return { name, source: { file: 'Caddyfile', line }, hosts, tls: tls === null ? null : { ...tls, source: { file: 'Caddyfile', line: line + 1 } } };
-}
-
-/** A TLS server asking `m` for certificates the way the HTTPS listener does (address context first, then SNI). */
-async function tlsServer(t: TestContext, m: CertificateManager): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((raw) => {
-    sockets.add(raw);
-    raw.once('close', () => sockets.delete(raw));
-    const byAddress = m.contextForAddress(raw.localAddress ?? '');
-    const socket = new tls.TLSSocket(raw, {
-      isServer: true,
-      ...(byAddress ? { secureContext: byAddress } : {}),
-      SNICallback: (name, cb) =>
-        void Promise.resolve(m.contextFor(name)).then(
-          (ctx) => (ctx ? cb(null, ctx) : cb(new Error('no certificate'))),
-          (error: Error) => cb(error),
-        ),
-    });
-    socket.once('secure', () => socket.end('ok'));
-    socket.on('error', () => raw.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  );
-  return (server.address() as net.AddressInfo).port;
 }
 
 /**

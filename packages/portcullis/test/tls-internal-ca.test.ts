@@ -8,7 +8,6 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { test, type TestContext } from 'node:test';
 import { pino } from 'pino';
@@ -16,6 +15,7 @@ import type { GlobalTlsOptions } from '../src/config/types.ts';
 import { ManualClock, systemClock, type Clock } from '../src/kernel/clock.ts';
 import { ConfigErrors } from '../src/kernel/errors.ts';
 import { createCertificateManager, type CertificateManager, type TlsSite } from '../src/tls/index.ts';
+import { tlsServer } from './support/tls.ts';
 
 interface LogLine {
   level: number;
@@ -51,40 +51,6 @@ async function manager(
 
 function site(name: string, hosts: string[], mode?: 'internal'): TlsSite {
   return { name, source: { file: 'Caddyfile', line: 1 }, hosts, tls: mode ? { mode, source: { file: 'Caddyfile', line: 2 } } : null };
-}
-
-/**
- * A TLS server asking `m` for certificates, the way the HTTPS listener does. Each connection is
- * wrapped in a TLSSocket by hand because tls.Server ignores a `secureContext` option: that is
- * the public way to give clients without SNI the context for the address they reached.
- */
-async function tlsServer(t: TestContext, m: CertificateManager): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((raw) => {
-    sockets.add(raw);
-    raw.once('close', () => sockets.delete(raw));
-    const byAddress = m.contextForAddress(raw.localAddress ?? '');
-    const socket = new tls.TLSSocket(raw, {
-      isServer: true,
-      ...(byAddress ? { secureContext: byAddress } : {}),
-      SNICallback: (name, cb) =>
-        void Promise.resolve(m.contextFor(name)).then(
-          (ctx) => (ctx ? cb(null, ctx) : cb(new Error('no certificate'))),
-          (error: Error) => cb(error),
-        ),
-    });
-    socket.once('secure', () => socket.end('ok'));
-    socket.on('error', () => raw.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  );
-  return (server.address() as net.AddressInfo).port;
 }
 
 type Handshake = { ok: true; fingerprint: string; authorized: boolean; cert: tls.DetailedPeerCertificate } | { ok: false; error: Error; sawCertificate: boolean };

@@ -4,11 +4,13 @@
  * `portcullis-key` (and one key of each other algorithm) may update (`allow-update`), and
  * `locked.test.`, which only `other-key` may. `_acme-challenge.delegated.example.test` is a
  * CNAME to `_acme-challenge.acme.example.test` (a delegated challenge name). Fresh random
- * secrets each start; stopped by PID. `bind9Missing()` says why tests skip.
+ * secrets each start; stopped by PID. `bind9Missing()` says why tests skip; `txtAt()` reads
+ * what the server answers.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
+import { Resolver } from 'node:dns/promises';
 import { accessSync, constants, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -144,4 +146,17 @@ zone "locked.test" {
     logFiles: [],
   });
   return { ...peer, port, server: `127.0.0.1:${port}`, key, otherKey, algorithmKeys, zone: 'example.test', lockedZone: 'locked.test' };
+}
+
+/** The TXT texts at `name` as `server` answers now (a fresh resolver: nothing cached); [] when there are none. */
+export async function txtAt(server: string, name: string): Promise<string[]> {
+  const resolver = new Resolver({ timeout: 2000, tries: 1 });
+  resolver.setServers([server]);
+  try {
+    return (await resolver.resolveTxt(name)).map((chunks) => chunks.join(''));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTFOUND' || code === 'ENODATA') return [];
+    throw error;
+  }
 }

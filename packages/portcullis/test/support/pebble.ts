@@ -1,15 +1,19 @@
 /**
- * A real ACME server for tests: Debian's `pebble` with `pebble-challtestsrv` as its DNS (every
- * name resolves to 127.0.0.1), all on loopback ports, a fresh TLS certificate for pebble's own
- * listener, PEBBLE_VA_NOSLEEP=1, stopped by PID. `pebbleMissing()` says why tests must skip.
+ * A real ACME server for tests: Debian's `pebble`, all on loopback ports, a fresh TLS
+ * certificate for pebble's own listener, PEBBLE_VA_NOSLEEP=1, stopped by PID. Its validation
+ * asks `pebble-challtestsrv` (every name resolves to 127.0.0.1), or a DNS server the test
+ * names (`dnsServer`, e.g. BIND from bind9.ts, so DNS-01 is checked against the records
+ * Portcullis really published). `pebbleMissing()` says why tests must skip.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'node:https';
+import type { AcmeConnection } from '../../src/tls/acme/acme-client.ts';
+import { launch, type Peer } from './peers.ts';
 
 export interface Pebble {
   directoryUrl: string;
@@ -21,14 +25,23 @@ export interface Pebble {
 }
 
 export interface PebbleOptions {
-  /** Where pebble's validation connects for HTTP-01 and TLS-ALPN-01 (on 127.0.0.1). */
-  httpPort: number;
-  tlsPort: number;
+  /**
+   * Where pebble's validation connects for HTTP-01 and TLS-ALPN-01 (on 127.0.0.1). Absent: a
+   * port free at start where nothing answers, so that challenge cannot pass.
+   */
+  httpPort?: number;
+  tlsPort?: number;
   /**
    * External account binding MAC keys (base64url) by key id: pebble then refuses every new
    * account without a valid binding (`externalAccountBindingRequired`). Absent: no EAB.
    */
   eabKeys?: Record<string, string>;
+  /**
+   * The DNS server (`127.0.0.1:port`) pebble's validation asks (`-dnsserver`) instead of a
+   * pebble-challtestsrv started here. Names then resolve only as that server says: HTTP-01
+   * and TLS-ALPN-01 would not find 127.0.0.1, so use it for DNS-01.
+   */
+  dnsServer?: string;
 }
 
 function onPath(binary: string): boolean {
@@ -66,20 +79,21 @@ function get(url: string, ca: string, timeoutMs: number): Promise<{ status: numb
   });
 }
 
-function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), 3000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    process.kill(child.pid!, 'SIGTERM');
-  });
-}
+/** The environment pebble and challtestsrv run with. */
+const ENV = {
+  PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+  LANG: 'C',
+  // Deterministic runs: no validation delay, no rejected nonces, every order re-validated.
+  PEBBLE_VA_NOSLEEP: '1',
+  PEBBLE_WFE_NONCEREJECT: '0',
+  PEBBLE_AUTHZREUSE: '0',
+};
 
-/** Starts challtestsrv and pebble; resolves once pebble's directory answers (bounded wait). */
-export async function startPebble(options: PebbleOptions): Promise<Pebble> {
+/**
+ * Starts pebble (and challtestsrv unless `options.dnsServer` is given); resolves once pebble's
+ * directory answers (at most about 10 s), else stops what it started and throws with the output.
+ */
+export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-pebble-'));
   const certFile = join(dir, 'cert.pem');
   const keyFile = join(dir, 'key.pem');
@@ -88,52 +102,77 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
     '-keyout', keyFile, '-out', certFile, '-subj', '/CN=pebble test listener',
     '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  if (openssl.status !== 0) throw new Error(`openssl failed: ${openssl.stderr.toString()}`);
-  const [acmePort, managementPort, dnsPort, challManagementPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  if (openssl.status !== 0) {
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(`openssl failed: ${openssl.stderr.toString()}`);
+  }
+  const [acmePort, managementPort] = [await freePort(), await freePort()];
   const config = {
     pebble: {
       listenAddress: `127.0.0.1:${acmePort}`,
       managementListenAddress: `127.0.0.1:${managementPort}`,
       certificate: certFile,
       privateKey: keyFile,
-      httpPort: options.httpPort,
-      tlsPort: options.tlsPort,
+      httpPort: options.httpPort ?? (await freePort()),
+      tlsPort: options.tlsPort ?? (await freePort()),
       ocspResponderURL: '',
       externalAccountBindingRequired: options.eabKeys !== undefined,
       ...(options.eabKeys === undefined ? {} : { externalAccountMACKeys: options.eabKeys }),
     },
   };
   await writeFile(join(dir, 'pebble.json'), JSON.stringify(config));
-  const output: string[] = [];
-  const capture = (child: ChildProcess) => {
-    child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
-    child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
-  };
-  const challtestsrv = spawn('pebble-challtestsrv', [
-    '-defaultIPv4', '127.0.0.1', '-defaultIPv6', '',
-    '-dns01', `127.0.0.1:${dnsPort}`, '-management', `127.0.0.1:${challManagementPort}`,
-    '-http01', '', '-https01', '', '-tlsalpn01', '',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
-  capture(challtestsrv);
-  const pebble = spawn('pebble', ['-config', join(dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Deterministic runs: no validation delay, no rejected nonces, every order re-validated.
-    env: { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0' },
-  });
-  capture(pebble);
+  // Stopped in the reverse order of starting (pebble before its DNS); `dir` goes last.
+  const peers: Peer[] = [];
   const stop = async () => {
-    await Promise.all([stopProcess(pebble), stopProcess(challtestsrv)]);
+    for (const peer of [...peers].reverse()) await peer.stop();
     await rm(dir, { recursive: true, force: true });
   };
+  try {
+    let dnsServer = options.dnsServer;
+    if (dnsServer === undefined) {
+      const [dnsPort, challManagementPort] = [await freePort(), await freePort()];
+      dnsServer = `127.0.0.1:${dnsPort}`;
+      peers.push(
+        await launch({
+          name: 'pebble-challtestsrv',
+          dir,
+          command: 'pebble-challtestsrv',
+          args: [
+            '-defaultIPv4', '127.0.0.1', '-defaultIPv6', '',
+            '-dns01', dnsServer, '-management', `127.0.0.1:${challManagementPort}`,
+            '-http01', '', '-https01', '', '-tlsalpn01', '',
+          ],
+          env: ENV,
+          ports: [challManagementPort],
+          logFiles: [],
+          keepDir: true,
+        }),
+      );
+    }
+    peers.push(
+      await launch({
+        name: 'pebble',
+        dir,
+        command: 'pebble',
+        args: ['-config', join(dir, 'pebble.json'), '-dnsserver', dnsServer],
+        env: ENV,
+        ports: [acmePort, managementPort],
+        logFiles: [],
+        keepDir: true,
+      }),
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
   const ca = await readFile(certFile, 'utf8');
   const directoryUrl = `https://127.0.0.1:${acmePort}/dir`;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ok = await get(directoryUrl, ca, 1000).then((r) => r.status === 200, () => false);
-    if (ok) break;
-    if (Date.now() > deadline || pebble.exitCode !== null) {
+  for (let i = 0; ; i++) {
+    if (await get(directoryUrl, ca, 1000).then((r) => r.status === 200, () => false)) break;
+    if (i >= 100) {
+      const output = peers.map((peer) => peer.log()).join('\n');
       await stop();
-      throw new Error(`pebble did not start:\n${output.join('')}`);
+      throw new Error(`pebble's directory did not answer:\n${output}`);
     }
     await sleep(100);
   }
@@ -146,5 +185,17 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
       return res.body;
     },
     stop,
+  };
+}
+
+/** How a test's ACME client reaches `pebble`: its directory, its listener's certificate trusted, fast polls. */
+export async function pebbleConnection(pebble: Pebble, signal: AbortSignal): Promise<AcmeConnection> {
+  return {
+    directoryUrl: pebble.directoryUrl,
+    caRootPem: await readFile(pebble.caRootFile, 'utf8'),
+    requestTimeoutMs: 5000,
+    pollMinMs: 100,
+    pollMaxMs: 500,
+    signal,
   };
 }
