@@ -1,4 +1,5 @@
-// Side-by-side benchmark of Portcullis, Caddy and nginx: `npm run bench` (see README.md).
+// Side-by-side benchmark of Portcullis, Caddy and nginx, with a bare Node server as the
+// reference for what Node itself reaches: `npm run bench` (see README.md).
 //
 // Every server gets the same job on loopback: reverse-proxy to one shared upstream, and serve
 // static files, over HTTP and over HTTPS with one shared certificate. wrk (HTTP/1.1), h2load
@@ -22,6 +23,7 @@ import { runWrk } from './lib/wrk.mjs';
 import { renderReport } from './lib/report.mjs';
 import { makeBody, startUpstream } from './upstream.mjs';
 import { portcullis } from './peers/portcullis.mjs';
+import { nodeBare } from './peers/node-bare.mjs';
 import { caddy } from './peers/caddy.mjs';
 import { nginx } from './peers/nginx.mjs';
 import { installCleanup, intOption, placeOnCores, safeExec, sleep } from './lib/harness.mjs';
@@ -29,8 +31,11 @@ import { installCleanup, intOption, placeOnCores, safeExec, sleep } from './lib/
 const INSTALL_HINT = 'install the peers with: sudo bash scripts/install-peers.sh';
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
-/** In report order: the first one present is the subject of the ratios. */
-const PEERS = [portcullis, caddy, nginx];
+/**
+ * In report order: the first one present is the subject of the ratios. bare Node comes right
+ * after Portcullis: the reference for what any Node.js server can reach here, not a product.
+ */
+const PEERS = [portcullis, nodeBare, caddy, nginx];
 
 /**
  * kind: `http` wrk over keep-alive HTTP/1.1; `https-h1` wrk over keep-alive HTTPS; `https-h2`
@@ -50,7 +55,8 @@ const SCENARIOS = [
 
 const USAGE = `usage: node bench/run.mjs [options]
 
-  --only LIST        servers to run, comma-separated: ${PEERS.map((p) => p.name).join(',')} (default: all)
+  --only LIST        servers to run, comma-separated: ${PEERS.map((p) => p.name).join(',')} (default: all;
+                     node-bare is the bare Node reference server, bench/node-bare-server.mjs)
   --scenarios LIST   ${SCENARIOS.map((s) => s.name).join(',')} (default: all)
   --rounds N         rounds per measurement, medians reported (env BENCH_ROUNDS, default 3)
   --duration S       seconds per wrk run (env BENCH_DURATION, default 10)
@@ -98,7 +104,7 @@ async function main() {
   for (const peer of PEERS.filter((p) => opts.only.includes(p.name))) {
     const found = peer.locate();
     if ('missing' in found) {
-      const hint = peer.name === 'portcullis' ? '' : `; ${INSTALL_HINT}`;
+      const hint = peer.name === 'portcullis' || peer.name === 'node-bare' ? '' : `; ${INSTALL_HINT}`;
       console.error(`bench: skipping ${peer.label}: ${found.missing}${hint}`);
       notes.push(`${peer.label} skipped: ${found.missing}.`);
       continue;
@@ -236,11 +242,17 @@ async function main() {
           const sampler = samplePeakRss(server.proc.pid);
           const cpuBefore = groupCpuSeconds(server.proc.pid);
           const t0 = performance.now();
-          const result = await measure(sc, server, opts.duration);
+          let result;
+          let peak;
+          try {
+            result = await measure(sc, server, opts.duration);
+          } finally {
+            // Also when the measurement failed: a running sampler would keep the bench alive.
+            peak = sampler.stop();
+          }
           // Server CPU as a share of one core over the run (the load generator's start-up and
           // exit are inside the window, so a saturated server reads slightly under 100 %).
           const cpuPct = (100 * (groupCpuSeconds(server.proc.pid) - cpuBefore)) / ((performance.now() - t0) / 1000);
-          const peak = sampler.stop();
           const key = `${sc.name}\0${server.peer.name}`;
           const s = samples.get(key) ?? { rps: [], p50: [], p99: [], cpu: [], peak: 0, errors: 0 };
           s.rps.push(result.rps);
@@ -364,6 +376,10 @@ function describeRun({ opts, cpuCount, servers, upstreamKind, serverCpus, loadCp
   const pinning = serverCpus !== undefined
     ? `servers pinned to CPU ${serverCpus}; wrk, the upstream and this harness to CPU ${loadCpus}`
     : 'no CPU pinning';
+  const bare = servers.some((s) => s.peer.name === 'node-bare')
+    ? ['', 'bare Node: bench/node-bare-server.mjs, the shared Caddyfile\'s jobs in the least code Node allows (undici Pool dispatch for /proxy/, the static files from memory, no config, logging or limits) ' +
+      'on the same Node and flags as Portcullis: the ceiling any Node.js server reaches here, a reference and not a product.']
+    : [];
   const tls = [];
   if (wanted.some((s) => s.kind !== 'http')) {
     const osslVersion = openssl ? safeExec(openssl, ['version']).split(' ')[1] ?? '?' : '?';
@@ -388,6 +404,7 @@ function describeRun({ opts, cpuCount, servers, upstreamKind, serverCpus, loadCp
       `Upstream: ${upstreamKind}. ${pinning}.`,
     '',
     `Versions: ${versions.join(', ')}.`,
+    ...bare,
     ...tls,
   ];
 }

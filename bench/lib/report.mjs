@@ -8,6 +8,9 @@
  * @typedef {{ server: string, label: string, idleRssKiB: number }} Idle
  */
 
+/** The reference server's name (bench/peers/node-bare.mjs). */
+const BARE_NODE = 'node-bare';
+
 /**
  * @param {{ header: string[], scenarios: { name: string, label: string }[],
  *   servers: { name: string, label: string }[], rows: Row[], idle: Idle[], notes: string[] }} data
@@ -29,17 +32,28 @@ export function renderReport({ header, scenarios, servers, rows, idle, notes }) 
   }
 
   const subject = servers[0];
-  const others = servers.slice(1);
-  if (subject && others.length > 0) {
+  // bare Node is the reference for what Node itself reaches, not a peer: it gets one column
+  // of its own (subject rps / bare Node rps), shown only when it produced rows.
+  const bare = servers.find((s) => s.name === BARE_NODE);
+  const bareColumn = subject !== undefined && bare !== undefined && subject !== bare &&
+    rows.some((r) => r.server === BARE_NODE);
+  const others = servers.slice(1).filter((s) => s !== bare);
+  if (subject && (others.length > 0 || bareColumn)) {
     out.push('', `## Ratios: ${subject.label} / peer`, '',
       'rps and per CPU-s: above 1 means faster than the peer (per CPU-s: per second of server CPU, ' +
-      'the fair comparison when a server was not saturated). p99: below 1 means lower tail latency.', '');
+      'the fair comparison when a server was not saturated). p99: below 1 means lower tail latency.' +
+      (bareColumn && bare ? ` rps vs ${bare.label}: ${subject.label}'s rps over the bare Node reference server's, ` +
+        'how close it comes to what Node itself does here (1 would be the ceiling).' : ''), '');
     /** @type {('rps' | 'perCpuS' | 'p99Ms')[]} */
     const keys = ['rps', 'perCpuS', 'p99Ms'];
     const name = { rps: 'rps', perCpuS: 'per CPU-s', p99Ms: 'p99' };
-    const cols = keys.flatMap((k) => others.map((o) => `${name[k]} vs ${o.label}`));
-    out.push(`| scenario | ${cols.join(' | ')} |`);
-    out.push(`|---|${cols.map(() => '---:').join('|')}|`);
+    /** The columns in order: each key against each peer, rps also against bare Node. */
+    const columns = keys.flatMap((k) => [
+      ...others.map((o) => ({ key: k, peer: o })),
+      ...(k === 'rps' && bareColumn && bare ? [{ key: k, peer: bare }] : []),
+    ]);
+    out.push(`| scenario | ${columns.map((c) => `${name[c.key]} vs ${c.peer.label}`).join(' | ')} |`);
+    out.push(`|---|${columns.map(() => '---:').join('|')}|`);
     for (const sc of scenarios) {
       const mine = rows.find((x) => x.scenario === sc.name && x.server === subject.name);
       if (!mine) continue;
@@ -47,7 +61,7 @@ export function renderReport({ header, scenarios, servers, rows, idle, notes }) 
         const theirs = rows.find((x) => x.scenario === sc.name && x.server === other);
         return theirs && theirs[key] > 0 && mine[key] > 0 ? `${(mine[key] / theirs[key]).toFixed(2)}×` : '–';
       };
-      out.push(`| ${sc.label} | ${keys.flatMap((k) => others.map((o) => cell(o.name, k))).join(' | ')} |`);
+      out.push(`| ${sc.label} | ${columns.map((c) => cell(c.peer.name, c.key)).join(' | ')} |`);
     }
   }
 
