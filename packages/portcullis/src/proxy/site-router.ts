@@ -15,8 +15,9 @@ interface Entry<T> {
   path: string;
 }
 
+/** The host without the brackets of an IPv6 literal (`[::1]` -> `::1`). */
 function bare(host: string): string {
-  return host.replace(/^\[|\]$/g, '');
+  return host.charCodeAt(0) === 91 /* [ */ ? host.replace(/^\[|\]$/g, '') : host;
 }
 
 function byPathLength<T>(a: Entry<T>, b: Entry<T>): number {

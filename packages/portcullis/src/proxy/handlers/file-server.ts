@@ -62,6 +62,8 @@ export function createFileServer(config: FileServerHandler, deps: HandlerDeps): 
   const contents = createContentCache(MAX_CACHED_FILE, MAX_CACHED_TOTAL);
   const readBudget = createReadBudget(MAX_READS_IN_FLIGHT);
   const dynamicRoots = new Map<string, string>();
+  /** The first root a `root` directive gave (rootOf), whose resolutions are keyed by path alone. */
+  let firstRoot: string | null = null;
   deps.onDispose(() => {
     resolutions.clear();
     contents.clear();
@@ -310,7 +312,9 @@ export function createFileServer(config: FileServerHandler, deps: HandlerDeps): 
       const rel = relativeRequestPath(ctx.path);
       if (rel === null) throw httpError(400, 'invalid file path', ErrorCodes.ERR_HTTP_BAD_REQUEST);
       const root = rootOf(ctx);
-      const key = staticRoot !== null ? rel : root + '\0' + rel;
+      // Keyed by the path alone for the one root most configs have (`root * /srv`): a key built
+      // per request is a new string to hash. Other roots prefix theirs; a path has no NUL.
+      const key = staticRoot !== null || root === (firstRoot ??= root) ? rel : root + '\0' + rel;
       const now = clock.now();
       const target = resolutions.fresh(key, now);
       if (target !== undefined) return serveTarget(ctx, target, key, rel, next);

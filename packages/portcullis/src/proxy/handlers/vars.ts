@@ -5,9 +5,10 @@ import type { HandlerDeps } from '../handler-deps.ts';
 import { compileTemplate } from '../placeholders.ts';
 
 export function createVars(config: VarsHandler, _deps: HandlerDeps): Handler {
-  const entries = Object.entries(config.vars).map(([name, value]) => [name, compileTemplate(value)] as const);
+  const names = Object.keys(config.vars);
+  const values = names.map((name) => compileTemplate(config.vars[name]!));
   return (ctx, next) => {
-    for (const [name, value] of entries) ctx.vars[name] = value(ctx);
+    for (let i = 0; i < names.length; i++) ctx.vars[names[i]!] = values[i]!(ctx);
     return next();
   };
 }
