@@ -40,6 +40,8 @@ export interface CertificateIndex {
   unmatched: IndexEntry | null;
   /** The certificate for clients that send no SNI and reached an address without one: `default_sni`'s, else `fallback_sni`'s. */
   noSni: IndexEntry | null;
+  /** Whether any site asks for client certificates: when none does, a request needs no policy lookup. */
+  anyClientAuth: boolean;
 }
 
 /** The context for a certificate; ALPN and protocol limits are the listener's business. */
@@ -110,14 +112,15 @@ export function buildIndex(
   };
   const fallback = held(defaultSni);
   const unknown = held(fallbackSni);
-  return { byName, byIp, fallback, unmatched: unknown ?? fallback, noSni: fallback ?? unknown };
+  return { byName, byIp, fallback, unmatched: unknown ?? fallback, noSni: fallback ?? unknown, anyClientAuth };
 }
 
 /** The entry of a certificate held for an SNI name (any case, optional trailing dot), not the fallback; or null. */
 export function entryHeldFor(index: CertificateIndex, servername: string): IndexEntry | null {
   // Fast path for the usual lower-case name; keys starting with `*` are never matched literally.
   if (servername.charCodeAt(0) !== 42) {
-    const hit = index.byName.get(servername);
+    // IP literals too: canonical addresses are their own keys (a request to https://127.0.0.1 asks per request).
+    const hit = index.byName.get(servername) ?? index.byIp.get(servername);
     if (hit) return hit;
   }
   const name = canonicalServername(servername);
@@ -138,6 +141,7 @@ export function selectByName(index: CertificateIndex, servername: string): Secur
 
 /** The client-certificate policy for an SNI name (the same lookup as selectByName), or null. */
 export function clientAuthByName(index: CertificateIndex, servername: string): ClientAuthPolicy | null {
+  if (!index.anyClientAuth) return null;
   return entryByName(index, servername)?.clientAuth ?? null;
 }
 
