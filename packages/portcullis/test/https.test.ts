@@ -95,6 +95,8 @@ localhost {
     assert.equal(seen.url, '/api/thing?x=1');
     assert.equal(seen.headers.host, `localhost:${httpsPort}`);
     assert.equal(seen.headers['x-forwarded-proto'], 'https');
+    // The client's address read from the HTTP/2 session's socket.
+    assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
     assert.ok(!Object.keys(seen.headers).some((name: string) => name.startsWith(':')));
   });
 

@@ -1,5 +1,6 @@
 /** Builds the RequestContext for an incoming request. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../kernel/logger.ts';
 import type { RequestContext } from './context.ts';
@@ -82,7 +83,9 @@ export function createRequestContext(req: IncomingMessage, res: ServerResponse, 
     if (!VALID_HOST.test(hostport)) return null;
     lastValidHost = hostport;
   }
-  const socket = req.socket;
+  // HTTP/2's compatibility API makes req.socket a Proxy, created per stream and trapping every
+  // read; the session's socket is the same connection, read directly.
+  const socket = req.httpVersionMajor === 2 ? ((req as unknown as Http2ServerRequest).stream.session?.socket ?? req.socket) : req.socket;
   const remoteIp = plainIp(socket.remoteAddress ?? '');
   return {
     req,
