@@ -40,8 +40,6 @@ export interface CertificateIndex {
   unmatched: IndexEntry | null;
   /** The certificate for clients that send no SNI and reached an address without one: `default_sni`'s, else `fallback_sni`'s. */
   noSni: IndexEntry | null;
-  /** Whether any site asks for client certificates: when none does, a request needs no policy lookup. */
-  anyClientAuth: boolean;
 }
 
 /** The context for a certificate; ALPN and protocol limits are the listener's business. */
@@ -112,7 +110,7 @@ export function buildIndex(
   };
   const fallback = held(defaultSni);
   const unknown = held(fallbackSni);
-  return { byName, byIp, fallback, unmatched: unknown ?? fallback, noSni: fallback ?? unknown, anyClientAuth };
+  return { byName, byIp, fallback, unmatched: unknown ?? fallback, noSni: fallback ?? unknown };
 }
 
 /** The entry of a certificate held for an SNI name (any case, optional trailing dot), not the fallback; or null. */
@@ -137,12 +135,6 @@ export function entryByName(index: CertificateIndex, servername: string): IndexE
 /** The context for an SNI name, or null. */
 export function selectByName(index: CertificateIndex, servername: string): SecureContext | null {
   return entryByName(index, servername)?.context ?? null;
-}
-
-/** The client-certificate policy for an SNI name (the same lookup as selectByName), or null. */
-export function clientAuthByName(index: CertificateIndex, servername: string): ClientAuthPolicy | null {
-  if (!index.anyClientAuth) return null;
-  return entryByName(index, servername)?.clientAuth ?? null;
 }
 
 /** The starting context for the local address a connection arrived on (used as is when it sends no SNI), or null. */

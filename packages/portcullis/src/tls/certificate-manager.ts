@@ -14,7 +14,7 @@ import type { Logger } from '../kernel/logger.ts';
 import type { CertificateProvider, ClientAuthPolicy } from '../proxy/ports.ts';
 import { certificateCovers, loadCertificate, parseCertificateChain, remainingLifeFraction, type LoadedCertificate } from './certificate.ts';
 import { loadCertificateFiles } from './certificate-files.ts';
-import { buildIndex, clientAuthByName, contextWith, entryHeldFor, selectByAddress, serve, type CertificateIndex, type ServedCertificate } from './certificate-index.ts';
+import { buildIndex, contextWith, entryHeldFor, selectByAddress, serve, type CertificateIndex, type ServedCertificate } from './certificate-index.ts';
 import { loadClientAuth, type SiteClientAuth } from './client-auth.ts';
 import { withFileLock } from './file-lock.ts';
 import { createAcmeIssuer, type AcmeIssuer, type OrderOptions } from './acme/acme-issuer.ts';
@@ -22,13 +22,12 @@ import { createAcmeMaintainer, type AcmeMaintainer, type AcmeWant } from './acme
 import { caStorageKey } from './acme/ca-storage.ts';
 import { createChallengeStore } from './acme/challenge-store.ts';
 import type { ChallengeType } from './acme/order.ts';
-import { storageName } from './host-names.ts';
 import { INTERNAL_MAX_LIFETIME, openInternalCa, rootCertificatePathIn, type InternalCa } from './internal-ca.ts';
 import { readTextIfExists, writeFileAtomic } from './private-files.ts';
 import { planSites, siteError, type OnDemandRule, type SitePlan, type TlsSite } from './site-plan.ts';
 import { createAskGate, type AskGate } from './ask.ts';
 import { createOnDemand, type OnDemand } from './on-demand.ts';
-import { isLocalHost } from './host-names.ts';
+import { canonicalIp, canonicalServername, isLocalHost, storageName, wildcardOf } from './host-names.ts';
 import { tlsSettingsOf, type TlsSettings } from './tls-settings.ts';
 import { keyTypeOf } from './key-type.ts';
 import { checkPlans, directoryFor, keyTypeFor } from './plan-checks.ts';
@@ -134,6 +133,8 @@ interface State {
   managed: ReadonlyMap<string, Managed>;
   /** Canonical host -> its site's client_auth, for hosts of sites that have one. */
   clientAuth: ReadonlyMap<string, SiteClientAuth>;
+  /** Every host a site names (exact names and `*.` patterns), with client_auth or not: see clientAuthForName. */
+  hosts: ReadonlySet<string>;
   /** Canonical host -> its site's protocols / ciphers / curves, for hosts of sites that set them. */
   settings: ReadonlyMap<string, TlsSettings>;
   index: CertificateIndex;
@@ -153,7 +154,7 @@ export async function createCertificateManager(options: CertificateManagerOption
   const locks = join(storage, 'locks');
   const log = logger.child({ module: 'tls' });
   const fallbackSni = global.fallbackSni?.name;
-  let state: State = { managed: new Map(), clientAuth: new Map(), settings: new Map(), index: buildIndex([], global.defaultSni, undefined, undefined, fallbackSni), onDemand: null };
+  let state: State = { managed: new Map(), clientAuth: new Map(), hosts: new Set(), settings: new Map(), index: buildIndex([], global.defaultSni, undefined, undefined, fallbackSni), onDemand: null };
   const leafLifetime = global.certLifetimeMs ?? LEAF_LIFETIME;
   const renewIntervalMs = options.renewCheckIntervalMs ?? global.renewIntervalMs ?? RENEW_CHECK_INTERVAL;
   /** What ACME orders ask for, per site. */
@@ -480,7 +481,8 @@ export async function createCertificateManager(options: CertificateManagerOption
         log.warn({ defaultSni: global.defaultSni }, 'default_sni names no site with a certificate; unknown names will fail the handshake');
       }
       state.onDemand?.close();
-      state = { managed: next, clientAuth, settings, index, onDemand };
+      const hosts = new Set([...plans.flatMap((p) => p.hosts), ...rules.flatMap((r) => r.hosts)]);
+      state = { managed: next, clientAuth, hosts, settings, index, onDemand };
     });
 
   const renewOne = async (m: Managed, now: number): Promise<Managed> => {
@@ -536,7 +538,7 @@ export async function createCertificateManager(options: CertificateManagerOption
       const onDemand = state.onDemand?.lookup(servername) ?? null;
       return onDemand ?? state.index.unmatched?.context ?? null;
     },
-    clientAuthFor: (servername: string): ClientAuthPolicy | null => clientAuthByName(state.index, servername),
+    clientAuthFor: (name: string): ClientAuthPolicy | null => clientAuthForName(state, name),
     tlsSettingsFor: (servername: string) => {
       const dot = servername.indexOf('.');
       const settings = state.settings.get(servername) ?? (dot > 0 ? state.settings.get(`*${servername.slice(dot)}`) : undefined);
@@ -555,4 +557,25 @@ export async function createCertificateManager(options: CertificateManagerOption
       await Promise.all([queue, acme?.close()]);
     },
   };
+}
+
+/**
+ * The client_auth policy for a name a handshake (SNI) or a request (Host, :authority) names,
+ * chosen the way requests are routed to sites: the site naming it exactly, else the site of its
+ * one-label wildcard. Never by certificate: a name whose own certificate is missing (pending,
+ * failed) is served by a wildcard, default_sni or fallback_sni certificate, and the policy of
+ * that certificate's site is not this name's.
+ */
+function clientAuthForName(state: State, raw: string): ClientAuthPolicy | null {
+  if (state.clientAuth.size === 0) return null;
+  // IPv6 literals arrive bracketed in Host; a trailing dot or upper case must not dodge the lookup.
+  const name = canonicalIp(raw) ?? canonicalServername(raw);
+  // Not a name a site can be routed by: only a catch-all site can answer it, and those have no client_auth.
+  if (name === null) return null;
+  const exact = state.clientAuth.get(name);
+  if (exact !== undefined) return exact.policy;
+  // Its own site has no client_auth; a wildcard site with one does not serve it.
+  if (state.hosts.has(name)) return null;
+  const wildcard = wildcardOf(name);
+  return wildcard === null ? null : (state.clientAuth.get(wildcard)?.policy ?? null);
 }

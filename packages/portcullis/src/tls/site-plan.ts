@@ -131,7 +131,15 @@ export function planSites(sites: TlsSite[], global: GlobalTlsOptions, errors: Po
       continue;
     }
     const hosts = canonicalHosts(site, errors);
-    if (hosts === null || hosts.length === 0) continue;
+    if (hosts === null) continue;
+    if (hosts.length === 0) {
+      // Client certificates are asked for by the name a client sends: a site without names
+      // (`:443`, `https://`) would never ask, and every request would pass unchecked.
+      if (site.tls?.clientAuth !== undefined) {
+        errors.push(siteError(site, 'client_auth needs a site with host names (client certificates are asked for by the name a client connects to); name the hosts in the site address', site.tls.clientAuth.source));
+      }
+      continue;
+    }
     const mode = site.tls?.mode ?? 'default';
     if (mode === 'files') {
       plans.push({ site, hosts, issuer: 'files' });

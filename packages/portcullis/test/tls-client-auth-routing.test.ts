@@ -1,0 +1,144 @@
+/**
+ * Security regressions: the client-certificate policy a handshake asks for and a request is
+ * checked against is the one of the site the name routes to, never the one of whatever
+ * certificate happens to serve the name. A client_auth site whose own certificate is missing
+ * (pending, failed) is served by a wildcard, default_sni or fallback_sni certificate; a request
+ * checked against that certificate's site (no client_auth) walked past the client check.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { pino } from 'pino';
+import { systemClock } from '../src/kernel/clock.ts';
+import { ConfigErrors } from '../src/kernel/errors.ts';
+import { createLeafCertificate, createRootCertificate, generateKeyPair } from '../src/tls/sign-certificates.ts';
+import { createCertificateManager, type CertificateManager, type TlsSite } from '../src/tls/index.ts';
+import { freePort, startPortcullis } from './support/instance.ts';
+
+const DAY = 24 * 60 * 60 * 1000;
+
+async function clientCaFile(dir: string): Promise<string> {
+  const keys = await generateKeyPair();
+  const validity = { notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + DAY) };
+  const caPem = await createRootCertificate(keys, 'clients CA', validity);
+  // A leaf too, so the file is a realistic CA bundle user; only the CA is read.
+  await createLeafCertificate((await generateKeyPair()).publicKey, ['client.test'], { certPem: caPem, key: keys.privateKey }, validity);
+  const file = join(dir, 'clients-ca.pem');
+  await writeFile(file, caPem);
+  return file;
+}
+
+async function manager(t: TestContext): Promise<{ m: CertificateManager; dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-client-auth-'));
+  const m = await createCertificateManager({ storage: dir, global: { storage: null, localCerts: false }, logger: pino({ level: 'silent' }), clock: systemClock });
+  t.after(async () => {
+    await m.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { m, dir };
+}
+
+function site(name: string, hosts: string[], clientAuthCa: string | null): TlsSite {
+  const source = { file: 'Caddyfile', line: 1 };
+  return {
+    name,
+    source,
+    hosts,
+    tls: { mode: 'internal', source, ...(clientAuthCa === null ? {} : { clientAuth: { mode: 'require_and_verify' as const, trustedCaFiles: [clientAuthCa], source } }) },
+  };
+}
+
+describe('client_auth follows the routed site, not the serving certificate', () => {
+  test('security: the policy of a name is its own site\'s, in any spelling, and no other site\'s', async (t) => {
+    const { m, dir } = await manager(t);
+    const ca = await clientCaFile(dir);
+    await m.prepare([site('wild', ['*.example.test'], null), site('admin', ['admin.example.test'], ca), site('open', ['open.example.test'], null)]);
+    assert.ok(m.clientAuthFor('admin.example.test'), 'the client_auth site asks');
+    // Any spelling that routes to it (case, trailing dot) asks too.
+    assert.ok(m.clientAuthFor('ADMIN.example.test'));
+    assert.ok(m.clientAuthFor('admin.example.test.'));
+    assert.equal(m.clientAuthFor('open.example.test'), null, 'an exact site without client_auth');
+    assert.equal(m.clientAuthFor('other.example.test'), null, 'a name only the wildcard site serves');
+  });
+
+  test('security: a wildcard site with client_auth covers its one-label names, not names with sites of their own', async (t) => {
+    const { m, dir } = await manager(t);
+    const ca = await clientCaFile(dir);
+    await m.prepare([site('wild', ['*.example.test'], ca), site('open', ['open.example.test'], null)]);
+    assert.ok(m.clientAuthFor('a.example.test'));
+    assert.equal(m.clientAuthFor('open.example.test'), null);
+    assert.equal(m.clientAuthFor('a.b.example.test'), null, 'a wildcard covers one label');
+  });
+
+  test('security: an IPv6 client_auth site is found from the bracketed Host a request carries', async (t) => {
+    const { m, dir } = await manager(t);
+    const ca = await clientCaFile(dir);
+    await m.prepare([site('v6', ['2001:db8::1'], ca), site('v4', ['192.0.2.1'], null)]);
+    assert.ok(m.clientAuthFor('[2001:db8::1]'));
+    assert.ok(m.clientAuthFor('[2001:DB8:0::1]'), 'any spelling of the address');
+    assert.ok(m.clientAuthFor('2001:db8::1'), 'SNI-style, unbracketed');
+    assert.equal(m.clientAuthFor('192.0.2.1'), null);
+  });
+
+  test('security: client_auth on a site without host names is refused at load (it would never ask)', async (t) => {
+    const { m, dir } = await manager(t);
+    const ca = await clientCaFile(dir);
+    await assert.rejects(m.prepare([site('any', [], ca)]), (error: unknown) => {
+      assert.ok(error instanceof ConfigErrors);
+      assert.match(error.errors.map((e) => e.describe()).join('\n'), /Caddyfile:1: .*client_auth needs a site with host names/);
+      return true;
+    });
+  });
+});
+
+describe('client_auth through a running instance', () => {
+  test('security: a client_auth site whose certificate is pending, served by fallback_sni\'s, still asks for and checks a client certificate', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'portcullis-client-auth-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const ca = await clientCaFile(dir);
+    const httpPort = await freePort();
+    const httpsPort = await freePort();
+    const deadPort = await freePort();
+    const p = await startPortcullis(`
+{
+	admin off
+	default_bind 127.0.0.1
+	http_port ${httpPort}
+	https_port ${httpsPort}
+	storage file_system $DIR/data
+	# Nothing listens there: the ACME certificate of admin.example.test stays pending.
+	acme_ca https://127.0.0.1:${deadPort}/directory
+	fallback_sni public.localhost
+}
+public.localhost {
+	tls internal
+	respond "public"
+}
+admin.example.test {
+	tls {
+		client_auth {
+			mode require_and_verify
+			trusted_ca_cert_file ${ca}
+		}
+	}
+	respond "admin"
+}
+`);
+    t.after(() => p.stop());
+    const outcome = await new Promise<{ status?: number; body?: string; error?: string }>((resolve) => {
+      // The client takes whatever certificate comes (fallback_sni's) and sends none of its own.
+      const req = request({ host: '127.0.0.1', port: httpsPort, servername: 'admin.example.test', headers: { host: 'admin.example.test' }, rejectUnauthorized: false, agent: false, timeout: 5000 }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+      req.end();
+    });
+    assert.notEqual(outcome.body, 'admin', `the client_auth site answered a client without a certificate: ${JSON.stringify(outcome)}`);
+    assert.ok(outcome.error !== undefined || outcome.status === 421, `refused in the handshake or with 421, got ${JSON.stringify(outcome)}`);
+  });
+});
