@@ -206,6 +206,20 @@ describe('cert_lifetime', () => {
     await assert.rejects(ca.issue(['c.localhost'], 8 * DAY), /at most 7 days/);
   });
 
+  test('leaves of the longest lifetime (7d) share one intermediate instead of one each', async (t) => {
+    const storage = await tempStorage(t);
+    const clock = new ManualClock(Date.now());
+    const ca = await openInternalCa({ storage, clock, logger: silentLogger() });
+    const issuerOf = async (host: string) => {
+      const blocks = (await ca.issue([host], 7 * DAY)).chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)!;
+      return new X509Certificate(blocks[1]!).fingerprint256;
+    };
+    const first = await issuerOf('a.localhost');
+    clock.advance(1000);
+    assert.equal(await issuerOf('b.localhost'), first, 'the intermediate made for the first 7-day leaf covers the next');
+    assert.equal(await issuerOf('c.localhost'), first);
+  });
+
   test('longer than the internal CA signs for, or any lifetime with Let\'s Encrypt, is refused at load', async (t) => {
     const storage = await tempStorage(t);
     const long = await manager(t, storage, { certLifetimeMs: 30 * DAY });

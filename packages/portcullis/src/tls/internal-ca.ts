@@ -27,6 +27,12 @@ const ROOT_LIFETIME = 3650 * DAY;
 const INTERMEDIATE_LIFETIME = 7 * DAY;
 /** The longest leaf this CA signs: a leaf never outlives the intermediate that signed it. */
 export const INTERNAL_MAX_LIFETIME = INTERMEDIATE_LIFETIME;
+/**
+ * How far an intermediate may end before a leaf asked for would: certificate times are whole
+ * seconds, so one made just now for the longest leaf lifetime ends a moment too soon, and
+ * without slack every leaf of that lifetime got a fresh intermediate. The leaf is trimmed to it.
+ */
+const COVER_SLACK_MS = 60_000;
 /** Backdating tolerates clients whose clocks run a little slow (smallstep backdates too). */
 const BACKDATE = 60 * 1000;
 
@@ -135,7 +141,7 @@ export async function openInternalCa(options: InternalCaOptions): Promise<Intern
 
   /** Good to sign with: from our root, not due, and (for a leaf about to be signed) valid until `coverUntil`. */
   const usableIntermediate = (pair: KeyedCertificate | null, coverUntil: number): pair is KeyedCertificate =>
-    pair !== null && pair.cert.verify(root.cert.publicKey) && !dueForRenewal(pair.cert, clock.now()) && pair.cert.validToDate.getTime() >= coverUntil;
+    pair !== null && pair.cert.verify(root.cert.publicKey) && !dueForRenewal(pair.cert, clock.now()) && pair.cert.validToDate.getTime() >= coverUntil - COVER_SLACK_MS;
 
   const ensureIntermediate = async (coverUntil = 0): Promise<KeyedCertificate> => {
     const existing = await readPair(p.intermediateCrt, p.intermediateKey);
@@ -164,7 +170,7 @@ export async function openInternalCa(options: InternalCaOptions): Promise<Intern
 
   /** Renews the intermediate when it is due, or when it expires before `coverUntil`. */
   const maintain = async (coverUntil = 0): Promise<void> => {
-    if (!dueForRenewal(intermediate.cert, clock.now()) && intermediate.cert.validToDate.getTime() >= coverUntil) return;
+    if (!dueForRenewal(intermediate.cert, clock.now()) && intermediate.cert.validToDate.getTime() >= coverUntil - COVER_SLACK_MS) return;
     intermediate = await ensureIntermediate(coverUntil);
     intermediateSigner = { certPem: intermediate.certPem, key: signingKeyFromPem(intermediate.keyPem) };
   };
