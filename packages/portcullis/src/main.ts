@@ -538,19 +538,24 @@ function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Cloc
     store = null;
   };
   /**
-   * Follows the store at `path`, loading its decisions first; the old one is let go only once
-   * that worked. True when it changed store (the index was refilled).
+   * Follows the store at `path`, loading its decisions and the challenge secret first; the old
+   * one is let go only once both worked, so a failed load leaves the guard on its old store.
+   * `refilled`: it changed store (the index was refilled).
    */
-  const follow = async (path: string): Promise<boolean> => {
+  const follow = async (path: string): Promise<{ refilled: boolean; secret: Buffer }> => {
     const next = await deps.stores.acquire(path);
     if (next === store) {
       // Already followed (the holder shares one store per file): drop the extra reference.
       await deps.stores.release(next);
-      return false;
+      return { refilled: false, secret: await loadChallengeSecret(next.keys, clock) };
     }
     const nextSync = createDecisionSync({ decisions: next.decisions, index: synced, logger });
+    let secret: Buffer;
     try {
       await nextSync.start();
+      // A store that cannot give the secret fails the load: a random one would forget every
+      // clearance on restart and split the nodes sharing the store.
+      secret = await loadChallengeSecret(next.keys, clock);
     } catch (error) {
       nextSync.stop();
       await deps.stores.release(next);
@@ -559,7 +564,7 @@ function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Cloc
     await detach();
     store = next;
     sync = nextSync;
-    return true;
+    return { refilled: true, secret };
   };
   /** CrowdSec's bouncer and watcher for `settings` (module loaded on first use), or none. */
   const link = async (settings: CrowdSecConfig | null, refilled: boolean): Promise<void> => {
@@ -598,13 +603,11 @@ function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Cloc
         files?.close();
         files = null;
       }
-      const refilled = await follow(databasePath(config, deps.env));
-      // A store that cannot give the secret fails the load: a random one would forget every
-      // clearance on restart and split the nodes sharing the store.
+      const { refilled, secret } = await follow(databasePath(config, deps.env));
       const challenges = createChallenges({
         clock,
         logger,
-        secret: await loadChallengeSecret(store!.keys, clock),
+        secret,
         difficulty: guard?.challenge?.difficulty,
         clearanceTtlMs: guard?.challenge?.clearanceMs,
       });
