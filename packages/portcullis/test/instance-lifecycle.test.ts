@@ -4,7 +4,8 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connect, Server } from 'node:net';
 import { request } from 'undici';
 import { createServer as createNetServer } from 'node:net';
@@ -170,5 +171,66 @@ http://127.0.0.1:${port} {
     assert.match(res.text, /slow done/);
     assert.ok(res.closed, 'the connection was closed after the response');
     assert.ok(Date.now() - started < 2000, 'stop() did not wait for the whole grace period');
+  });
+});
+
+describe('graceful stop over HTTPS (HTTP/1.1 and HTTP/2 on one TLS port)', () => {
+  // The TLS listener is node:http2's server, which has no closeIdleConnections: tls-connections.ts
+  // decides which HTTP/1.1 connections are idle (no response being written) and sends HTTP/2
+  // sessions a GOAWAY.
+  test('stop() lets an in-flight HTTPS/1.1 request finish, closes an idle keep-alive connection at once', async () => {
+    const up = await startUpstream((_req, res) => setTimeout(() => res.end('slow done'), 400));
+    leftovers.push(() => up.close());
+    const httpPort = await freePort();
+    const httpsPort = await freePort();
+    const p = await startPortcullis(`
+{
+	admin off
+	default_bind 127.0.0.1
+	http_port ${httpPort}
+	https_port ${httpsPort}
+	storage file_system $DIR/data
+	grace_period 5s
+}
+localhost {
+	tls internal
+	reverse_proxy 127.0.0.1:${up.port}
+}
+`);
+    const ca = readFileSync((await p.instance.certificateAuthority())!, 'utf8');
+    const get = (agent: HttpsAgent) =>
+      new Promise<{ status: number; body: string; closed: Promise<void> }>((resolve, reject) => {
+        const req = httpsRequest({ host: '127.0.0.1', port: httpsPort, servername: 'localhost', headers: { host: 'localhost' }, ca, agent, timeout: 4000 }, (res) => {
+          // Taken now: a keep-alive agent detaches the socket from the response once it ends.
+          const socket = res.socket;
+          const closed = new Promise<void>((done) => socket.once('close', () => done()));
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body, closed }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    // One keep-alive connection left idle after a first answer, one with a slow answer in flight.
+    const idleAgent = new HttpsAgent({ keepAlive: true, maxSockets: 1 });
+    const busyAgent = new HttpsAgent({ keepAlive: true, maxSockets: 1 });
+    leftovers.push(async () => {
+      idleAgent.destroy();
+      busyAgent.destroy();
+    });
+    const first = await get(idleAgent);
+    assert.equal(first.status, 200);
+    const inflight = get(busyAgent);
+    await sleep(100);
+    const started = Date.now();
+    const stopped = p.stop();
+    // The idle connection goes at once, long before the slow answer is done.
+    await first.closed;
+    assert.ok(Date.now() - started < 300, `the idle connection was closed after ${Date.now() - started} ms`);
+    const res = await inflight;
+    assert.deepEqual([res.status, res.body], [200, 'slow done']);
+    await res.closed;
+    await stopped;
+    assert.ok(Date.now() - started < 3000, 'stop() did not wait for the whole grace period');
   });
 });
