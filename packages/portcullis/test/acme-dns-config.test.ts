@@ -101,6 +101,16 @@ example.com {
     assert.equal(plans[0]!.dns?.keyName, 'portcullis-key');
   });
 
+  test('propagation_timeout 0 means the default 2m, as in Caddy (certmagic), not one check and fail', () => {
+    for (const zero of ['0', '0s', '0ms']) {
+      const config = adaptTestCaddyfile(GLOBAL + siteTls(`\t\tpropagation_timeout ${zero}`));
+      assert.equal(config.sites[0]!.tls!.dns?.propagationTimeoutMs, 120_000, zero);
+      const { plans, errors } = plan(config);
+      assert.deepEqual(errors, []);
+      assert.equal(plans[0]!.dns?.propagationTimeoutMs, 120_000, zero);
+    }
+  });
+
   test('another provider is refused at its line, naming the supported one', () => {
     assert.deepEqual(caddyfileErrors('{\n\tacme_dns cloudflare {\n\t\tapi_token abc\n\t}\n}\n'), [
       'Caddyfile:2: acme_dns: DNS provider "cloudflare" is not supported; the supported one is rfc2136 (RFC 2136 dynamic updates signed with TSIG, as BIND, Knot and PowerDNS accept them)',

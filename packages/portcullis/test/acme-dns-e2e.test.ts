@@ -48,8 +48,11 @@ async function tempStorage(t: TestContext): Promise<string> {
   return dir;
 }
 
-/** The DNS settings the site planner gives `*.example.test` in a Caddyfile written as for Caddy's rfc2136 module. */
-function plannedDns(bind: Bind9, key = bind.key.secret): Dns01Settings {
+/**
+ * The DNS settings the site planner gives `*.example.test` in a Caddyfile written as for
+ * Caddy's rfc2136 module; `tlsLines` are more lines of its tls block.
+ */
+function plannedDns(bind: Bind9, key = bind.key.secret, tlsLines = ''): Dns01Settings {
   const config = adaptTestCaddyfile(`{
 	acme_dns rfc2136 {
 		key_name ${bind.key.name}
@@ -62,7 +65,7 @@ function plannedDns(bind: Bind9, key = bind.key.secret): Dns01Settings {
 	tls {
 		propagation_timeout 20s
 		dns_ttl 60s
-	}
+${tlsLines}	}
 	respond "wildcard"
 }
 `);
@@ -157,32 +160,34 @@ describe('DNS-01 and wildcard certificates (pebble validating through BIND 9)', 
     assert.deepEqual(await txtAt(bind.server, '_acme-challenge.www.example.test'), []);
   });
 
-  test('dns_challenge_override_domain: the record goes where the CNAME points, and the CA follows it', async (t) => {
+  test('dns_challenge_override_domain, as written for Caddy: the record is the CNAME\'s target itself, and the CA follows the CNAME to it', async (t) => {
     const storage = await tempStorage(t);
     const { log, lines } = capture();
-    const dns = { ...plannedDns(bind), overrideDomain: 'acme.example.test' };
+    // BIND holds `_acme-challenge.delegated.example.test CNAME acme.example.test`.
+    const dns = plannedDns(bind, bind.key.secret, '\t\tdns_challenge_override_domain acme.example.test\n');
+    assert.equal(dns.overrideDomain, 'acme.example.test');
     const acme = await issuer(storage, log);
     const cert = await acme.obtain('*.delegated.example.test', undefined, ['dns-01'], null, null, { dns });
     assert.equal(await verifiedBy(cert, 'a.delegated.example.test', issuingRoot), true);
     assert.deepEqual(
       lines.filter((l) => l.msg === 'added the ACME DNS challenge record').map((l) => l.record),
-      ['_acme-challenge.acme.example.test'],
+      ['acme.example.test'],
     );
-    assert.deepEqual(await txtAt(bind.server, '_acme-challenge.acme.example.test'), []);
+    assert.deepEqual(await txtAt(bind.server, 'acme.example.test'), []);
   });
 
   test('without the CNAME the CA does not find the delegated record: the order fails and the record is removed', async (t) => {
     const storage = await tempStorage(t);
     const { log, lines } = capture();
-    const dns = { ...plannedDns(bind), overrideDomain: 'acme.example.test' };
+    const dns = plannedDns(bind, bind.key.secret, '\t\tdns_challenge_override_domain acme.example.test\n');
     const acme = await issuer(storage, log);
     await assert.rejects(acme.obtain('plain.example.test', undefined, ['dns-01'], null, null, { dns }), (error: Error) => {
       // pebble's own detail: it asked BIND for the name itself, which has no record.
       assert.match(error.message, /TXT records .*_acme-challenge\.plain\.example\.test/);
       return true;
     });
-    assert.ok(lines.some((l) => l.msg === 'removed the ACME DNS challenge record'));
-    assert.deepEqual(await txtAt(bind.server, '_acme-challenge.acme.example.test'), []);
+    assert.ok(lines.some((l) => l.msg === 'removed the ACME DNS challenge record' && l.record === 'acme.example.test'));
+    assert.deepEqual(await txtAt(bind.server, 'acme.example.test'), []);
     assert.equal(await acme.stored('plain.example.test'), null);
   });
 

@@ -14,7 +14,7 @@ import { parseIp } from '../kernel/ip-ranges.ts';
 export const DNS_PROVIDERS = ['rfc2136'] as const;
 /** TSIG algorithms for `key_alg` (RFC 8945 section 6); SHA-256 is the default, as tsig-keygen's. */
 export const TSIG_KEY_ALGORITHMS = ['hmac-sha256', 'hmac-sha512', 'hmac-sha1', 'hmac-md5'] as const;
-/** Caddy's default for propagation_timeout; -1 turns the check off. */
+/** Caddy's default for propagation_timeout (also what 0 means); -1 turns the check off. */
 export const DEFAULT_PROPAGATION_TIMEOUT_MS = 120_000;
 export const DEFAULT_DNS_TTL_SECONDS = 120;
 /** Longest propagation wait accepted: an order holds its lock (and the CA's authorization ages) meanwhile. */
@@ -161,11 +161,14 @@ export function parseAcmeDnsOption(d: Directive, disp: Dispenser): AcmeDnsProvid
   return parseDnsProvider(d, disp);
 }
 
-/** `propagation_timeout` accepts -1 (no propagation check), as Caddy does. */
+/** `propagation_timeout` accepts -1 (no propagation check) and 0 (the default), as Caddy does. */
 function propagationTimeout(disp: Dispenser, t: Token): number | null {
   if (t.text === '-1') return -1;
   const ms = durationArg(disp, t, 'propagation_timeout');
   if (ms === null) return null;
+  // certmagic's DNSManager waits its 2-minute default when the timeout is 0; taken literally,
+  // a Caddyfile written for Caddy would check once and fail the order.
+  if (ms === 0) return DEFAULT_PROPAGATION_TIMEOUT_MS;
   if (ms > MAX_PROPAGATION_MS) {
     disp.error(t, 'propagation_timeout: at most 1h (or -1 for no propagation check)');
     return null;

@@ -276,13 +276,13 @@ export interface TlsDnsChallengeConfig {
   provider?: AcmeDnsProviderConfig;
   /** `propagation_delay`: wait before the first propagation check (default 0). */
   propagationDelayMs?: number;
-  /** `propagation_timeout`: how long the record may take to be visible (default 2m); -1: not checked. */
+  /** `propagation_timeout`: how long the record may take to be visible (default 2m; 0: the default, as in Caddy); -1: not checked. */
   propagationTimeoutMs?: number;
   /** `resolvers`: `ip:port` servers asked whether the record is visible (default: the provider's server). */
   resolvers?: string[];
   /** `dns_ttl`: the TTL of the challenge record in seconds (default 120). */
   ttlSeconds?: number;
-  /** `dns_challenge_override_domain`: the record goes to `_acme-challenge.<this>` (a CNAME points there). */
+  /** `dns_challenge_override_domain`: the whole name of the TXT record, as in Caddy (`_acme-challenge.<name>` is a CNAME to it). */
   overrideDomain?: string;
   /** The first DNS challenge line of the tls block. */
   source: SourceLocation;

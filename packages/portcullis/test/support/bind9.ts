@@ -3,7 +3,8 @@
  * TCP, with two primary zones in a temp dir: `example.test.`, which the TSIG key
  * `portcullis-key` (and one key of each other algorithm) may update (`allow-update`), and
  * `locked.test.`, which only `other-key` may. `_acme-challenge.delegated.example.test` is a
- * CNAME to `_acme-challenge.acme.example.test` (a delegated challenge name). Fresh random
+ * CNAME to `acme.example.test` (a delegated challenge name, as Caddy's
+ * `dns_challenge_override_domain acme.example.test` expects). Fresh random
  * secrets each start; stopped by PID. `bind9Missing()` says why tests skip; `txtAt()` reads
  * what the server answers.
  */
@@ -100,8 +101,8 @@ export async function startBind9(): Promise<Bind9> {
     secret: randomBytes(algorithm === 'hmac-sha512' ? 64 : 32).toString('base64'),
   }));
   // The CNAME delegation dns_challenge_override_domain is for: delegated.example.test's
-  // challenge is answered at _acme-challenge.acme.example.test.
-  writeFileSync(join(dir, 'example.test.zone'), zoneFile('example.test', '_acme-challenge.delegated\tIN\tCNAME\t_acme-challenge.acme\n'));
+  // challenge is answered at acme.example.test (the override is the whole record name).
+  writeFileSync(join(dir, 'example.test.zone'), zoneFile('example.test', '_acme-challenge.delegated\tIN\tCNAME\tacme\n'));
   writeFileSync(join(dir, 'locked.test.zone'), zoneFile('locked.test'));
   const conf = join(dir, 'named.conf');
   writeFileSync(

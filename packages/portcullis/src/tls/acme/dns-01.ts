@@ -1,7 +1,8 @@
 /**
  * The DNS-01 challenge (RFC 8555 section 8.4): publish the key authorization's digest as the
- * TXT record `_acme-challenge.<domain>` through the DNS provider, wait until the resolvers see
- * it (so the CA, which looks it up once, does too), and remove it again once the CA is done.
+ * TXT record `_acme-challenge.<domain>` (or at the override domain) through the DNS provider,
+ * wait until the resolvers see it (so the CA, which looks it up once, does too), and remove it
+ * again once the CA is done.
  */
 import { lookup, Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -9,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseHostPort } from '../../config/acme-dns.ts';
 import { ErrorCodes, PortcullisError, type ErrorCode } from '../../kernel/errors.ts';
 import type { Logger } from '../../kernel/logger.ts';
-import { createRfc2136Client, DNS_UNREACHABLE, type Rfc2136Client } from './dns-rfc2136.ts';
+import { createRfc2136Client, type Rfc2136Client } from './dns-rfc2136.ts';
 import type { TsigAlgorithm } from './dns-tsig.ts';
 
 /** A challenge record that never became visible to the resolvers. */
@@ -30,7 +31,7 @@ export interface Dns01Settings {
   /** `ip:port` servers asked whether the record is visible; empty: the provider's server. */
   resolvers: string[];
   ttlSeconds: number;
-  /** The record goes to `_acme-challenge.<overrideDomain>` instead (CNAME delegation); null: under the name itself. */
+  /** The whole name the record goes to instead (CNAME delegation), as certmagic's OverrideDomain; null: `_acme-challenge.<domain>`. */
   overrideDomain: string | null;
 }
 
@@ -53,9 +54,13 @@ export interface Dns01Solver {
   present(domain: string, digest: string): Promise<() => Promise<void>>;
 }
 
-/** `_acme-challenge.<domain>`, or under the override domain (a CNAME from the name points there). */
+/**
+ * `_acme-challenge.<domain>`, or the override domain itself: the target of a CNAME at
+ * `_acme-challenge.<domain>`. Caddy (certmagic's DNS01Solver) uses the override as the whole
+ * owner name, so a Caddyfile written for it publishes at the same name here.
+ */
 export function challengeRecordName(domain: string, overrideDomain: string | null): string {
-  return `_acme-challenge.${overrideDomain ?? domain}`;
+  return overrideDomain ?? `_acme-challenge.${domain}`;
 }
 
 /** node:dns servers for the propagation check: the resolvers, else the provider's server (its name looked up). */
@@ -120,9 +125,13 @@ export function createDns01Solver(settings: Dns01Settings, options: Dns01Options
       try {
         await client.addTxt(zone, name, digest, settings.ttlSeconds);
       } catch (error) {
-        // The server may have applied an update whose answer was lost (timeout, shutdown);
-        // deleting a record that is not there changes nothing (RFC 2136 section 3.4.2.4).
-        if (error instanceof PortcullisError && error.code === DNS_UNREACHABLE) await cleanupClient.deleteTxt(zone, name, digest).catch(() => undefined);
+        // The server may have applied an update whose answer was lost (timeout, shutdown) or
+        // did not verify (signature, time, malformed, another id); else each retry would leave
+        // one more value behind. Deleting a record that is not there changes nothing (RFC 2136
+        // section 3.4.2.4), so the delete is sent whatever the failure was.
+        await cleanupClient
+          .deleteTxt(zone, name, digest)
+          .catch((cleanup: unknown) => log.warn({ record: name, zone, error: (cleanup as Error).message }, 'removing the ACME DNS challenge record after a failed add failed'));
         throw error;
       }
       log.info({ record: name, zone, server: client.server }, 'added the ACME DNS challenge record');

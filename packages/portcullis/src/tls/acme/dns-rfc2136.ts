@@ -15,8 +15,6 @@ import { responseTsigProblem, signRequest, tsigErrorOf, type TsigKey } from './d
 export const DNS_REFUSED: ErrorCode = ErrorCodes.ERR_ACME_DNS_REFUSED;
 export const DNS_UNREACHABLE: ErrorCode = ErrorCodes.ERR_ACME_DNS_UNREACHABLE;
 
-/** Largest DNS message over TCP (RFC 1035 section 4.2.2: a 16-bit length). */
-const MAX_MESSAGE = 65_535;
 /** Most SOA queries when walking up from a name to its zone (one per label; names are short). */
 const MAX_ZONE_QUERIES = 16;
 
@@ -45,17 +43,22 @@ export interface Rfc2136Client {
 /** One request and its answer over a fresh TCP connection, bounded by `timeoutMs` and `signal`. */
 function exchangeTcp(host: string, port: number, request: Buffer, timeoutMs: number, signal: AbortSignal | undefined): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let received = 0;
+    // RFC 1035 section 4.2.2: a 2-byte length, then the message. The length is read first and
+    // the answer allocated once at that size (at most 65535 bytes), so a server trickling
+    // 1-byte segments costs one copy each, not a concatenation of everything so far.
+    const prefix = Buffer.alloc(2);
+    let prefixRead = 0;
+    let answer: Buffer | null = null;
+    let answerRead = 0;
     let settled = false;
     const socket = connect({ host, port });
-    const finish = (error: Error | null, answer?: Buffer) => {
+    const finish = (error: Error | null, wire?: Buffer) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       socket.destroy();
-      if (error === null) resolve(answer!);
+      if (error === null) resolve(wire!);
       else reject(error);
     };
     const onAbort = () => finish(new Error('aborted'));
@@ -68,13 +71,16 @@ function exchangeTcp(host: string, port: number, request: Buffer, timeoutMs: num
       socket.write(Buffer.concat([length, request]));
     });
     socket.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      received += chunk.length;
-      if (received > MAX_MESSAGE + 2) return finish(new Error('the answer is longer than a DNS message may be'));
-      if (received < 2) return;
-      const all = Buffer.concat(chunks);
-      const size = all.readUInt16BE(0);
-      if (all.length >= size + 2) finish(null, all.subarray(2, size + 2));
+      let at = 0;
+      if (answer === null) {
+        at = chunk.copy(prefix, prefixRead);
+        prefixRead += at;
+        if (prefixRead < 2) return;
+        answer = Buffer.alloc(prefix.readUInt16BE(0));
+      }
+      // Bytes past the announced length are not ours to read; copy() stops at the answer's end.
+      answerRead += chunk.copy(answer, answerRead, at);
+      if (answerRead === answer.length) finish(null, answer);
     });
     socket.on('error', (error) => finish(error));
     socket.on('close', () => finish(new Error('the server closed the connection without an answer')));

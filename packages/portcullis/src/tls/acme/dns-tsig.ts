@@ -7,7 +7,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { AcmeDnsProviderConfig } from '../../config/types.ts';
-import { decodeName, DnsClass, DnsType, encodeName, type DecodedMessage } from './dns-wire.ts';
+import { decodeName, DnsClass, DnsType, encodeName, rcodeName, type DecodedMessage } from './dns-wire.ts';
 
 /** The algorithms accepted in `key_alg` (config/acme-dns.ts; RFC 8945 section 6 recommends SHA-256). */
 export type TsigAlgorithm = AcmeDnsProviderConfig['keyAlg'];
@@ -20,7 +20,10 @@ const ALGORITHMS: Readonly<Record<TsigAlgorithm, { wireName: string; hash: strin
   'hmac-md5': { wireName: 'hmac-md5.sig-alg.reg.int', hash: 'md5' },
 };
 
-/** Seconds a signature's time may differ from our clock (RFC 8945 section 10 recommends 300). */
+/**
+ * The fudge we sign with, and the most clock difference we accept in an answer whatever fudge
+ * it carries (RFC 8945 section 10 recommends 300 seconds).
+ */
 const FUDGE_SECONDS = 300;
 
 export interface TsigKey {
@@ -48,8 +51,12 @@ function u16(value: number): Buffer {
   return b;
 }
 
-/** RFC 8945 section 4.3.3: the TSIG fields the MAC covers, names in canonical form. */
-function variables(key: TsigKey, timeSigned: number, error: number, other: Buffer): Buffer {
+/**
+ * RFC 8945 section 4.3.3: the TSIG fields the MAC covers, names in canonical form. `fudge` is
+ * the one in the record being signed or checked: an answer's MAC covers the fudge the server
+ * sent, which need not be ours.
+ */
+function variables(key: TsigKey, timeSigned: number, fudge: number, error: number, other: Buffer): Buffer {
   const classTtl = Buffer.alloc(6);
   classTtl.writeUInt16BE(DnsClass.ANY, 0);
   return Buffer.concat([
@@ -57,7 +64,7 @@ function variables(key: TsigKey, timeSigned: number, error: number, other: Buffe
     classTtl,
     encodeName(ALGORITHMS[key.algorithm].wireName),
     u48(timeSigned),
-    u16(FUDGE_SECONDS),
+    u16(fudge),
     u16(error),
     u16(other.length),
     other,
@@ -73,7 +80,7 @@ function hmac(key: TsigKey, parts: Buffer[]): Buffer {
 /** `message` (whose ARCOUNT does not count the TSIG record yet) with a TSIG record for `key` appended. */
 export function signRequest(message: Buffer, key: TsigKey, nowMs: number): SignedRequest {
   const timeSigned = Math.floor(nowMs / 1000);
-  const mac = hmac(key, [message, variables(key, timeSigned, 0, Buffer.alloc(0))]);
+  const mac = hmac(key, [message, variables(key, timeSigned, FUDGE_SECONDS, 0, Buffer.alloc(0))]);
   const id = message.readUInt16BE(0);
   const rdata = Buffer.concat([
     encodeName(ALGORITHMS[key.algorithm].wireName),
@@ -138,7 +145,8 @@ export function tsigErrorOf(wire: Buffer, message: DecodedMessage): number {
 
 /**
  * Why the answer `wire` to a request signed with `requestMac` does not carry a valid TSIG of
- * `key` (RFC 8945 section 5.3.2), or null when it does.
+ * `key` without a TSIG error (RFC 8945 section 5.3.2), or null when it does. This is the check
+ * of an answer that reports success; a refusal's TSIG error is read with tsigErrorOf.
  */
 export function responseTsigProblem(wire: Buffer, message: DecodedMessage, key: TsigKey, requestMac: Buffer, nowMs: number): string | null {
   const last = message.additionals.at(-1);
@@ -151,15 +159,18 @@ export function responseTsigProblem(wire: Buffer, message: DecodedMessage, key: 
     return (error as Error).message;
   }
   if (last.name !== encodeNameText(key.name) || tsig.algorithm !== ALGORITHMS[key.algorithm].wireName) return 'the answer is signed with another key or algorithm';
-  // Servers answer BADSIG and BADKEY unsigned (an empty MAC); the caller reports the error code.
-  if (tsig.error !== 0 && tsig.mac.length === 0) return null;
+  // A success carries no TSIG error. Servers send BADSIG and BADKEY unsigned (an empty MAC),
+  // so believing such a record here would let an on-path attacker forge an unsigned success.
+  if (tsig.error !== 0) return `the server answered with TSIG error ${rcodeName(tsig.error)}`;
   const unsigned = Buffer.from(wire.subarray(0, last.offset));
   unsigned.writeUInt16BE(tsig.originalId, 0);
   unsigned.writeUInt16BE(message.additionals.length - 1, 10);
-  const expected = hmac(key, [u16(requestMac.length), requestMac, unsigned, variables(key, tsig.timeSigned, tsig.error, tsig.other)]);
+  const expected = hmac(key, [u16(requestMac.length), requestMac, unsigned, variables(key, tsig.timeSigned, tsig.fudge, tsig.error, tsig.other)]);
   // A truncated MAC (RFC 8945 section 5.2.2.1) is not accepted: servers send the whole one.
   if (tsig.mac.length !== expected.length || !timingSafeEqual(tsig.mac, expected)) return 'the answer\'s TSIG signature does not verify';
-  if (Math.abs(Math.floor(nowMs / 1000) - tsig.timeSigned) > FUDGE_SECONDS) return 'the answer\'s TSIG time is outside the allowed clock skew';
+  // The server's fudge bounds the skew (RFC 8945 section 5.2.3), but never beyond our own:
+  // a large fudge would let an old answer count for longer.
+  if (Math.abs(Math.floor(nowMs / 1000) - tsig.timeSigned) > Math.min(tsig.fudge, FUDGE_SECONDS)) return 'the answer\'s TSIG time is outside the allowed clock skew';
   return null;
 }
 

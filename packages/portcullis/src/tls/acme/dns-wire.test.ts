@@ -1,8 +1,9 @@
 /**
  * The DNS message codec and TSIG on hostile input: names that cannot be sent are refused,
- * malformed answers (compression loops, forward pointers, short or overlong messages) throw
- * instead of being read past their end, and an answer's TSIG is believed only when its MAC,
- * covering our request's MAC, verifies and its time is within the fudge.
+ * malformed answers (compression loops, forward pointers, pointer chains, short or overlong
+ * messages) throw instead of being read past their end, and an answer's TSIG is believed only
+ * when it carries no TSIG error, its MAC (covering our request's MAC and the fudge it carries)
+ * verifies, and its time is within that fudge and our own.
  */
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
@@ -58,6 +59,30 @@ test('malformed answers throw: pointer loops, forward pointers, short messages, 
   assert.throws(() => decodeName(Buffer.from([0x80, 0]), 0), /label type/);
 });
 
+/** `count` compression pointers from offset 1 on, each to the one before, the first to a root name at 0. */
+function pointerChain(count: number): Buffer {
+  const buf = Buffer.alloc(1 + 2 * count);
+  for (let i = 0; i < count; i++) buf.writeUInt16BE(0xc000 | (i === 0 ? 0 : 1 + 2 * (i - 1)), 1 + 2 * i);
+  return buf;
+}
+
+test('pointer chains: a name may follow 127 pointers, not 128; a 64 KB answer of long chains is refused', () => {
+  assert.deepEqual(decodeName(pointerChain(127), 1 + 2 * 126), { name: '', end: 1 + 2 * 127 });
+  assert.throws(() => decodeName(pointerChain(128), 1 + 2 * 127), /too many pointers/);
+  // The review's case: a record whose rdata is a chain of 8000 pointers (each one back), then
+  // thousands of records named by the chain's last pointer: 8000 hops each, quadratic in all.
+  const chainLength = 8000;
+  const chainStart = 12 + 1 + 10;
+  const chain = Buffer.alloc(2 * chainLength);
+  for (let i = 0; i < chainLength; i++) chain.writeUInt16BE(0xc000 | (i === 0 ? 12 : chainStart + 2 * (i - 1)), 2 * i);
+  const first = Buffer.concat([Buffer.from([0]), u16(DnsType.TXT), u16(DnsClass.IN), Buffer.alloc(4), u16(chain.length), chain]);
+  const named = Buffer.concat([u16(0xc000 | (chainStart + 2 * (chainLength - 1))), u16(DnsType.TXT), u16(DnsClass.IN), Buffer.alloc(4), u16(0)]);
+  const count = Math.floor((65_535 - 12 - first.length) / named.length);
+  const wire = Buffer.concat([header([0, 1 + count, 0, 0]), first, ...Array.from({ length: count }, () => named)]);
+  assert.ok(wire.length > 60_000 && wire.length <= 65_535);
+  assert.throws(() => decodeMessage(wire), /too many pointers/);
+});
+
 test('an encoded message decodes to the same sections; a compressed name is read through its pointer', () => {
   const wire = encodeMessage({
     id: 7,
@@ -84,16 +109,20 @@ function u16(n: number): Buffer {
   return b;
 }
 
-/** A server's signed answer (RFC 8945 section 5.3), written out independently of dns-tsig.ts. */
-function signedAnswer(requestMac: Buffer, options: { key?: TsigKey; time?: number; error?: number; tamper?: boolean } = {}): Buffer {
+/**
+ * A server's signed answer (RFC 8945 section 5.3), written out independently of dns-tsig.ts;
+ * `unsigned`: an empty MAC, as servers send BADSIG and BADKEY (and as anyone can forge).
+ */
+function signedAnswer(requestMac: Buffer, options: { key?: TsigKey; time?: number; fudge?: number; error?: number; tamper?: boolean; unsigned?: boolean } = {}): Buffer {
   const key = options.key ?? KEY;
   const time = Math.floor((options.time ?? NOW) / 1000);
+  const fudge = options.fudge ?? 300;
   const body = encodeMessage({ id: 0x4242, flags: 0xa800, questions: [{ name: 'example.test', type: DnsType.SOA, class: DnsClass.IN }], answers: [], authorities: [], additionals: [] });
   const timeBytes = Buffer.alloc(6);
   timeBytes.writeUIntBE(time, 0, 6);
-  const variables = Buffer.concat([encodeName(key.name), u16(255), Buffer.alloc(4), encodeName('hmac-sha256'), timeBytes, u16(300), u16(options.error ?? 0), u16(0)]);
-  const mac = createHmac('sha256', key.secret).update(Buffer.concat([u16(requestMac.length), requestMac, body, variables])).digest();
-  const rdata = Buffer.concat([encodeName('hmac-sha256'), timeBytes, u16(300), u16(mac.length), mac, u16(0x4242), u16(options.error ?? 0), u16(0)]);
+  const variables = Buffer.concat([encodeName(key.name), u16(255), Buffer.alloc(4), encodeName('hmac-sha256'), timeBytes, u16(fudge), u16(options.error ?? 0), u16(0)]);
+  const mac = options.unsigned === true ? Buffer.alloc(0) : createHmac('sha256', key.secret).update(Buffer.concat([u16(requestMac.length), requestMac, body, variables])).digest();
+  const rdata = Buffer.concat([encodeName('hmac-sha256'), timeBytes, u16(fudge), u16(mac.length), mac, u16(0x4242), u16(options.error ?? 0), u16(0)]);
   const record = Buffer.concat([encodeName(key.name), u16(DnsType.TSIG), u16(255), Buffer.alloc(4), u16(rdata.length), rdata]);
   const wire = Buffer.concat([body, record]);
   wire.writeUInt16BE(1, 10);
@@ -130,4 +159,35 @@ test('TSIG: a request is signed and counted in ARCOUNT; an answer is believed on
   const badsig = signedAnswer(signed.mac, { error: 16 });
   assert.equal(tsigErrorOf(badsig, decodeMessage(badsig)), 16);
   assert.equal(tsigErrorOf(unsigned, decodeMessage(unsigned)), 0);
+});
+
+test('TSIG: a NOERROR answer carrying a TSIG error is refused, above all an unsigned BADSIG or BADKEY anyone could forge', () => {
+  const request = encodeMessage({ id: 0x4242, flags: requestFlags(DnsOpcode.UPDATE), questions: [{ name: 'example.test', type: DnsType.SOA, class: DnsClass.IN }], answers: [], authorities: [], additionals: [] });
+  const signed = signRequest(request, KEY, NOW);
+  for (const [error, name] of [
+    [16, 'BADSIG'],
+    [17, 'BADKEY'],
+    [22, 'BADTRUNC'],
+  ] as const) {
+    const forged = signedAnswer(signed.mac, { error, unsigned: true });
+    const message = decodeMessage(forged);
+    assert.equal(message.rcode, 0, 'the forged answer says NOERROR');
+    assert.equal(responseTsigProblem(forged, message, KEY, signed.mac, NOW), `the server answered with TSIG error ${name}`);
+  }
+  // Signed by the server, a TSIG error still is no success.
+  const badtime = signedAnswer(signed.mac, { error: 18 });
+  assert.equal(responseTsigProblem(badtime, decodeMessage(badtime), KEY, signed.mac, NOW), 'the server answered with TSIG error BADTIME');
+});
+
+test('TSIG: the answer\'s MAC covers the fudge it carries (60 s here); the skew allowed is the smaller of that fudge and 300 s', () => {
+  const request = encodeMessage({ id: 0x4242, flags: requestFlags(DnsOpcode.UPDATE), questions: [{ name: 'example.test', type: DnsType.SOA, class: DnsClass.IN }], answers: [], authorities: [], additionals: [] });
+  const signed = signRequest(request, KEY, NOW);
+  const fudge60 = signedAnswer(signed.mac, { fudge: 60 });
+  assert.equal(responseTsigProblem(fudge60, decodeMessage(fudge60), KEY, signed.mac, NOW), null);
+  assert.equal(responseTsigProblem(fudge60, decodeMessage(fudge60), KEY, signed.mac, NOW + 60_000), null);
+  assert.match(responseTsigProblem(fudge60, decodeMessage(fudge60), KEY, signed.mac, NOW + 61_000)!, /clock skew/);
+  // A server's larger fudge does not widen our own limit.
+  const fudge900 = signedAnswer(signed.mac, { fudge: 900 });
+  assert.equal(responseTsigProblem(fudge900, decodeMessage(fudge900), KEY, signed.mac, NOW + 300_000), null);
+  assert.match(responseTsigProblem(fudge900, decodeMessage(fudge900), KEY, signed.mac, NOW + 301_000)!, /clock skew/);
 });

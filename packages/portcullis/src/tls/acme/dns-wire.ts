@@ -80,6 +80,13 @@ export interface DecodedMessage extends Omit<DnsMessage, 'answers' | 'authoritie
 
 const MAX_NAME_WIRE = 255;
 const MAX_LABEL = 63;
+/**
+ * Compression pointers followed for one name. Pointing backwards stops loops but not chains:
+ * a 64 KB answer can hold thousands of pointers, each to the one before, and many records
+ * naming the last would make parsing quadratic. A name has at most 127 labels, so a name that
+ * needs more hops than that is hostile.
+ */
+const MAX_POINTER_HOPS = 127;
 /** Characters a name this client sends may hold; anything else (spaces, dots in labels, NUL) is refused. */
 const LABEL_TEXT = /^[A-Za-z0-9_-]+$/;
 
@@ -157,8 +164,8 @@ function need(buf: Buffer, offset: number, length: number): void {
 
 /**
  * Reads the name at `offset`, following compression pointers (RFC 1035 section 4.1.4) only to
- * places before every earlier one, so a hostile message cannot loop; returns it lower-cased
- * and where it ends.
+ * places before every earlier one, so a hostile message cannot loop, and at most
+ * MAX_POINTER_HOPS of them; returns it lower-cased and where it ends.
  */
 export function decodeName(buf: Buffer, offset: number): { name: string; end: number } {
   const labels: string[] = [];
@@ -166,6 +173,7 @@ export function decodeName(buf: Buffer, offset: number): { name: string; end: nu
   let end = -1;
   let wire = 1;
   let floor = offset;
+  let hops = 0;
   for (;;) {
     need(buf, at, 1);
     const len = buf[at]!;
@@ -177,6 +185,7 @@ export function decodeName(buf: Buffer, offset: number): { name: string; end: nu
       need(buf, at, 2);
       const target = buf.readUInt16BE(at) & 0x3fff;
       if (target >= floor) throw new Error('malformed DNS message: a name pointer does not point backwards');
+      if (++hops > MAX_POINTER_HOPS) throw new Error('malformed DNS message: a name follows too many pointers');
       if (end < 0) end = at + 2;
       at = floor = target;
       continue;
