@@ -85,7 +85,7 @@ export function createRequestContext(req: IncomingMessage, res: ServerResponse, 
   }
   // HTTP/2's compatibility API makes req.socket a Proxy, created per stream and trapping every
   // read; the session's socket is the same connection, read directly.
-  const socket = req.httpVersionMajor === 2 ? ((req as unknown as Http2ServerRequest).stream.session?.socket ?? req.socket) : req.socket;
+  const socket = req.httpVersionMajor === 2 ? ((req as unknown as Http2ServerRequest).stream?.session?.socket ?? req.socket) : req.socket;
   const remoteIp = plainIp(socket.remoteAddress ?? '');
   return {
     req,
