@@ -37,6 +37,25 @@ const keepLibraryNames = {
   },
 };
 
+/**
+ * Node's built-in modules whose ES module form costs memory for nothing: importing a builtin as
+ * an ES module reads every export once, and `node:http`'s lazy `WebSocket`, `CloseEvent` and
+ * `MessageEvent` exports then load Node's internal copy of undici (measured: +13 MiB resident
+ * for `import 'node:http'` against `require('node:http')`; `node:util` and `node:fs` +3 MiB
+ * each). These are required as CommonJS instead, whose exports are read only when used.
+ */
+const REQUIRED_BUILTINS = /^(?:node:)?(?:http|util|fs)$/;
+const requireBuiltins = {
+  name: 'require-builtins',
+  setup(builder) {
+    builder.onResolve({ filter: REQUIRED_BUILTINS }, (args) =>
+      // The wrapper's own require() is the real builtin, left to Node.
+      args.namespace === 'required-builtin' ? { path: args.path, external: true } : { path: args.path.replace(/^node:/, ''), namespace: 'required-builtin' },
+    );
+    builder.onLoad({ filter: /.*/, namespace: 'required-builtin' }, (args) => ({ contents: `module.exports = require('node:${args.path}');`, loader: 'js' }));
+  },
+};
+
 await build({
   absWorkingDir: root,
   entryPoints: { portcullis: 'src/cli/bin.ts' },
@@ -63,7 +82,7 @@ await build({
   banner: { js: "import { createRequire as __portcullisRequire } from 'node:module';\nconst require = __portcullisRequire(import.meta.url);" },
   // Names are kept in the libraries only (see keepLibraryNames), not in Portcullis's own code.
   keepNames: false,
-  plugins: [keepLibraryNames],
+  plugins: [keepLibraryNames, requireBuiltins],
   // Whitespace only: V8 keeps every script's source in memory; identifiers stay as written.
   minifyWhitespace: true,
   legalComments: 'linked',
