@@ -490,6 +490,38 @@ describe('batched evaluation (what main.ts runs)', () => {
   });
 });
 
+describe('batched evaluation: a scenario that throws', () => {
+  it('is logged; the other events of its batch are still evaluated, each once, and the process is not taken down', async () => {
+    const events = new EventBus();
+    const clock = new ManualClock(START);
+    const { logger, lines } = recordingLogger('info');
+    const seen: string[] = [];
+    const scenarios = [
+      {
+        ...BUILTIN_SCENARIOS.find((s) => s.name === 'bad-user-agent')!,
+        matches: (e: RequestDoneEvent) => {
+          seen.push(e.path);
+          if (e.path === '/boom') throw new Error('scenario bug');
+          return false;
+        },
+      },
+    ];
+    const engine = createScenarioEngine({ events, clock, logger, decide: () => undefined, scenarios: scenarios as never, batch: true });
+    engine.configure({ neverBan: [], simulate: false });
+    const done = (path: string) =>
+      events.emit('http.request_done', { site: 'example.com', method: 'GET', host: 'example.com', path, status: 200, clientIp: '192.0.2.1', userAgent: BROWSER, referer: '', hasCookies: true, challenged: false, durationMs: 1, bytesSent: 0 });
+    done('/a');
+    done('/boom');
+    done('/b');
+    await new Promise((resolve) => setImmediate(resolve));
+    done('/c');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(seen, ['/a', '/boom', '/b', '/c']);
+    assert.ok(lines.some((l) => l.msg === 'guard scenario evaluation failed'));
+    engine.configure(null);
+  });
+});
+
 describe('ordinary browsing is never decided on', () => {
   it('over four hours: a reader, an office of 20 behind one address, a user opening 30 tabs, a single-page app, feed readers, monitoring and a mistyped password: no decision', () => {
     const h = harness();

@@ -182,12 +182,25 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
 
   // The batch of finished requests waiting for the next turn of the loop; bounded, so a burst
   // of completions in one turn is evaluated at once rather than held.
-  const queue: RequestDoneEvent[] = [];
+  let queue: RequestDoneEvent[] = [];
+  let spare: RequestDoneEvent[] = [];
   let scheduled = false;
   const drain = (): void => {
     scheduled = false;
-    for (let i = 0; i < queue.length; i++) onRequest(queue[i]!);
-    queue.length = 0;
+    // Taken whole first (two arrays swapped, nothing allocated): an event that throws neither
+    // stops the rest nor leaves the batch to be poured a second time.
+    const batch = queue;
+    queue = spare;
+    spare = batch;
+    for (let i = 0; i < batch.length; i++) {
+      try {
+        onRequest(batch[i]!);
+      } catch (error) {
+        // Outside emit(), which isolates a throwing listener: here a bug would reach the process.
+        logger.error({ err: error }, 'guard scenario evaluation failed');
+      }
+    }
+    batch.length = 0;
   };
   const enqueue = (e: RequestDoneEvent): void => {
     queue.push(e);
