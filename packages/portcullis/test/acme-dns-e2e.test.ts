@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { pino } from 'pino';
 import { systemClock } from '../src/kernel/clock.ts';
 import type { PortcullisError } from '../src/kernel/errors.ts';
 import type { Logger } from '../src/kernel/logger.ts';
@@ -25,6 +24,7 @@ import { bind9Missing, startBind9, txtAt, type Bind9 } from './support/bind9.ts'
 import { adaptTestCaddyfile } from './support/config-errors.ts';
 import { pebbleConnection, pebbleMissing, startPebble, type Pebble } from './support/pebble.ts';
 import { verifiedBy } from './support/tls.ts';
+import { recordingLogger } from './support/recording-logger.ts';
 
 interface LogLine {
   level: number;
@@ -36,11 +36,6 @@ interface LogLine {
 }
 
 const missing = bind9Missing() ?? pebbleMissing();
-
-function capture(): { log: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  return { log: pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) }), lines };
-}
 
 async function tempStorage(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-dns01-'));
@@ -109,7 +104,7 @@ describe('DNS-01 and wildcard certificates (pebble validating through BIND 9)', 
 
   test('a wildcard certificate is issued through DNS-01; Node trusts it for a.example.test; the TXT record is gone', async (t) => {
     const storage = await tempStorage(t);
-    const { log, lines } = capture();
+    const { logger: log, lines } = recordingLogger<LogLine>('info');
     const dns = plannedDns(bind);
     assert.equal(dns.ttlSeconds, 60);
     assert.equal(dns.propagationTimeoutMs, 20_000);
@@ -130,7 +125,7 @@ describe('DNS-01 and wildcard certificates (pebble validating through BIND 9)', 
 
   test('the maintainer answers only dns-01 for a site with a DNS provider, although HTTP-01 is enabled', async (t) => {
     const storage = await tempStorage(t);
-    const { log, lines } = capture();
+    const { logger: log, lines } = recordingLogger<LogLine>('info');
     const dns = plannedDns(bind);
     let changes = 0;
     const maintainer = createAcmeMaintainer({
@@ -162,7 +157,7 @@ describe('DNS-01 and wildcard certificates (pebble validating through BIND 9)', 
 
   test('dns_challenge_override_domain, as written for Caddy: the record is the CNAME\'s target itself, and the CA follows the CNAME to it', async (t) => {
     const storage = await tempStorage(t);
-    const { log, lines } = capture();
+    const { logger: log, lines } = recordingLogger<LogLine>('info');
     // BIND holds `_acme-challenge.delegated.example.test CNAME acme.example.test`.
     const dns = plannedDns(bind, bind.key.secret, '\t\tdns_challenge_override_domain acme.example.test\n');
     assert.equal(dns.overrideDomain, 'acme.example.test');
@@ -178,7 +173,7 @@ describe('DNS-01 and wildcard certificates (pebble validating through BIND 9)', 
 
   test('without the CNAME the CA does not find the delegated record: the order fails and the record is removed', async (t) => {
     const storage = await tempStorage(t);
-    const { log, lines } = capture();
+    const { logger: log, lines } = recordingLogger<LogLine>('info');
     const dns = plannedDns(bind, bind.key.secret, '\t\tdns_challenge_override_domain acme.example.test\n');
     const acme = await issuer(storage, log);
     await assert.rejects(acme.obtain('plain.example.test', undefined, ['dns-01'], null, null, { dns }), (error: Error) => {
@@ -193,7 +188,7 @@ describe('DNS-01 and wildcard certificates (pebble validating through BIND 9)', 
 
   test('a key the DNS server refuses fails the order with a message naming server, zone, record and key; nothing is left', async (t) => {
     const storage = await tempStorage(t);
-    const { log } = capture();
+    const { logger: log } = recordingLogger('info');
     const dns = plannedDns(bind, bind.otherKey.secret);
     const acme = await issuer(storage, log);
     await assert.rejects(acme.obtain('*.example.test', undefined, ['dns-01'], null, null, { dns }), (error: Error) => {

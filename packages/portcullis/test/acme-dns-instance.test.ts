@@ -6,26 +6,13 @@
  * is gone.
  */
 import assert from 'node:assert/strict';
-import { connect as tlsConnect } from 'node:tls';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { bind9Missing, startBind9, txtAt, type Bind9 } from './support/bind9.ts';
 import { freePort, startPortcullis, type Running } from './support/instance.ts';
 import { pebbleMissing, startPebble, type Pebble } from './support/pebble.ts';
+import { awaitServedCertificate, servedCertificate } from './support/tls.ts';
 
 const missing = bind9Missing() ?? pebbleMissing();
-
-function handshake(port: number, ca: string, servername: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port, servername, ca, timeout: 5000 }, () => {
-      const san = socket.getPeerX509Certificate()?.subjectAltName ?? '';
-      socket.destroy();
-      resolve(san);
-    });
-    socket.on('timeout', () => socket.destroy(new Error('handshake timeout')));
-    socket.on('error', reject);
-  });
-}
 
 describe('a wildcard site over DNS-01 in a running instance (pebble + BIND 9)', { skip: missing ?? false }, () => {
   let bind: Bind9;
@@ -67,18 +54,9 @@ describe('a wildcard site over DNS-01 in a running instance (pebble + BIND 9)', 
 
   test('the wildcard certificate arrives in the background and is served for a.example.test; the TXT record is gone', async () => {
     const root = await pebble.issuingRoot();
-    let san = '';
-    let lastError = '';
-    for (let i = 0; i < 150 && san === ''; i++) {
-      try {
-        san = await handshake(httpsPort, root, 'a.example.test');
-      } catch (error) {
-        lastError = (error as Error).message;
-        await sleep(200);
-      }
-    }
-    assert.equal(san, 'DNS:*.example.test', `no certificate was served: ${lastError}`);
-    assert.equal(await handshake(httpsPort, root, 'other.example.test'), 'DNS:*.example.test');
+    const { cert, lastError } = await awaitServedCertificate(httpsPort, root, 'a.example.test');
+    assert.equal(cert?.subjectAltName, 'DNS:*.example.test', `no certificate was served: ${lastError}`);
+    assert.equal((await servedCertificate(httpsPort, root, 'other.example.test')).subjectAltName, 'DNS:*.example.test');
     assert.deepEqual(await txtAt(bind.server, '_acme-challenge.example.test'), []);
   });
 });

@@ -12,12 +12,12 @@ import { connect, createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { pino } from 'pino';
-import type { Logger } from '../src/kernel/logger.ts';
 import { PortcullisError } from '../src/kernel/errors.ts';
 import { createDns01Solver, type Dns01Settings } from '../src/tls/acme/dns-01.ts';
 import { createRfc2136Client, type Rfc2136Client } from '../src/tls/acme/dns-rfc2136.ts';
 import { decodeMessage, DnsClass, DnsOpcode, DnsType, encodeMessage, encodeName, type DecodedMessage } from '../src/tls/acme/dns-wire.ts';
 import { bind9Missing, freeDnsPort, startBind9, txtAt, type Bind9, type Bind9Key } from './support/bind9.ts';
+import { recordingLogger } from './support/recording-logger.ts';
 
 const missing = bind9Missing();
 
@@ -171,12 +171,6 @@ async function tamperingProxy(t: TestContext, port: number): Promise<string> {
   return `127.0.0.1:${(proxy.address() as { port: number }).port}`;
 }
 
-/** A logger whose lines are kept, parsed. */
-function capture(): { log: Logger; lines: { msg: string; record?: string; error?: string }[] } {
-  const lines: { msg: string; record?: string; error?: string }[] = [];
-  return { log: pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as { msg: string }) }), lines };
-}
-
 describe('RFC 2136 updates signed with TSIG (BIND 9)', { skip: missing ?? false }, () => {
   let bind: Bind9;
   before(async () => {
@@ -302,7 +296,7 @@ describe('the DNS-01 solver (BIND 9)', { skip: missing ?? false }, () => {
   });
 
   test('an update the server refuses fails present with that refusal and leaves nothing behind', async () => {
-    const { log: logged, lines } = capture();
+    const { logger: logged, lines } = recordingLogger<{ msg: string; record?: string; error?: string }>('info');
     const solver = createDns01Solver(settingsFor(bind, { keySecret: bind.otherKey.secret }), { log: logged });
     assert.match(await refusal(solver.present('refused.example.test', 'digest-five'), bind.otherKey.secret), /BADSIG/);
     assert.deepEqual(await txtAt(bind.server, '_acme-challenge.refused.example.test'), []);

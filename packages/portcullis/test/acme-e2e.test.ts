@@ -5,47 +5,36 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect as tlsConnect } from 'node:tls';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, startPortcullis, type Running } from './support/instance.ts';
-import { pebbleMissing, startPebble, type Pebble } from './support/pebble.ts';
+import { awaitServedCertificate } from './support/tls.ts';
+import { pebbleMissing, startPebble, type Pebble, type PebbleOptions } from './support/pebble.ts';
 
 const missing = pebbleMissing();
 
-function handshake(port: number, ca: string, servername: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port, servername, ca }, () => {
-      const issuer = socket.getPeerX509Certificate()?.issuer ?? '';
-      socket.destroy();
-      resolve(issuer);
-    });
-    socket.on('error', reject);
-  });
-}
-
 /** The issuer of the certificate served for `name`, once issuance (in the background) is done; bounded to 30 s. */
 async function servedIssuer(port: number, pebble: Pebble, name: string): Promise<{ issuer: string; lastError: string }> {
-  const root = await pebble.issuingRoot();
-  let lastError = '';
-  for (let i = 0; i < 150; i++) {
-    try {
-      return { issuer: await handshake(port, root, name), lastError };
-    } catch (error) {
-      lastError = (error as Error).message;
-      await sleep(200);
-    }
-  }
-  return { issuer: '', lastError };
+  const { cert, lastError } = await awaitServedCertificate(port, await pebble.issuingRoot(), name);
+  return { issuer: cert?.issuer ?? '', lastError };
 }
 
-/** A Portcullis on pebble's validation ports, one site `name`, extra global lines. */
-function startAcmeSite(pebble: Pebble, ports: { http: number; https: number }, email: string, name: string, globalLines = ''): Promise<Running> {
-  return startPortcullis(`
+interface AcmeSite {
+  pebble: Pebble;
+  p: Running;
+  httpsPort: number;
+}
+
+/** pebble validating on two fresh ports, and a Portcullis answering there: one site `name`, extra global lines. */
+async function startAcmeSite(pebbleOptions: Omit<PebbleOptions, 'httpPort' | 'tlsPort'>, email: string, name: string, globalLines = ''): Promise<AcmeSite> {
+  const httpPort = await freePort();
+  const httpsPort = await freePort();
+  const pebble = await startPebble({ ...pebbleOptions, httpPort, tlsPort: httpsPort });
+  try {
+    const p = await startPortcullis(`
 {
 	admin off
 	default_bind 127.0.0.1
-	http_port ${ports.http}
-	https_port ${ports.https}
+	http_port ${httpPort}
+	https_port ${httpsPort}
 	storage file_system $DIR/data
 	email ${email}
 	acme_ca ${pebble.directoryUrl}
@@ -55,25 +44,25 @@ ${name} {
 	respond "${name} over ACME"
 }
 `);
+    return { pebble, p, httpsPort };
+  } catch (error) {
+    await pebble.stop();
+    throw error;
+  }
 }
 
 describe('ACME through a running instance (pebble)', { skip: missing ?? false }, () => {
-  let pebble: Pebble;
-  let p: Running;
-  let httpsPort: number;
+  let site: AcmeSite;
   before(async () => {
-    const httpPort = await freePort();
-    httpsPort = await freePort();
-    pebble = await startPebble({ httpPort, tlsPort: httpsPort });
-    p = await startAcmeSite(pebble, { http: httpPort, https: httpsPort }, 'ops@shop.example', 'shop.example');
+    site = await startAcmeSite({}, 'ops@shop.example', 'shop.example');
   });
   after(async () => {
-    await p?.stop();
-    await pebble?.stop();
+    await site?.p.stop();
+    await site?.pebble.stop();
   });
 
   test('the certificate is ordered, validated on our ports, and served', async () => {
-    const { issuer, lastError } = await servedIssuer(httpsPort, pebble, 'shop.example');
+    const { issuer, lastError } = await servedIssuer(site.httpsPort, site.pebble, 'shop.example');
     assert.notEqual(issuer, '', `no certificate was served: ${lastError}`);
     assert.match(issuer, /Pebble/i);
   });
@@ -83,22 +72,17 @@ describe('ACME with external account binding through a running instance (pebble 
   const KEY_ID = 'portcullis-e2e';
   // base64url, as CAs hand them out; pebble checks the account's binding with it.
   const MAC_KEY = 'zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W';
-  let pebble: Pebble;
-  let p: Running;
-  let httpsPort: number;
+  let site: AcmeSite;
   before(async () => {
-    const httpPort = await freePort();
-    httpsPort = await freePort();
-    pebble = await startPebble({ httpPort, tlsPort: httpsPort, eabKeys: { [KEY_ID]: MAC_KEY } });
-    p = await startAcmeSite(pebble, { http: httpPort, https: httpsPort }, 'ops@bound.example', 'bound.example', `\tacme_eab {\n\t\tkey_id ${KEY_ID}\n\t\tmac_key ${MAC_KEY}\n\t}\n`);
+    site = await startAcmeSite({ eabKeys: { [KEY_ID]: MAC_KEY } }, 'ops@bound.example', 'bound.example', `\tacme_eab {\n\t\tkey_id ${KEY_ID}\n\t\tmac_key ${MAC_KEY}\n\t}\n`);
   });
   after(async () => {
-    await p?.stop();
-    await pebble?.stop();
+    await site?.p.stop();
+    await site?.pebble.stop();
   });
 
   test('the global acme_eab reaches the CA: the account is bound, the certificate served', async () => {
-    const { issuer, lastError } = await servedIssuer(httpsPort, pebble, 'bound.example');
+    const { issuer, lastError } = await servedIssuer(site.httpsPort, site.pebble, 'bound.example');
     assert.notEqual(issuer, '', `no certificate was served (pebble refuses accounts without the binding): ${lastError}`);
     assert.match(issuer, /Pebble/i);
   });

@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { pino } from 'pino';
 import { systemClock } from '../src/kernel/clock.ts';
 import type { Logger } from '../src/kernel/logger.ts';
 import type { AcmeEab } from '../src/tls/acme/acme-client.ts';
@@ -20,8 +19,10 @@ import { createAcmeIssuer, type AcmeIssuer } from '../src/tls/acme/acme-issuer.t
 import { createAcmeMaintainer } from '../src/tls/acme/acme-maintainer.ts';
 import { acmePaths } from '../src/tls/acme/ca-storage.ts';
 import { createChallengeStore, type ChallengeStore } from '../src/tls/acme/challenge-store.ts';
-import { freePort, pebbleConnection, pebbleMissing, startPebble, type Pebble } from './support/pebble.ts';
+import { freePort } from './support/instance.ts';
+import { pebbleConnection, pebbleMissing, startPebble, type Pebble } from './support/pebble.ts';
 import { verifiedBy } from './support/tls.ts';
+import { recordingLogger } from './support/recording-logger.ts';
 
 interface LogLine {
   level: number;
@@ -45,11 +46,6 @@ async function tempStorage(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-eab-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   return dir;
-}
-
-function capture(): { log: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  return { log: pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) }), lines };
 }
 
 describe('ACME external account binding (pebble requiring EAB)', { skip: missing ?? false }, () => {
@@ -92,7 +88,7 @@ describe('ACME external account binding (pebble requiring EAB)', { skip: missing
 
   test('the global binding gets an account and a certificate Node trusts with pebble root', async (t) => {
     const storage = await tempStorage(t);
-    const { log, lines } = capture();
+    const { logger: log, lines } = recordingLogger<LogLine>('info');
     const acme = await issuer(storage, log, RIGHT);
     const cert = await acme.obtain('eab.example.com', 'ops@example.com', ['http-01'], null);
     assert.equal(await verifiedBy(cert, 'eab.example.com', issuingRoot), true);
@@ -114,7 +110,7 @@ describe('ACME external account binding (pebble requiring EAB)', { skip: missing
 
   test("a site's own binding is used instead of the issuer's", async (t) => {
     const storage = await tempStorage(t);
-    const { log } = capture();
+    const { logger: log } = recordingLogger('info');
     // The issuer's binding is wrong; the site's (given to obtain) is right, so it must be the one sent.
     const acme = await issuer(storage, log, WRONG);
     const cert = await acme.obtain('site-eab.example.com', undefined, ['http-01'], null, SITE);
@@ -126,7 +122,7 @@ describe('ACME external account binding (pebble requiring EAB)', { skip: missing
 
   test('two bindings under one email are two accounts, each reused', async (t) => {
     const storage = await tempStorage(t);
-    const { log } = capture();
+    const { logger: log } = recordingLogger('info');
     const acme = await issuer(storage, log, RIGHT);
     await acme.obtain('one.example.com', 'ops@example.com', ['http-01'], null);
     await acme.obtain('two.example.com', 'ops@example.com', ['http-01'], null, SITE);
@@ -137,7 +133,7 @@ describe('ACME external account binding (pebble requiring EAB)', { skip: missing
 
   test('without a binding the CA refuses the account, and the error says so', async (t) => {
     const storage = await tempStorage(t);
-    const { log } = capture();
+    const { logger: log } = recordingLogger('info');
     const acme = await issuer(storage, log, null);
     await assert.rejects(acme.obtain('no-eab.example.com', undefined, ['http-01'], null), (error: Error) => {
       assert.match(error.message, /^the ACME CA https:\/\/127\.0\.0\.1:\d+\/dir refused the account registration \(without external account binding\): /);
@@ -149,7 +145,7 @@ describe('ACME external account binding (pebble requiring EAB)', { skip: missing
 
   test('a wrong MAC key is refused too, naming the key id but never the key', async (t) => {
     const storage = await tempStorage(t);
-    const { log } = capture();
+    const { logger: log } = recordingLogger('info');
     const acme = await issuer(storage, log, WRONG);
     await assert.rejects(acme.obtain('wrong-eab.example.com', undefined, ['http-01'], null), (error: Error) => {
       assert.match(error.message, /refused the account registration \(with external account binding key id "kid-1"\): /);
@@ -161,7 +157,7 @@ describe('ACME external account binding (pebble requiring EAB)', { skip: missing
 
   test('the maintainer logs the refusal, keeps serving nothing and retries; a fixed binding on reload gets the certificate', async (t) => {
     const storage = await tempStorage(t);
-    const { log, lines } = capture();
+    const { logger: log, lines } = recordingLogger<LogLine>('info');
     const acme = await issuer(storage, log, null);
     let changes = 0;
     const maintainer = createAcmeMaintainer({

@@ -18,7 +18,8 @@ import type { GlobalTlsOptions } from '../src/config/types.ts';
 import { ManualClock, systemClock, type Clock } from '../src/kernel/clock.ts';
 import { ConfigErrors } from '../src/kernel/errors.ts';
 import { createCertificateManager, type CertificateManager, type ChallengeType, type TlsSite } from '../src/tls/index.ts';
-import { freePort, pebbleMissing, startPebble, type Pebble } from './support/pebble.ts';
+import { freePort } from './support/instance.ts';
+import { pebbleMissing, startPebble, type Pebble } from './support/pebble.ts';
 
 interface LogLine {
   level: number;

@@ -19,7 +19,8 @@ import { after, before, describe, test } from 'node:test';
 import { systemClock } from '../src/kernel/clock.ts';
 import { silentLogger } from '../src/kernel/logger.ts';
 import { createCertificateManager, type CertificateManager } from '../src/tls/index.ts';
-import { freePort, pebbleMissing, startPebble, type Pebble } from './support/pebble.ts';
+import { freePort } from './support/instance.ts';
+import { pebbleMissing, startPebble, type Pebble } from './support/pebble.ts';
 
 const missing = pebbleMissing();
 const HOUR = 3600_000;

@@ -7,13 +7,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'node:https';
 import type { AcmeConnection } from '../../src/tls/acme/acme-client.ts';
 import { launch, type Peer } from './peers.ts';
+import { freePort } from './instance.ts';
 
 export interface Pebble {
   directoryUrl: string;
@@ -54,15 +54,6 @@ export function pebbleMissing(): string | null {
     if (!onPath(binary)) return `${binary} is not installed (apt-get install pebble openssl; scripts/install-peers.sh)`;
   }
   return null;
-}
-
-/** A loopback port free at the time of asking (the programs below take fixed ports). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function get(url: string, ca: string, timeoutMs: number): Promise<{ status: number; body: string }> {

@@ -3,11 +3,11 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Logger } from '../../src/kernel/logger.ts';
 
-export function recordingLogger(level: 'debug' | 'info' = 'debug'): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
+export function recordingLogger<Line = Record<string, unknown>>(level: 'debug' | 'info' = 'debug'): { logger: Logger; lines: Line[] } {
+  const lines: Line[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      lines.push(JSON.parse(chunk.toString()) as Line);
       callback();
     },
   });

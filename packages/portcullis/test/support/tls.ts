@@ -1,9 +1,12 @@
 /**
  * TLS on loopback for tests: a server that takes its certificates from a CertificateManager
- * the way the HTTPS listener does, and a check that a certificate verifies against a root.
+ * the way the HTTPS listener does, a check that a certificate verifies against a root, and
+ * the certificate a server serves for a name.
  */
+import type { X509Certificate } from 'node:crypto';
 import * as net from 'node:net';
 import type { TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as tls from 'node:tls';
 import type { LoadedCertificate } from '../../src/tls/certificate.ts';
 import type { CertificateManager } from '../../src/tls/index.ts';
@@ -61,4 +64,35 @@ export async function verifiedBy(cert: LoadedCertificate, servername: string, ca
   } finally {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+/** The certificate a TLS server on 127.0.0.1:`port` serves for `servername`, verified against `ca`; at most 5 s. */
+export function servedCertificate(port: number, ca: string, servername: string): Promise<X509Certificate> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, servername, ca, timeout: 5000 }, () => {
+      const cert = socket.getPeerX509Certificate();
+      socket.destroy();
+      if (cert === undefined) reject(new Error('no certificate'));
+      else resolve(cert);
+    });
+    socket.on('timeout', () => socket.destroy(new Error('handshake timeout')));
+    socket.on('error', reject);
+  });
+}
+
+/**
+ * servedCertificate once a certificate obtained in the background is there: retried every
+ * 200 ms, 150 times at most; null (with the last error) when it never came.
+ */
+export async function awaitServedCertificate(port: number, ca: string, servername: string): Promise<{ cert: X509Certificate | null; lastError: string }> {
+  let lastError = '';
+  for (let i = 0; i < 150; i++) {
+    try {
+      return { cert: await servedCertificate(port, ca, servername), lastError };
+    } catch (error) {
+      lastError = (error as Error).message;
+      await sleep(200);
+    }
+  }
+  return { cert: null, lastError };
 }
