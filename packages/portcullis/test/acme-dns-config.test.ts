@@ -255,6 +255,24 @@ describe('the DNS challenge in JSON configs and printed configs', () => {
   });
 });
 
+describe('the DNS challenge in JSON configs: what the Caddyfile would refuse or settle', () => {
+  const provider = { provider: 'rfc2136', keyName: 'k', keyAlg: 'hmac-sha256', key: KEY, server: '127.0.0.1:53' };
+  const site = (tls: Record<string, unknown>) => ({ tls: {}, sites: [{ addresses: [{ original: 'example.com', host: 'example.com' }], tls }] });
+
+  test('dns (like ca, caRoot, eab) needs mode "acme": with another mode it would be dropped without a word', () => {
+    for (const mode of ['internal', 'files']) {
+      assert.match(jsonConfigErrors(site({ mode, dns: { provider } })).join('\n'), new RegExp(`sites\\[0\\]\\.tls: dns cannot be used with mode "${mode}"`), mode);
+    }
+    assert.match(jsonConfigErrors(site({ mode: 'default', dns: { provider } })).join('\n'), /sites\[0\]\.tls: dns need mode "acme", not "default"/);
+    assert.ok(parseConfigJson(JSON.stringify(site({ mode: 'acme', dns: { provider } })), 'config.json').sites[0]!.tls!.dns);
+  });
+
+  test('propagationTimeoutMs 0 reads as the default 2m, as propagation_timeout 0 does', () => {
+    const config = parseConfigJson(JSON.stringify(site({ mode: 'acme', dns: { provider, propagationTimeoutMs: 0 } })), 'config.json');
+    assert.equal(config.sites[0]!.tls!.dns?.propagationTimeoutMs, 120_000);
+  });
+});
+
 describe('planning sites with the DNS challenge (errors at load)', () => {
   test('an ACME wildcard without a DNS provider is a config error that says DNS-01 is needed and how to give it', () => {
     const { errors, plans } = plan(adaptTestCaddyfile('*.example.com {\n\trespond ok\n}\n'));

@@ -156,11 +156,6 @@ function keyAlgorithmProblem(text: string): string | null {
   return keyAlgorithm(text) === null ? `unsupported algorithm ${JSON.stringify(text)} (expected ${TSIG_KEY_ALGORITHMS.join(', ')})` : null;
 }
 
-/** The global `acme_dns rfc2136 { ... }`: the DNS challenge for every site that gets its certificate from an ACME CA. */
-export function parseAcmeDnsOption(d: Directive, disp: Dispenser): AcmeDnsProviderConfig | null {
-  return parseDnsProvider(d, disp);
-}
-
 /** `propagation_timeout` accepts -1 (no propagation check) and 0 (the default), as Caddy does. */
 function propagationTimeout(disp: Dispenser, t: Token): number | null {
   if (t.text === '-1') return -1;

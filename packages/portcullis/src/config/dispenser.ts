@@ -53,7 +53,6 @@ export function argCount(disp: Dispenser, d: Directive, args: readonly Token[], 
   return false;
 }
 
-/** Reports a block where none is allowed. */
 /**
  * Reports a second use of a subdirective that may appear once (`<label> is already set at
  * file:line`); true the first time. `seen` is the block's own record, by label.
@@ -68,6 +67,7 @@ export function once(disp: Dispenser, seen: Map<string, Directive>, sub: Directi
   return false;
 }
 
+/** Reports a block where none is allowed. */
 export function noBlock(disp: Dispenser, d: Directive): boolean {
   if (d.block === null) return true;
   const prefix = d.name === disp.directive ? '' : `${d.name}: `;

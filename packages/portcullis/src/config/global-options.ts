@@ -26,7 +26,7 @@ import {
 import { parseClientIpHeaders, parseTrustedProxies } from './client-ip-options.ts';
 import { DEFAULT_DIRECTIVE_ORDER, moveDirective, type OrderPosition } from './directive-order.ts';
 import { parseAcmeEabOption } from './acme-eab.ts';
-import { parseAcmeDnsOption } from './acme-dns.ts';
+import { parseDnsProvider } from './acme-dns.ts';
 import { checkBindAddress } from './directives/bind.ts';
 import { keyTypeArg } from './directives/tls.ts';
 import { parseDatabase, parseIdentityBlock } from './identity-options.ts';
@@ -199,7 +199,7 @@ export function parseGlobalOptions(block: ServerBlock | null, errors: ErrorList)
       if (eab !== null) options.tls.acmeEab = eab;
     },
     acme_dns: (d, disp) => {
-      const dns = firstUse(d, disp) ? parseAcmeDnsOption(d, disp) : null;
+      const dns = firstUse(d, disp) ? parseDnsProvider(d, disp) : null;
       if (dns !== null) options.tls.acmeDns = dns;
     },
     local_certs: (d, disp) => {

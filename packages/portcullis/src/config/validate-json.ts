@@ -20,7 +20,7 @@ import { checkZoneKey, checkZoneName, RATE_LIMIT_MAX_BURST, RATE_LIMIT_MAX_EVENT
 import { defaultTransport } from './directives/reverse-proxy.ts';
 import { CIPHER_SUITES, KEY_TYPES, TLS_PROTOCOLS } from './directives/tls.ts';
 import { eabKeyIdProblem, eabMacKeyProblem } from './acme-eab.ts';
-import { DNS_PROVIDERS, dnsKeyNameProblem, dnsKeyProblem, dnsServerProblem, MAX_PROPAGATION_MS, MAX_TTL_SECONDS, overrideDomainProblem, resolverAddress, TSIG_KEY_ALGORITHMS } from './acme-dns.ts';
+import { DEFAULT_PROPAGATION_TIMEOUT_MS, DNS_PROVIDERS, dnsKeyNameProblem, dnsKeyProblem, dnsServerProblem, MAX_PROPAGATION_MS, MAX_TTL_SECONDS, overrideDomainProblem, resolverAddress, TSIG_KEY_ALGORITHMS } from './acme-dns.ts';
 import { deriveIssuer } from './directives/identity-provider.ts';
 import {
   authenticateHeaderProblems,
@@ -656,7 +656,8 @@ const propagationMs = num(0, MAX_PROPAGATION_MS, false);
 const tlsDnsChallenge = obj({
   provider: opt(acmeDnsProvider),
   propagationDelayMs: opt(propagationMs),
-  propagationTimeoutMs: opt((v, path, ctx) => (v === -1 ? -1 : propagationMs(v, path, ctx))),
+  // -1: no check; 0: the default, as the Caddyfile reads it (certmagic's meaning).
+  propagationTimeoutMs: opt((v, path, ctx) => (v === -1 ? -1 : v === 0 ? DEFAULT_PROPAGATION_TIMEOUT_MS : propagationMs(v, path, ctx))),
   resolvers: opt(
     list((v, path, ctx) => {
       const s = str(true)(v, path, ctx);
@@ -709,8 +710,11 @@ const tlsConfig = obj({
   source: sourceField,
 }, (out, path, ctx) => {
   // As in the Caddyfile: a setting its certificate source cannot use is an error, not ignored.
-  const acmeOnly = ['ca', 'caRoot', 'eab'].filter((key) => out[key] !== undefined);
+  // The Caddyfile makes such a site an ACME one; a JSON config says so itself (under "default" a
+  // local name would go to the internal CA and these settings be dropped).
+  const acmeOnly = ['ca', 'caRoot', 'eab', 'dns'].filter((key) => out[key] !== undefined);
   if (acmeOnly.length > 0 && (out.mode === 'internal' || out.mode === 'files')) fail(ctx, path, `${acmeOnly.join(', ')} cannot be used with mode ${JSON.stringify(out.mode)}: they are ACME settings`);
+  else if (acmeOnly.length > 0 && out.mode !== 'acme') fail(ctx, path, `${acmeOnly.join(', ')} need mode "acme", not ${JSON.stringify(out.mode ?? 'default')}: they are ACME settings`);
   if (out.keyType !== undefined && out.mode === 'files') fail(ctx, path, 'keyType cannot be used with mode "files": the key is the one in the key file');
 });
 

@@ -44,8 +44,6 @@ export function plainIp(address: string): string {
 }
 
 const VALID_HOST = /^[A-Za-z0-9!$%&'()*+,\-.:;=\[\]_~]*$/;
-/** The last Host that passed VALID_HOST: most requests repeat it, and comparing is cheaper than the regexp. */
-let lastValidHost = '';
 
 /**
  * RFC 9112 §3.2.2: a server must accept the absolute form (`GET http://host/path`), and the
@@ -79,10 +77,7 @@ export function createRequestContext(req: IncomingMessage, res: ServerResponse, 
   const hostport = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
   // Go's httpguts.ValidHostHeader set: a Host with `/`, `\`, `@`, spaces or controls is refused,
   // so no placeholder ({host} in a redirect) or log can carry a path or userinfo trick.
-  if (hostport !== lastValidHost) {
-    if (!VALID_HOST.test(hostport)) return null;
-    lastValidHost = hostport;
-  }
+  if (!VALID_HOST.test(hostport)) return null;
   // HTTP/2's compatibility API makes req.socket a Proxy, created per stream and trapping every
   // read; the session's socket is the same connection, read directly.
   const socket = req.httpVersionMajor === 2 ? ((req as unknown as Http2ServerRequest).stream?.session?.socket ?? req.socket) : req.socket;

@@ -86,8 +86,7 @@ export function dnsChallengeFor(site: TlsSite, global: GlobalTlsOptions, errors:
     keyAlgorithm: provider.keyAlg,
     keySecret: provider.key,
     propagationDelayMs: own?.propagationDelayMs ?? 0,
-    // 0 is the default in Caddy too (a JSON config says it the same way as a Caddyfile).
-    propagationTimeoutMs: own?.propagationTimeoutMs || DEFAULT_PROPAGATION_TIMEOUT_MS,
+    propagationTimeoutMs: own?.propagationTimeoutMs ?? DEFAULT_PROPAGATION_TIMEOUT_MS,
     resolvers: own?.resolvers ?? [],
     ttlSeconds: own?.ttlSeconds ?? DEFAULT_DNS_TTL_SECONDS,
     overrideDomain: own?.overrideDomain ?? null,

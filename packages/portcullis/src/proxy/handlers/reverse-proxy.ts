@@ -99,28 +99,31 @@ export function createReverseProxy(config: ReverseProxyHandler, deps: HandlerDep
       if (!isHopByHopResponseField(name, named)) fields.push(name, headers[name]!);
     }
     const length = isHopByHopResponseField('content-length', named) ? undefined : headers['content-length'];
-    // Announce trailers only where Node will send them: a chunked body (RFC 9112 §7.1.2).
-    if (headers.trailer !== undefined && willBeChunked(ctx, status, length)) fields.push('trailer', headers.trailer);
+    if (announceTrailer(ctx, status, length, headers.trailer)) fields.push('trailer', headers.trailer!);
     writeHeadWith(ctx, status, fields, typeof length === 'string' && length !== '' ? Number(length) : -1);
-    const type = isHopByHopResponseField('content-type', named) ? undefined : headers['content-type'];
+    return flushFor(isHopByHopResponseField('content-type', named) ? undefined : headers['content-type']);
+  }
+
+  /** Event streams and flush_interval -1: the client sees the head before the first event. */
+  function flushFor(type: HeaderMap[string] | undefined): boolean {
     return flushAlways || (typeof type === 'string' && type.startsWith('text/event-stream'));
   }
+
+  // The head needs no edit of ours: the flat list (writeForwardable) unless an earlier handler set a header.
+  const plainHead = headerDown === null && policy.stickyCookie === null;
 
   /** What roundTrip calls with the upstream's answer; `target` is the attempt's upstream and the upgrade's head bytes. */
   const hooks: ResponseHooks<Attempt> = {
     onHead(ctx, { upstream }, status, headers, latencyMs) {
       passive.recordResponse(upstream, status, latencyMs);
-      if (headerDown === null && policy.stickyCookie === null && ctx.res.getHeaderNames().length === 0) return writeForwardable(ctx, status, headers);
+      if (plainHead && ctx.res.getHeaderNames().length === 0) return writeForwardable(ctx, status, headers);
       const trailer = headers.trailer;
       stripResponseHeaders(headers, false);
       headerDown?.(headers, ctx);
       copyHead(ctx, upstream, headers);
-      const length = headers['content-length'];
-      const type = headers['content-type'];
-      // Announce trailers only where Node will send them: a chunked body (RFC 9112 §7.1.2).
-      if (trailer !== undefined && willBeChunked(ctx, status, length)) ctx.res.setHeader('trailer', trailer);
+      if (announceTrailer(ctx, status, headers['content-length'], trailer)) ctx.res.setHeader('trailer', trailer!);
       writeHead(ctx, status);
-      return flushAlways || (typeof type === 'string' && type.startsWith('text/event-stream'));
+      return flushFor(headers['content-type']);
     },
     onUpgrade(ctx, { upstream, head }, status, headers, socket) {
       passive.recordResponse(upstream, status, 0);
@@ -190,6 +193,11 @@ export function createReverseProxy(config: ReverseProxyHandler, deps: HandlerDep
 function bodyLost(error: unknown): null {
   if (error instanceof PortcullisError) throw error;
   return null;
+}
+
+/** Announce the upstream's Trailer only where Node will send trailers: a chunked body (RFC 9112 §7.1.2). */
+function announceTrailer(ctx: RequestContext, status: number, contentLength: HeaderMap[string] | undefined, trailer: HeaderMap[string] | undefined): boolean {
+  return trailer !== undefined && willBeChunked(ctx, status, contentLength);
 }
 
 /** Whether Node will send this response chunked (only then can it carry trailers). */
