@@ -23,7 +23,7 @@ import { findBinary } from './lib/which.mjs';
 import { locateBuild, startIdentityServer } from './lib/identity-server.mjs';
 import { LISTED_PROBE, RULE_PROBE, writeBlocklist, writeGuardConfig, writeWrkScript } from './lib/guard-setup.mjs';
 import { startUpstream } from './upstream.mjs';
-import { intOption, placeOnCores, safeExec, sleep } from './lib/harness.mjs';
+import { installCleanup, intOption, placeOnCores, safeExec, sleep } from './lib/harness.mjs';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const LOOKUPS = fileURLToPath(new URL('./decision-lookups.mjs', import.meta.url));
@@ -67,11 +67,8 @@ async function main() {
   const procs = createProcessSet({ taskset });
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-guard-bench-'));
   execFileSync('chmod', ['711', dir]);
-  let keep = opts.keep;
-  for (const [signal, code] of /** @type {[NodeJS.Signals, number][]} */ ([['SIGINT', 130], ['SIGTERM', 143]])) {
-    process.on(signal, () => { procs.stopAll().finally(() => { if (!keep) rmSync(dir, { recursive: true, force: true }); process.exit(code); }); });
-  }
-  process.on('exit', () => procs.killAllSync());
+  const state = { keep: opts.keep, interrupted: false };
+  installCleanup(procs, state, dir, 'bench:guard', 'configs, blocklist and logs');
   const budgetS = 300 + opts.rounds * 2 * (opts.duration + 20);
   const watchdog = setTimeout(() => { console.error(`bench:guard: still running after ${budgetS} s; giving up`); process.kill(process.pid, 'SIGTERM'); }, budgetS * 1000);
   watchdog.unref();
@@ -99,7 +96,7 @@ async function main() {
       try {
         await waitReady(url, { exited: server.exited, timeoutMs: 60_000 });
       } catch (err) {
-        keep = true;
+        state.keep = true;
         throw new Error(`Portcullis (${name}) did not start: ${err instanceof Error ? err.message : err}\n${logTail(server.logFile)}`);
       }
       configs.push({ name, label: name === 'on' ? `guard on (rules, scenarios, ${listed.entries} blocklist entries)` : 'guard off', url, server });
@@ -149,7 +146,7 @@ async function main() {
       rps: on.rps / off.rps, perCpuS: on.perCpuS / off.perCpuS, p99: on.p99Ms / off.p99Ms,
       perRound: (samples.on ?? []).map((s, i) => s.rps / (samples.off?.[i]?.rps ?? Number.NaN)),
     };
-    if (!valid) { notes.push('Some answers under load were not 2xx/3xx: the run is INVALID (the guard refused load, or the upstream failed). Logs kept.'); keep = true; }
+    if (!valid) { notes.push('Some answers under load were not 2xx/3xx: the run is INVALID (the guard refused load, or the upstream failed). Logs kept.'); state.keep = true; }
     if (rows.some((r) => r.socketErrors > 0)) notes.push('wrk reported socket errors: see the table.');
     if (rows.some((r) => r.serverCpuPct < 90)) notes.push('A server used less than 90 % of its core in some run: the load side was the limit there; compare per CPU-s.');
     await Promise.all(configs.map((c) => procs.stop(c.server, 15_000)));
@@ -180,12 +177,12 @@ async function main() {
     console.error(`bench:guard: written to ${join(RESULTS_DIR, 'guard-latest.md')} (and .json)`);
     if (!valid) process.exitCode = 1;
   } catch (err) {
-    keep = true;
+    state.keep = true;
     throw err;
   } finally {
     clearTimeout(watchdog);
     await procs.stopAll();
-    if (!keep) rmSync(dir, { recursive: true, force: true });
+    if (!state.keep) rmSync(dir, { recursive: true, force: true });
     else console.error(`bench:guard: configs, blocklist and logs kept in ${dir}`);
   }
 }
