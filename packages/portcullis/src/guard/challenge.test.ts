@@ -6,6 +6,7 @@ import { silentLogger } from '../kernel/logger.ts';
 import type { GateRequest } from '../proxy/index.ts';
 import { CLEARANCE_COOKIE, createChallenges, isSafeReturn, leadingZeroBits } from './challenge.ts';
 import { challengePageHtml, SHA256_JS } from './challenge-page.ts';
+import { gateRequest } from '../../test/support/gate-request.ts';
 
 const START = 1_700_000_000_000;
 
@@ -33,7 +34,7 @@ function wrongNonce(challenge: string, bits: number): string {
 }
 
 function request(clientIp: string, cookie?: string): GateRequest {
-  return { clientIp, method: 'GET', path: '/', rawPath: '/', query: '', host: 'example.com', siteName: 'example.com', req: { headers: cookie === undefined ? {} : { cookie } } };
+  return gateRequest({ clientIp, method: 'GET', path: '/', rawPath: '/', query: '', host: 'example.com', siteName: 'example.com' }, cookie === undefined ? {} : { cookie });
 }
 
 /** Flips one character of a token's payload or MAC. */

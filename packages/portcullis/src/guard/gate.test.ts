@@ -9,6 +9,7 @@ import { createGate, createGateStats, type GateOptions, type RuleMatch } from '.
 import { parseIpPrefix } from './ip-prefix.ts';
 import { createIpTable } from './ip-table.ts';
 import { recordingLogger } from '../../test/support/recording-logger.ts';
+import { gateRequest } from '../../test/support/gate-request.ts';
 
 const START = 1_700_000_000_000;
 let nextId = 1;
@@ -18,7 +19,7 @@ function decision(value: string, kind: Decision['kind'] = 'ban', extra: Partial<
 }
 
 function request(clientIp: string, path = '/'): GateRequest {
-  return { clientIp, method: 'GET', path, rawPath: path, query: '', host: 'example.com', siteName: 'example.com', req: { headers: {} } };
+  return gateRequest({ clientIp, method: 'GET', path, rawPath: path, query: '', host: 'example.com', siteName: 'example.com' });
 }
 
 /** A blocklist over fixed entries, as blocklists.ts builds them. */

@@ -97,7 +97,7 @@ export interface GateRequest {
   readonly host: string;
   /** The site serving the request (its addresses as written). */
   readonly siteName: string;
-  readonly req: { readonly headers: IncomingHttpHeaders };
+  readonly req: { readonly headers: IncomingHttpHeaders; readonly rawHeaders: readonly string[] };
 }
 
 /** What the gate decided: the request is answered with this status instead of its routes. */

@@ -10,6 +10,7 @@ import type { GateRequest } from '../../proxy/index.ts';
 import { normalizePath } from '../../proxy/normalize-path.ts';
 import { compileRequestRules } from './compile.ts';
 import { loadBuiltinRules } from './rule-files.ts';
+import { gateRequest } from '../../../test/support/gate-request.ts';
 
 /** A GateRequest as the proxy builds one (createRequestContext), for a request target. */
 function request(target: string, headers: Record<string, string> = {}, method = 'GET'): GateRequest {
@@ -18,16 +19,10 @@ function request(target: string, headers: Record<string, string> = {}, method = 
   const path = normalizePath(rawPath);
   // The proxy answers 400 before the gate for these; a corpus entry must be a request that gets there.
   assert.ok(path !== null, `${target}: the proxy would refuse this path`);
-  return {
-    clientIp: '198.51.100.7',
-    method,
-    path,
-    rawPath,
-    query: q === -1 ? '' : target.slice(q + 1),
-    host: 'www.example.com',
-    siteName: 'www.example.com',
-    req: { headers: { host: 'www.example.com', 'user-agent': BROWSER, accept: '*/*', ...headers } },
-  };
+  return gateRequest(
+    { clientIp: '198.51.100.7', method, path, rawPath, query: q === -1 ? '' : target.slice(q + 1), host: 'www.example.com', siteName: 'www.example.com' },
+    { host: 'www.example.com', 'user-agent': BROWSER, accept: '*/*', ...headers },
+  );
 }
 
 const BROWSER = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.0.0 Safari/537.36';

@@ -14,6 +14,7 @@ import { PortcullisError } from '../../kernel/errors.ts';
 import { normalizePath } from '../../proxy/normalize-path.ts';
 import { compileRequestRules } from './compile.ts';
 import { loadBuiltinRules } from './rule-files.ts';
+import { gateRequest } from '../../../test/support/gate-request.ts';
 
 interface RequestOptions {
   headers?: Record<string, string | string[]>;
@@ -28,16 +29,10 @@ function request(target: string, o: RequestOptions = {}): GateRequest {
   const path = normalizePath(rawPath);
   assert.ok(path !== null);
   const host = o.host ?? 'www.example.com';
-  return {
-    clientIp: o.clientIp ?? '198.51.100.7',
-    method: o.method ?? 'GET',
-    path,
-    rawPath,
-    query: q === -1 ? '' : target.slice(q + 1),
-    host,
-    siteName: host,
-    req: { headers: { host, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0', ...o.headers } },
-  };
+  return gateRequest(
+    { clientIp: o.clientIp ?? '198.51.100.7', method: o.method ?? 'GET', path, rawPath, query: q === -1 ? '' : target.slice(q + 1), host, siteName: host },
+    { host, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0', ...o.headers },
+  );
 }
 
 const SOURCE = { file: '/etc/portcullis/Caddyfile', line: 7 };

@@ -149,6 +149,6 @@ function compileBuiltins(rules: BuiltinRule[]): BuiltinCheck {
       r = queryMatcher.match(decodeForInspection(req.query, true), excluded);
       if (r !== -1) return r;
     }
-    return headers === null ? -1 : headers.match(req.req.headers, excluded);
+    return headers === null ? -1 : headers.match(req.req.rawHeaders, excluded);
   };
 }

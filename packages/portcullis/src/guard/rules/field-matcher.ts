@@ -3,8 +3,6 @@
  * single combined RegExp: an ordinary request pays one test per field. Only when it matches
  * are the rules' own RegExps tried, in order, to name the rule (and skip excluded ones).
  */
-import type { IncomingHttpHeaders } from 'node:http';
-
 /** A rule index, or -1. */
 export type RuleMatch = number;
 
@@ -49,8 +47,12 @@ function rarity(c: string): number {
 }
 
 export interface HeaderMatcher {
-  /** The first rule matching any header value, or -1. */
-  match(headers: IncomingHttpHeaders, excluded: ReadonlySet<number> | null): RuleMatch;
+  /**
+   * The first rule matching any header value, or -1. `rawHeaders` is Node's flat list (name,
+   * value, name, value, ...): an array walk, where a for-in over the headers object walked a
+   * dictionary's keys on every request; a repeated header's values are tested one by one.
+   */
+  match(rawHeaders: readonly string[], excluded: ReadonlySet<number> | null): RuleMatch;
 }
 
 /**
@@ -83,18 +85,10 @@ export function compileHeaderMatcher(entries: { rule: number; pattern: string; n
   };
   const test = (value: string, excluded: ReadonlySet<number> | null): RuleMatch => (suspicious(value) ? field.match(value.toLowerCase(), excluded) : -1);
   return {
-    match(headers, excluded) {
-      for (const name in headers) {
-        const value = headers[name];
-        if (typeof value === 'string') {
-          const hit = test(value, excluded);
-          if (hit !== -1) return hit;
-        } else if (value !== undefined) {
-          for (const v of value) {
-            const hit = test(v, excluded);
-            if (hit !== -1) return hit;
-          }
-        }
+    match(rawHeaders, excluded) {
+      for (let i = 1; i < rawHeaders.length; i += 2) {
+        const hit = test(rawHeaders[i]!, excluded);
+        if (hit !== -1) return hit;
       }
       return -1;
     },

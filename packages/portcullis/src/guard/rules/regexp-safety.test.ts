@@ -62,6 +62,7 @@ describe("V8's linear-time engine takes every rule regexp", () => {
       import { setFlagsFromString } from 'node:v8';
       setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
       const { compileRequestRules } = await import('./compile.ts');
+      const { gateRequest } = await import('../../../test/support/gate-request.ts');
       const check = compileRequestRules({ builtin: true, logOnly: false, exclusions: [], custom: [
         { id: 'evil', paths: [], queryRegexps: ['(?i)^(a+)+$'], headers: {}, userAgent: null, methods: [], ips: [], action: 'block', source: { file: 'x', line: 1 } },
       ] });
@@ -69,7 +70,7 @@ describe("V8's linear-time engine takes every rule regexp", () => {
       const queries = [long('a', 40) + '!', long("' or ", 2000), long('<a ', 3000), long('union ', 2000) + 'x', long('/*', 3000), long('\${', 3000), long('../', 3000) + 'x', long('%25', 3000), long(' and 1', 2000), long('javascript', 800), long('select(', 2000)];
       const out = [];
       for (const q of queries) {
-        const req = { clientIp: '192.0.2.1', method: 'GET', path: '/x', rawPath: '/x', query: q, host: 'h', siteName: 'h', req: { headers: { 'user-agent': long('Mozilla/5.0 (', 1000), referer: long('x() {', 2000) } } };
+        const req = gateRequest({ clientIp: '192.0.2.1', method: 'GET', path: '/x', rawPath: '/x', query: q, host: 'h', siteName: 'h' }, { 'user-agent': long('Mozilla/5.0 (', 1000), referer: long('x() {', 2000) });
         out.push(check(req)?.id ?? null);
       }
       console.log(JSON.stringify(out));

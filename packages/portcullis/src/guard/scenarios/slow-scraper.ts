@@ -45,6 +45,7 @@
  */
 import type { Clock } from '../../kernel/clock.ts';
 import type { RequestDoneEvent } from '../../kernel/events.ts';
+import { parseIpv4 } from '../../kernel/ip-ranges.ts';
 import { formatIpPrefix, parseIpPrefix, v6WordMask } from '../ip-prefix.ts';
 import { isStaticPath } from './scenarios.ts';
 
@@ -185,22 +186,28 @@ export function createSlowScraperDetector(options: SlowScraperOptions): SlowScra
   // Linear counting: n distinct values set about m(1 - e^(-n/m)) of m bits.
   const bitsNeeded = Math.min(BITMAP_BITS - 1, Math.ceil(BITMAP_BITS * (1 - Math.exp(-minPages / BITMAP_BITS))));
   const chunkSlots = Math.min(CHUNK_SLOTS, maxKeys);
-  /** Key -> slot, least recently admitted (or given a second chance) first. */
-  const keys = new Map<string, number>();
+  /**
+   * Key -> slot, least recently admitted (or given a second chance) first. An IPv4 client is
+   * keyed by its address as a signed 32-bit number (hashed without reading a string: each
+   * request's address is a fresh one), an IPv6 one by its /64's text.
+   */
+  const keys = new Map<string | number, number>();
   const counters: Uint32Array[] = [];
   const times: Float64Array[] = [];
   let slotsUsed = 0;
   const sites = new Map<string, SiteState>();
-  const v6Keys = new Map<string, string | null>();
+  const v6Keys = new Map<string, string | number | null>();
   const bloom = [new Uint32Array(BLOOM_WORDS), new Uint32Array(BLOOM_WORDS)];
   let bloomGeneration = Math.floor(clock.now() / BLOOM_GENERATION_MS);
 
-  /** clientKey, remembered for IPv6 addresses seen lately (an IPv4 address is its own key). */
-  const keyOf = (ip: string): string | null => {
-    if (ip.indexOf(':') === -1) return clientKey(ip);
+  /** The key of a client address (see `keys`), remembered for IPv6 addresses seen lately; null: not an address. */
+  const keyOf = (ip: string): string | number | null => {
+    if (ip.indexOf(':') === -1) return v4Key(ip);
     const known = v6Keys.get(ip);
     if (known !== undefined) return known;
-    const key = clientKey(ip);
+    const text = clientKey(ip);
+    // An IPv4-mapped address is the IPv4 client.
+    const key = text === null || text.indexOf(':') !== -1 ? text : v4Key(text);
     if (v6Keys.size >= V6_CACHE) v6Keys.clear();
     v6Keys.set(ip, key);
     return key;
@@ -263,7 +270,7 @@ export function createSlowScraperDetector(options: SlowScraperOptions): SlowScra
       }
       return slotsUsed++;
     }
-    let victim = '';
+    let victim: string | number = '';
     let victimSeen = Infinity;
     let tries = 0;
     for (const [key, slot] of keys) {
@@ -282,7 +289,7 @@ export function createSlowScraperDetector(options: SlowScraperOptions): SlowScra
     return slot;
   };
 
-  const admit = (key: string, epoch: number, now: number): number => {
+  const admit = (key: string | number, epoch: number, now: number): number => {
     const slot = freeSlot(now);
     const chunk = (slot / chunkSlots) | 0;
     const b = (slot - chunk * chunkSlots) * WORDS;
@@ -457,7 +464,7 @@ export function createSlowScraperDetector(options: SlowScraperOptions): SlowScra
       // Counting starts over: firing again takes another `minPages` pages, which a challenged
       // client only gets by passing the challenge, or once its decision ran out.
       forget(u, b, t, tb, epoch, now);
-      return { key, lastIp: e.clientIp, reason, strikes };
+      return { key: typeof key === 'number' ? formatIpPrefix({ family: 4, net: key >>> 0, bits: 32 }) : key, lastIp: e.clientIp, reason, strikes };
     },
   };
 }
@@ -488,6 +495,12 @@ export function clientKey(ip: string): string | null {
   const net = new Uint32Array(4);
   for (let i = 0; i < 2; i++) net[i] = prefix.net[i]! & v6WordMask(64, i);
   return formatIpPrefix({ family: 6, net, bits: 64 });
+}
+
+/** An IPv4 address as a signed 32-bit number (a small integer to V8), or null. */
+function v4Key(ip: string): number | null {
+  const a = parseIpv4(ip);
+  return a === -1 ? null : a | 0;
 }
 
 /**
