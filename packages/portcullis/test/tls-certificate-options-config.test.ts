@@ -86,6 +86,14 @@ describe('global certificate options', () => {
     assert.ok(errors.some((e) => /tls\.certLifetimeMs: 1000 is out of range/.test(e)), errors.join('\n'));
     assert.ok(errors.some((e) => /tls\.renewIntervalMs: 0 is out of range/.test(e)), errors.join('\n'));
   });
+
+  test('acme_ca must be an https:// directory URL, in the Caddyfile and in JSON (ACME over plain HTTP is open to anyone on the path)', () => {
+    assert.equal(adaptTestCaddyfile(global('\tacme_ca https://ca.internal.example/acme/directory')).tls.acmeCa, 'https://ca.internal.example/acme/directory');
+    assert.deepEqual(caddyfileErrors(global('\tacme_ca http://ca.internal.example/acme/directory')), ['Caddyfile:2: acme_ca: "http://ca.internal.example/acme/directory" is not an https:// ACME directory URL']);
+    assert.deepEqual(caddyfileErrors(global('\tacme_ca ca.internal.example')), ['Caddyfile:2: acme_ca: "ca.internal.example" is not an https:// ACME directory URL']);
+    const errors = jsonConfigErrors({ tls: { storage: null, localCerts: false, acmeCa: 'http://ca.internal.example/dir' }, sites: [] });
+    assert.deepEqual(errors.map((e) => /tls\.acmeCa: expected an https:\/\/ ACME directory URL/.test(e)), [true], errors.join('\n'));
+  });
 });
 
 describe('tls block certificate options', () => {

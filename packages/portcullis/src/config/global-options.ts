@@ -28,7 +28,7 @@ import { DEFAULT_DIRECTIVE_ORDER, moveDirective, type OrderPosition } from './di
 import { parseAcmeEabOption } from './acme-eab.ts';
 import { parseDnsProvider } from './acme-dns.ts';
 import { checkBindAddress } from './directives/bind.ts';
-import { keyTypeArg } from './directives/tls.ts';
+import { isAcmeDirectoryUrl, keyTypeArg } from './directives/tls.ts';
 import { parseDatabase, parseIdentityBlock } from './identity-options.ts';
 import { parseGuardBlock } from './guard-options.ts';
 
@@ -187,7 +187,7 @@ export function parseGlobalOptions(block: ServerBlock | null, errors: ErrorList)
     },
     acme_ca: (d, disp) => {
       const t = singleArg(disp, d, 'acme_ca <directory_url>');
-      if (t && !/^https?:\/\/\S+$/.test(t.text)) disp.error(t, `${JSON.stringify(t.text)} is not an ACME directory URL`);
+      if (t && !isAcmeDirectoryUrl(t.text)) disp.error(t, `${JSON.stringify(t.text)} is not an https:// ACME directory URL`);
       else if (t) options.tls.acmeCa = t.text;
     },
     acme_ca_root: (d, disp) => {

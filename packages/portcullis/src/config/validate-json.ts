@@ -18,7 +18,7 @@ import { clientIpHeaderProblem } from './client-ip-options.ts';
 import { copyHeaderProblem } from './directives/forward-auth.ts';
 import { checkZoneKey, checkZoneName, RATE_LIMIT_MAX_BURST, RATE_LIMIT_MAX_EVENTS, rateLimitZoneConflicts, zoneConflictMessage, zoneLimitProblem } from './directives/rate-limit.ts';
 import { defaultTransport } from './directives/reverse-proxy.ts';
-import { CIPHER_SUITES, KEY_TYPES, TLS_PROTOCOLS } from './directives/tls.ts';
+import { CIPHER_SUITES, isAcmeDirectoryUrl, KEY_TYPES, TLS_PROTOCOLS } from './directives/tls.ts';
 import { eabKeyIdProblem, eabMacKeyProblem } from './acme-eab.ts';
 import { DEFAULT_PROPAGATION_TIMEOUT_MS, DNS_PROVIDERS, dnsKeyNameProblem, dnsKeyProblem, dnsServerProblem, MAX_PROPAGATION_MS, MAX_TTL_SECONDS, overrideDomainProblem, resolverAddress, TSIG_KEY_ALGORITHMS } from './acme-dns.ts';
 import { deriveIssuer } from './directives/identity-provider.ts';
@@ -633,6 +633,12 @@ const eabString =
     return found === null ? s : fail(ctx, path, found);
   };
 
+/** `acmeCa` and a site's `ca`: an https:// ACME directory URL (directives/tls.ts). */
+const acmeDirectoryUrl: Check<string> = (v, path, ctx) => {
+  const text = str(true)(v, path, ctx);
+  return text === undefined || isAcmeDirectoryUrl(text) ? text : fail(ctx, path, 'expected an https:// ACME directory URL');
+};
+
 /** An ACME external account binding; the MAC key is a secret, refused when read back redacted. */
 const acmeEab = obj({
   keyId: eabString(eabKeyIdProblem),
@@ -701,10 +707,7 @@ const tlsConfig = obj({
   alpn: opt(list(str(true), true)),
   eab: opt(acmeEab),
   dns: opt(tlsDnsChallenge),
-  ca: opt((v, path, ctx) => {
-    const text = str(true)(v, path, ctx);
-    return text === undefined || /^https:\/\/\S+$/.test(text) ? text : fail(ctx, path, 'expected an https:// ACME directory URL');
-  }),
+  ca: opt(acmeDirectoryUrl),
   caRoot: opt(str(true)),
   keyType: opt(oneOf(KEY_TYPES)),
   source: sourceField,
@@ -1037,7 +1040,7 @@ const config = obj({
     obj({
       storage: withDefault(nullable(str(true)), () => null),
       email: opt(str(true)),
-      acmeCa: opt(str(true)),
+      acmeCa: opt(acmeDirectoryUrl),
       acmeCaRoot: opt(str(true)),
       acmeEab: opt(acmeEab),
       acmeDns: opt(acmeDnsProvider),

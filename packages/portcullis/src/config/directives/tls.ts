@@ -121,6 +121,15 @@ export const CURVES: Readonly<Record<string, string>> = {
 /** Certificate key types by Caddy's names (`key_type`). */
 export const KEY_TYPES: readonly KeyType[] = ['ed25519', 'p256', 'p384', 'rsa2048', 'rsa4096'];
 
+/**
+ * Whether `text` can be an ACME directory URL: https only (RFC 8555 section 6.1: over plain
+ * HTTP anyone on the path could answer for the CA and take the account key's orders), no spaces.
+ * One check for the global `acme_ca`, `tls { ca }` and their JSON forms.
+ */
+export function isAcmeDirectoryUrl(text: string): boolean {
+  return /^https:\/\/\S+$/.test(text);
+}
+
 /** `key_type <type>` (the global option and the tls subdirective): the type, or null after reporting. */
 export function keyTypeArg(disp: Dispenser, d: Directive): KeyType | null {
   const t = singleArg(disp, d, `key_type ${KEY_TYPES.join('|')}`);
@@ -269,8 +278,7 @@ export function adaptTls(d: Directive, disp: Dispenser): TlsConfig | null {
     },
     ca: (sub) => {
       const t = once(disp, seen, sub) ? singleArg(disp, sub, 'ca <acme_directory_url>') : null;
-      // RFC 8555 section 6.1: ACME runs over HTTPS only.
-      if (t !== null && !/^https:\/\/\S+$/.test(t.text)) disp.error(t, `ca: ${JSON.stringify(t.text)} is not an https:// ACME directory URL`);
+      if (t !== null && !isAcmeDirectoryUrl(t.text)) disp.error(t, `ca: ${JSON.stringify(t.text)} is not an https:// ACME directory URL`);
       else if (t !== null) tls.ca = t.text;
     },
     ca_root: (sub) => {
