@@ -716,6 +716,19 @@ describe('scenario engine', () => {
 });
 
 describe('scenario classifiers', () => {
+  it('a scenario marked clientErrorsOnly (skipped by the engine outside 4xx) matches no other status', () => {
+    const marked = BUILTIN_SCENARIOS.filter((s) => 'matches' in s && s.clientErrorsOnly === true);
+    assert.deepEqual(marked.map((s) => s.name), ['http-4xx-scan', 'sensitive-file-probe']);
+    const event = (status: number, path: string): RequestDoneEvent => ({ site: 's', method: 'GET', host: 'example.com', path, status, clientIp: '203.0.113.5', userAgent: BROWSER, referer: '', hasCookies: false, challenged: false, durationMs: 1, bytesSent: 0 });
+    for (const s of marked) {
+      if (!('matches' in s)) continue;
+      assert.ok(s.matches(event(404, '/.env')), `${s.name} matches a 404 on /.env`);
+      for (const status of [100, 200, 204, 301, 304, 399, 500, 502, 503]) {
+        for (const path of ['/.env', '/wp-login.php', '/backup.sql', '/missing/page']) assert.ok(!s.matches(event(status, path)), `${s.name}: ${status} ${path}`);
+      }
+    }
+  });
+
   it('static paths', () => {
     for (const p of ['/a.css', '/x/y.JS', '/i.png', '/f.woff2', '/favicon.ico', '/m.svg', '/b.jpeg']) assert.ok(isStaticPath(p), p);
     for (const p of ['/', '/api/items', '/page.html', '/x.php', '/css', '/a.css/more']) assert.ok(!isStaticPath(p), p);

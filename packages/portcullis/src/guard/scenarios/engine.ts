@@ -173,10 +173,11 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
     // keeps walking would otherwise look like a 4xx scanner and be banned within a minute.
     if (e.challenged) return;
     const key = bucketKey(e.clientIp);
+    const clientError = e.status >= 400 && e.status < 500;
     for (let i = 0; i < http.length; i++) {
       const armed = http[i]!;
       const s = armed.scenario;
-      if (!s.matches(e)) continue;
+      if ((s.clientErrorsOnly === true && !clientError) || !s.matches(e)) continue;
       if (armed.buckets.pour(key, s.distinct?.(e)) !== null) fire(armed, e.clientIp, reasonOf(s));
     }
     if (detector !== null) {
