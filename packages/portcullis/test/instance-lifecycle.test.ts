@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { connect as http2Connect } from 'node:http2';
 import { connect, Server } from 'node:net';
 import { request } from 'undici';
 import { createServer as createNetServer } from 'node:net';
@@ -237,3 +238,83 @@ localhost {
     assert.ok(Date.now() - started < 3000, 'stop() did not wait for the whole grace period');
   });
 });
+
+describe('graceful stop over HTTP/2', () => {
+  // Stopping closes each HTTP/2 session with a GOAWAY (node:http2's server.close() does, and
+  // tls-connections.ts's session.close() for any left): the streams already open finish, new
+  // ones are refused, the HTTP/2 form of draining (RFC 9113 section 6.8). Cutting the session
+  // instead fails the in-flight stream, which this test checks.
+  test('stop() sends GOAWAY, lets the stream in flight finish, refuses a new stream, and closes the session', async () => {
+    const up = await startUpstream((_req, res) => setTimeout(() => res.end('slow done'), 400));
+    leftovers.push(() => up.close());
+    const httpPort = await freePort();
+    const httpsPort = await freePort();
+    const p = await startPortcullis(`
+{
+	admin off
+	default_bind 127.0.0.1
+	http_port ${httpPort}
+	https_port ${httpsPort}
+	storage file_system $DIR/data
+	grace_period 5s
+}
+localhost {
+	tls internal
+	reverse_proxy 127.0.0.1:${up.port}
+}
+`);
+    const ca = readFileSync((await p.instance.certificateAuthority())!, 'utf8');
+    const session = http2Connect(`https://127.0.0.1:${httpsPort}`, { ca, servername: 'localhost' });
+    leftovers.push(async () => void session.destroy());
+    session.on('error', () => undefined);
+    const goaway = new Promise<void>((resolve) => session.once('goaway', () => resolve()));
+    const sessionClosed = new Promise<void>((resolve) => session.once('close', () => resolve()));
+    const inflight = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const stream = session.request({ ':path': '/slow', ':authority': 'localhost' });
+      const timer = setTimeout(() => stream.close(), 4000);
+      let status = 0;
+      let body = '';
+      stream.on('response', (headers) => (status = Number(headers[':status'])));
+      stream.on('data', (d: Buffer) => (body += d.toString()));
+      stream.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status, body });
+      });
+      stream.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+    await sleep(100);
+    const started = Date.now();
+    const stopped = p.stop();
+    await within(goaway, 3000, 'a GOAWAY after stop()');
+    // After GOAWAY the client may open no stream: Node refuses it on the client side, and the
+    // server would refuse one that raced the GOAWAY (its id is above the last one accepted).
+    const late = session.request({ ':path': '/late', ':authority': 'localhost' });
+    const refused = await new Promise<string>((resolve) => {
+      const timer = setTimeout(() => resolve('no error in 2 s'), 2000);
+      late.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        resolve(err.code ?? err.message);
+      });
+      late.once('response', () => {
+        clearTimeout(timer);
+        resolve('answered');
+      });
+    });
+    assert.equal(refused, 'ERR_HTTP2_GOAWAY_SESSION');
+    const res = await inflight;
+    assert.deepEqual([res.status, res.body], [200, 'slow done']);
+    await within(sessionClosed, 3000, 'the session to close');
+    await stopped;
+    assert.ok(Date.now() - started < 3000, 'stop() did not wait for the whole grace period');
+  });
+});
+
+/** `promise`, or a rejection naming `what` after `ms`: a missing event fails the test instead of hanging it. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
