@@ -94,6 +94,11 @@ export interface GateRequest {
   readonly rawPath: string;
   /** Query string without '?'. */
   readonly query: string;
+  /**
+   * The request target, path and query, as received (origin form): `rawPath` and `query` in one
+   * string. The gate runs before any route, so no rewrite has changed either.
+   */
+  readonly originalUri: string;
   readonly host: string;
   /** The site serving the request (its addresses as written). */
   readonly siteName: string;

