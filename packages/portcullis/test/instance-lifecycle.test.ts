@@ -175,16 +175,16 @@ http://127.0.0.1:${port} {
   });
 });
 
-describe('graceful stop over HTTPS/1.1', () => {
-  // The TLS listener is node:http2's server, which has no closeIdleConnections: tls-connections.ts
-  // decides which HTTP/1.1 connections are idle (no response being written) and sends HTTP/2
-  // sessions a GOAWAY.
-  test('stop() lets an in-flight HTTPS/1.1 request finish, closes an idle keep-alive connection at once', async () => {
-    const up = await startUpstream((_req, res) => setTimeout(() => res.end('slow done'), 400));
-    leftovers.push(() => up.close());
-    const httpPort = await freePort();
-    const httpsPort = await freePort();
-    const p = await startPortcullis(`
+/**
+ * An HTTPS site (internal CA, grace period 5 s) proxying to an upstream that answers
+ * `slow done` after 400 ms: a request in flight while the instance stops.
+ */
+async function slowHttpsSite() {
+  const up = await startUpstream((_req, res) => setTimeout(() => res.end('slow done'), 400));
+  leftovers.push(() => up.close());
+  const httpPort = await freePort();
+  const httpsPort = await freePort();
+  const p = await startPortcullis(`
 {
 	admin off
 	default_bind 127.0.0.1
@@ -198,7 +198,16 @@ localhost {
 	reverse_proxy 127.0.0.1:${up.port}
 }
 `);
-    const ca = readFileSync((await p.instance.certificateAuthority())!, 'utf8');
+  const ca = readFileSync((await p.instance.certificateAuthority())!, 'utf8');
+  return { p, httpsPort, ca };
+}
+
+describe('graceful stop over HTTPS/1.1', () => {
+  // The TLS listener is node:http2's server, which has no closeIdleConnections: tls-connections.ts
+  // decides which HTTP/1.1 connections are idle (no response being written) and sends HTTP/2
+  // sessions a GOAWAY.
+  test('stop() lets an in-flight HTTPS/1.1 request finish, closes an idle keep-alive connection at once', async () => {
+    const { p, httpsPort, ca } = await slowHttpsSite();
     const get = (agent: HttpsAgent) =>
       new Promise<{ status: number; body: string; closed: Promise<void> }>((resolve, reject) => {
         const req = httpsRequest({ host: '127.0.0.1', port: httpsPort, servername: 'localhost', headers: { host: 'localhost' }, ca, agent, timeout: 4000 }, (res) => {
@@ -245,25 +254,7 @@ describe('graceful stop over HTTP/2', () => {
   // ones are refused, the HTTP/2 form of draining (RFC 9113 section 6.8). Cutting the session
   // instead fails the in-flight stream, which this test checks.
   test('stop() sends GOAWAY, lets the stream in flight finish, refuses a new stream, and closes the session', async () => {
-    const up = await startUpstream((_req, res) => setTimeout(() => res.end('slow done'), 400));
-    leftovers.push(() => up.close());
-    const httpPort = await freePort();
-    const httpsPort = await freePort();
-    const p = await startPortcullis(`
-{
-	admin off
-	default_bind 127.0.0.1
-	http_port ${httpPort}
-	https_port ${httpsPort}
-	storage file_system $DIR/data
-	grace_period 5s
-}
-localhost {
-	tls internal
-	reverse_proxy 127.0.0.1:${up.port}
-}
-`);
-    const ca = readFileSync((await p.instance.certificateAuthority())!, 'utf8');
+    const { p, httpsPort, ca } = await slowHttpsSite();
     const session = http2Connect(`https://127.0.0.1:${httpsPort}`, { ca, servername: 'localhost' });
     leftovers.push(async () => void session.destroy());
     session.on('error', () => undefined);
