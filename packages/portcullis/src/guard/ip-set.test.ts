@@ -37,6 +37,17 @@ describe('IpSet', () => {
     assert.equal(createIpSet([]).has('192.0.2.1'), false);
   });
 
+  it('a long list (searched through its /16 index): ranges across /16 boundaries and the ends of the space', () => {
+    const singles = Array.from({ length: 5000 }, (_, i) => `100.${(i >> 8) & 255}.${i & 255}.1`);
+    const s = set(...singles, '10.0.0.0/8', '172.16.255.255', '172.17.0.0', '192.168.0.0/15', '0.0.0.0', '255.255.255.255');
+    for (const ip of ['10.0.0.0', '10.128.0.0', '10.255.255.255', '172.16.255.255', '172.17.0.0', '192.168.0.0', '192.169.255.255', '0.0.0.0', '255.255.255.255', '100.0.0.1', '100.19.135.1']) {
+      assert.equal(s.has(ip), true, ip);
+    }
+    for (const ip of ['9.255.255.255', '11.0.0.0', '172.16.255.254', '172.17.0.1', '192.167.255.255', '192.170.0.0', '0.0.0.1', '255.255.255.254', '100.0.0.2', '100.19.136.1']) {
+      assert.equal(s.has(ip), false, ip);
+    }
+  });
+
   it('answers as the IpTable does on 20 000 random prefixes and 200 000 random addresses', () => {
     const rng = seededRandom(7);
     const u32 = () => Math.floor(rng() * 2 ** 32);

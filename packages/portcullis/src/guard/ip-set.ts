@@ -46,11 +46,18 @@ export function createIpSet(prefixes: readonly IpPrefix[]): IpSet {
   const lows = Uint32Array.from(starts);
   const highs = Uint32Array.from(ends);
   const count = lows.length;
+  const firstFor16 = count >= INDEX_FROM ? indexBy16(highs) : null;
 
   const hasV4 = (a: number): boolean => {
-    // The last range starting at or below a.
+    // The last range starting at or below a, searched among the ranges that reach a's /16 (a
+    // handful, where the whole list is 17 steps of scattered reads for 100 000 entries).
     let lo = 0;
     let hi = count - 1;
+    if (firstFor16 !== null) {
+      const p = a >>> 16;
+      lo = firstFor16[p]!;
+      hi = Math.min(count - 1, firstFor16[p + 1]!);
+    }
     let found = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
@@ -75,4 +82,24 @@ export function createIpSet(prefixes: readonly IpPrefix[]): IpSet {
       return v6.size > 0 && v6.first(ip) !== undefined;
     },
   };
+}
+
+/** Lists with fewer merged IPv4 ranges are searched whole (the index is 256 KiB). */
+const INDEX_FROM = 4096;
+
+/**
+ * For each /16 `p` (and p = 65536 as the end), the first range ending at or above p << 16:
+ * every range that holds an address of `p` lies between entries p and p + 1 (inclusive, for a
+ * range that starts in an earlier /16 and runs into the next), since merged ranges are sorted
+ * and disjoint.
+ */
+function indexBy16(highs: Uint32Array): Uint32Array {
+  const first = new Uint32Array(65537);
+  let i = 0;
+  for (let p = 0; p <= 65536; p++) {
+    const start = p * 65536;
+    while (i < highs.length && highs[i]! < start) i++;
+    first[p] = i;
+  }
+  return first;
 }
