@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { startAdminServer, type AdminServer } from './admin/index.ts';
-import { identityIssuer, knownScopes, loadConfig, parseConfigJson, type ConfigAdapter } from './config/index.ts';
+import { CHALLENGE_DEFAULT_CLEARANCE_MS, CHALLENGE_DEFAULT_DIFFICULTY, identityIssuer, knownScopes, loadConfig, parseConfigJson, type ConfigAdapter } from './config/index.ts';
 import type { Config, CrowdSecConfig } from './config/types.ts';
 import { systemClock, type Clock } from './kernel/clock.ts';
 import { EventBus } from './kernel/events.ts';
@@ -608,8 +608,9 @@ function createGuardHolder(deps: { logger: Logger; events: EventBus; clock: Cloc
         clock,
         logger,
         secret,
-        difficulty: guard?.challenge?.difficulty,
-        clearanceTtlMs: guard?.challenge?.clearanceMs,
+        // No `challenge { }` block: the config's defaults, as the block would have set them.
+        difficulty: guard?.challenge?.difficulty ?? CHALLENGE_DEFAULT_DIFFICULTY,
+        clearanceTtlMs: guard?.challenge?.clearanceMs ?? CHALLENGE_DEFAULT_CLEARANCE_MS,
       });
       await link(guard?.crowdsec ?? null, refilled);
       const gate = createGate({

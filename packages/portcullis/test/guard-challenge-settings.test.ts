@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { ManualClock, systemClock } from '../src/kernel/clock.ts';
 import { silentLogger } from '../src/kernel/logger.ts';
 import { createChallenges } from '../src/guard/index.ts';
+import { CHALLENGE_DEFAULT_CLEARANCE_MS, CHALLENGE_DEFAULT_DIFFICULTY } from '../src/config/index.ts';
 import { loadChallengeSecret } from '../src/guard/challenge-secret.ts';
 import { openSqliteStore } from '../src/store/index.ts';
 import { fields, form, send, solve, type Reply } from './support/guard-challenge.ts';
@@ -67,7 +68,7 @@ async function storedSecret(): Promise<Buffer> {
 
 /** A clearance cookie for 127.0.0.1 signed with `secret` `ageMs` ago. */
 function clearanceIssuedAgo(secret: Buffer, ageMs: number): string {
-  const then = createChallenges({ clock: new ManualClock(Date.now() - ageMs), logger: silentLogger(), secret });
+  const then = createChallenges({ clock: new ManualClock(Date.now() - ageMs), logger: silentLogger(), secret, difficulty: CHALLENGE_DEFAULT_DIFFICULTY, clearanceTtlMs: CHALLENGE_DEFAULT_CLEARANCE_MS });
   return `portcullis.clearance=${then.clearance('127.0.0.1')}`;
 }
 

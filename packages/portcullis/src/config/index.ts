@@ -6,6 +6,7 @@ export { parseConfigJson } from './validate-json.ts';
 export type { Config } from './types.ts';
 export { identityIssuer } from './directives/identity-provider.ts';
 export { redactSecrets } from './redact.ts';
+export { CHALLENGE_DEFAULT_CLEARANCE_MS, CHALLENGE_DEFAULT_DIFFICULTY } from './guard-options.ts';
 export {
   checkClientId,
   checkClientName,

@@ -10,7 +10,10 @@ import { gateRequest } from '../../test/support/gate-request.ts';
 
 const START = 1_700_000_000_000;
 
-function setup(difficulty = 8, clearanceTtlMs?: number) {
+/** The config's `clearance` default; the tests that are not about it use it. */
+const HOUR = 60 * 60_000;
+
+function setup(difficulty = 8, clearanceTtlMs = HOUR) {
   const clock = new ManualClock(START);
   const secret = randomBytes(32);
   const challenges = createChallenges({ clock, logger: silentLogger(), secret, difficulty, clearanceTtlMs });
@@ -64,7 +67,7 @@ describe('guard challenge', () => {
       const forged = tamper(challenge, at);
       assert.equal(challenges.verifyProof(forged, nonce, '192.0.2.1'), false, `tampered at ${at}`);
     }
-    const other = createChallenges({ clock: new ManualClock(START), logger: silentLogger(), secret: randomBytes(32), difficulty: 8 });
+    const other = createChallenges({ clock: new ManualClock(START), logger: silentLogger(), secret: randomBytes(32), difficulty: 8, clearanceTtlMs: HOUR });
     assert.equal(other.verifyProof(challenge, nonce, '192.0.2.1'), false);
     assert.equal(challenges.verifyProof('garbage', nonce, '192.0.2.1'), false);
     assert.equal(challenges.verifyProof('x'.repeat(10_000), nonce, '192.0.2.1'), false);
@@ -119,7 +122,7 @@ describe('guard challenge', () => {
   test('a challenge issued before a reload keeps its difficulty; the new config issues the new one', () => {
     const { clock, secret, challenges } = setup(12);
     const before = challenges.issue('192.0.2.1');
-    const reloaded = createChallenges({ clock, logger: silentLogger(), secret, difficulty: 8 });
+    const reloaded = createChallenges({ clock, logger: silentLogger(), secret, difficulty: 8, clearanceTtlMs: HOUR });
     assert.equal(reloaded.verifyProof(before, solve(before, 12), '192.0.2.1'), true);
     const page = reloaded.responder.page({ status: 403, reason: 'challenge:rule:x', challenge: true }, request('192.0.2.1'));
     assert.match(page.body, /name="difficulty" value="8"/);
@@ -134,13 +137,13 @@ describe('guard challenge', () => {
     clock.advance(1);
     assert.equal(cookie(challenges, value), false, 'at 30 minutes a 30m clearance is spent');
     // A reload that lengthens `clearance` makes it good again; one that shortens it ends it early.
-    const longer = createChallenges({ clock, logger: silentLogger(), secret, clearanceTtlMs: 60 * 60_000 });
+    const longer = createChallenges({ clock, logger: silentLogger(), secret, difficulty: 8, clearanceTtlMs: HOUR });
     assert.equal(cookie(longer, value), true);
-    const shorter = createChallenges({ clock, logger: silentLogger(), secret, clearanceTtlMs: 60_000 });
+    const shorter = createChallenges({ clock, logger: silentLogger(), secret, difficulty: 8, clearanceTtlMs: 60_000 });
     assert.equal(cookie(shorter, shorter.clearance('192.0.2.1')), true);
     assert.equal(cookie(shorter, value), false);
     // Issued "in the future" (another node's clock): a minute of skew is tolerated, no more.
-    const ahead = (ms: number) => createChallenges({ clock: new ManualClock(clock.now() + ms), logger: silentLogger(), secret }).clearance('192.0.2.1');
+    const ahead = (ms: number) => createChallenges({ clock: new ManualClock(clock.now() + ms), logger: silentLogger(), secret, difficulty: 8, clearanceTtlMs: HOUR }).clearance('192.0.2.1');
     assert.equal(cookie(challenges, ahead(60_000)), true);
     assert.equal(cookie(challenges, ahead(60_001)), false);
   });
@@ -148,11 +151,11 @@ describe('guard challenge', () => {
   test('the secret is required and shared: same secret verifies, another does not', () => {
     const { clock, secret, challenges } = setup();
     const value = challenges.clearance('192.0.2.1');
-    const sameSecret = createChallenges({ clock, logger: silentLogger(), secret: Buffer.from(secret) });
+    const sameSecret = createChallenges({ clock, logger: silentLogger(), secret: Buffer.from(secret), difficulty: 8, clearanceTtlMs: HOUR });
     assert.equal(sameSecret.cleared(request('192.0.2.1', `${CLEARANCE_COOKIE}=${value}`)), true);
-    const otherSecret = createChallenges({ clock, logger: silentLogger(), secret: randomBytes(32) });
+    const otherSecret = createChallenges({ clock, logger: silentLogger(), secret: randomBytes(32), difficulty: 8, clearanceTtlMs: HOUR });
     assert.equal(otherSecret.cleared(request('192.0.2.1', `${CLEARANCE_COOKIE}=${value}`)), false);
-    const bad = (options: object) => () => createChallenges({ clock, logger: silentLogger(), secret, ...options });
+    const bad = (options: object) => () => createChallenges({ clock, logger: silentLogger(), secret, difficulty: 8, clearanceTtlMs: HOUR, ...options });
     assert.throws(bad({ secret: undefined }), /at least 32 bytes/);
     assert.throws(bad({ secret: randomBytes(16) }), /at least 32 bytes/);
     assert.throws(bad({ difficulty: 0 }), /difficulty/);

@@ -24,9 +24,7 @@ import type { ChallengeResponder, GateRequest, GateVerdict } from '../proxy/inde
 import { CHALLENGE_JS, CHALLENGE_POST_PATH, CHALLENGE_SCRIPT_PATH, challengePageHtml } from './challenge-page.ts';
 
 export const CLEARANCE_COOKIE = 'portcullis.clearance';
-export const DEFAULT_DIFFICULTY = 16;
 const CHALLENGE_TTL_MS = 2 * 60_000;
-const DEFAULT_CLEARANCE_TTL_MS = 60 * 60_000;
 /** Nodes sharing a store may disagree on the time a little; a clearance issued this far "in the future" still counts. */
 const CLOCK_SKEW_MS = 60_000;
 /** The form is three short fields; anything longer is not ours. */
@@ -42,10 +40,12 @@ export interface ChallengeOptions {
   logger: Logger;
   /** HMAC key, at least 32 bytes: the store's (loadChallengeSecret), so every process shares it. */
   secret: Buffer;
-  /** Leading zero bits asked of SHA-256(challenge + nonce); default 16 (about 65 000 hashes). */
-  difficulty?: number;
-  /** How long a clearance lasts; default one hour. */
-  clearanceTtlMs?: number;
+  /**
+   * Leading zero bits asked of SHA-256(challenge + nonce), and how long a clearance lasts: the
+   * config's (its defaults live in config/guard-options.ts, the one place they are set).
+   */
+  difficulty: number;
+  clearanceTtlMs: number;
 }
 
 export interface Challenges {
@@ -82,8 +82,8 @@ export function leadingZeroBits(bytes: Uint8Array): number {
 /** Creates the challenge issuer/verifier for one config, with the shared secret. */
 export function createChallenges(options: ChallengeOptions): Challenges {
   const { clock, logger } = options;
-  const difficulty = options.difficulty ?? DEFAULT_DIFFICULTY;
-  const clearanceTtl = options.clearanceTtlMs ?? DEFAULT_CLEARANCE_TTL_MS;
+  const difficulty = options.difficulty;
+  const clearanceTtl = options.clearanceTtlMs;
   // The config checks its ranges; these guard the callers that do not go through it.
   if (!Buffer.isBuffer(options.secret) || options.secret.length < 32) throw new PortcullisError(ErrorCodes.ERR_INTERNAL, 'guard: the challenge secret must be at least 32 bytes');
   if (!Number.isInteger(difficulty) || difficulty < 1 || difficulty > 64) throw new PortcullisError(ErrorCodes.ERR_INTERNAL, `guard: challenge difficulty ${difficulty} is not 1 to 64 bits`);

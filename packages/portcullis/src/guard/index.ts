@@ -12,7 +12,7 @@ export { createGate, createGateStats, type Gate, type GateOptions, type GateStat
 export { formatIpPrefix, parseIpPrefix, type IpPrefix } from './ip-prefix.ts';
 export { compileRequestRules, type CompileRulesOptions, type RuleAction, type RuleHit } from './rules/compile.ts';
 export { createScenarioEngine, type ScenarioEngine, type ScenarioSettings } from './scenarios/index.ts';
-export { CLEARANCE_COOKIE, createChallenges, DEFAULT_DIFFICULTY, type ChallengeOptions, type Challenges } from './challenge.ts';
+export { CLEARANCE_COOKIE, createChallenges, type ChallengeOptions, type Challenges } from './challenge.ts';
 export { loadChallengeSecret } from './challenge-secret.ts';
 export { onNewDecisions } from './new-decisions.ts';
 // The CrowdSec link (LAPI client, bouncer, watcher) is loaded by main.ts only for a config with
