@@ -91,6 +91,9 @@ describe('global certificate options', () => {
     assert.equal(adaptTestCaddyfile(global('\tacme_ca https://ca.internal.example/acme/directory')).tls.acmeCa, 'https://ca.internal.example/acme/directory');
     assert.deepEqual(caddyfileErrors(global('\tacme_ca http://ca.internal.example/acme/directory')), ['Caddyfile:2: acme_ca: "http://ca.internal.example/acme/directory" is not an https:// ACME directory URL']);
     assert.deepEqual(caddyfileErrors(global('\tacme_ca ca.internal.example')), ['Caddyfile:2: acme_ca: "ca.internal.example" is not an https:// ACME directory URL']);
+    for (const garbage of ['https://[', 'https://user:secret@ca.internal.example/dir', 'https://ca.internal.example/dir#x', 'https://:443/dir']) {
+      assert.deepEqual(caddyfileErrors(global(`\tacme_ca ${garbage}`)), [`Caddyfile:2: acme_ca: ${JSON.stringify(garbage)} is not an https:// ACME directory URL`], garbage);
+    }
     const errors = jsonConfigErrors({ tls: { storage: null, localCerts: false, acmeCa: 'http://ca.internal.example/dir' }, sites: [] });
     assert.deepEqual(errors.map((e) => /tls\.acmeCa: expected an https:\/\/ ACME directory URL/.test(e)), [true], errors.join('\n'));
   });

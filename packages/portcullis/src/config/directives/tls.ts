@@ -122,12 +122,22 @@ export const CURVES: Readonly<Record<string, string>> = {
 export const KEY_TYPES: readonly KeyType[] = ['ed25519', 'p256', 'p384', 'rsa2048', 'rsa4096'];
 
 /**
- * Whether `text` can be an ACME directory URL: https only (RFC 8555 section 6.1: over plain
- * HTTP anyone on the path could answer for the CA and take the account key's orders), no spaces.
- * One check for the global `acme_ca`, `tls { ca }` and their JSON forms.
+ * Whether `text` can be an ACME directory URL: an https URL (RFC 8555 section 6.1: over plain
+ * HTTP anyone on the path could answer for the CA and take the account key's orders) that parses,
+ * with a host and without credentials or a fragment. What passes here is what the certificate
+ * manager can use (tls/acme/ca-storage.ts parses it again to name its storage): a URL that would
+ * fail there is refused at its config line instead. One check for the global `acme_ca`,
+ * `tls { ca }` and their JSON forms.
  */
 export function isAcmeDirectoryUrl(text: string): boolean {
-  return /^https:\/\/\S+$/.test(text);
+  if (!/^https:\/\/\S+$/.test(text)) return false;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  return url.hostname !== '' && url.username === '' && url.password === '' && url.hash === '';
 }
 
 /** `key_type <type>` (the global option and the tls subdirective): the type, or null after reporting. */
