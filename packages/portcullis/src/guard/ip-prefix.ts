@@ -58,6 +58,16 @@ export function formatIpPrefix(prefix: IpPrefix): string {
   return single ? address : `${address}/${prefix.bits}`;
 }
 
+/**
+ * An IPv4 address as a signed 32-bit number, or null when `ip` is not one in dotted form: a
+ * small integer to V8, so a Map keyed by it hashes no string (each request's address is a
+ * fresh string) and holds no string per client.
+ */
+export function ipv4Key(ip: string): number | null {
+  const a = ip.indexOf(':') === -1 ? parseIpv4(ip) : -1;
+  return a === -1 ? null : a | 0;
+}
+
 /** Whether the prefix is one address. */
 export function isSingleAddress(prefix: IpPrefix): boolean {
   return prefix.bits === (prefix.family === 4 ? 32 : 128);

@@ -17,12 +17,12 @@
  * firing and a ban when the same client fires again (it got pages again: its challenge ran
  * out, or it passed it and went on crawling).
  */
-import { compileIpRanges, parseIpv4 } from '../../kernel/ip-ranges.ts';
+import { compileIpRanges } from '../../kernel/ip-ranges.ts';
 import type { Clock } from '../../kernel/clock.ts';
 import type { EventBus, LoginEvent, RequestDoneEvent } from '../../kernel/events.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import type { NewDecision } from '../../store/index.ts';
-import { formatIpPrefix, isSingleAddress, parseIpPrefix } from '../ip-prefix.ts';
+import { formatIpPrefix, ipv4Key, isSingleAddress, parseIpPrefix } from '../ip-prefix.ts';
 import { createLeakyBuckets, type LeakyBuckets, type Overflow } from './leaky-bucket.ts';
 import { BUILTIN_SCENARIOS, type HttpScenario, type LoginScenario, type Scenario, type SlowScraperScenario } from './scenarios.ts';
 import { createSlowScraperDetector, type Firing } from './slow-scraper.ts';
@@ -172,7 +172,8 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
     // A challenge page is the guard's own answer, not the site's: a challenged crawler that
     // keeps walking would otherwise look like a 4xx scanner and be banned within a minute.
     if (e.challenged) return;
-    const key = bucketKey(e.clientIp);
+    // An IPv4 client as a number: hashed without reading a string, where each request's address is a fresh one.
+    const key = ipv4Key(e.clientIp) ?? e.clientIp;
     const clientError = e.status >= 400 && e.status < 500;
     for (let i = 0; i < http.length; i++) {
       const armed = http[i]!;
@@ -263,15 +264,6 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
   };
 }
 
-/**
- * A client's bucket key: an IPv4 address as a signed 32-bit number (a small integer to V8:
- * hashed without reading a string, where each request's address is a fresh string to hash and
- * compare), any other address as its text.
- */
-function bucketKey(ip: string): string | number {
-  const a = ip.indexOf(':') === -1 ? parseIpv4(ip) : -1;
-  return a === -1 ? ip : a | 0;
-}
 
 /** The decision's reason: what overflowed, for `portcullis decisions`. */
 function reasonOf(s: HttpScenario | LoginScenario): string {

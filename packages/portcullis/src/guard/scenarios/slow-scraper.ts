@@ -45,8 +45,7 @@
  */
 import type { Clock } from '../../kernel/clock.ts';
 import type { RequestDoneEvent } from '../../kernel/events.ts';
-import { parseIpv4 } from '../../kernel/ip-ranges.ts';
-import { formatIpPrefix, parseIpPrefix, v6WordMask } from '../ip-prefix.ts';
+import { formatIpPrefix, ipv4Key, parseIpPrefix, v6WordMask } from '../ip-prefix.ts';
 import { isStaticPath } from './scenarios.ts';
 
 export interface SlowScraperOptions {
@@ -202,12 +201,12 @@ export function createSlowScraperDetector(options: SlowScraperOptions): SlowScra
 
   /** The key of a client address (see `keys`), remembered for IPv6 addresses seen lately; null: not an address. */
   const keyOf = (ip: string): string | number | null => {
-    if (ip.indexOf(':') === -1) return v4Key(ip);
+    if (ip.indexOf(':') === -1) return ipv4Key(ip);
     const known = v6Keys.get(ip);
     if (known !== undefined) return known;
     const text = clientKey(ip);
     // An IPv4-mapped address is the IPv4 client.
-    const key = text === null || text.indexOf(':') !== -1 ? text : v4Key(text);
+    const key = text === null || text.indexOf(':') !== -1 ? text : ipv4Key(text);
     if (v6Keys.size >= V6_CACHE) v6Keys.clear();
     v6Keys.set(ip, key);
     return key;
@@ -497,11 +496,6 @@ export function clientKey(ip: string): string | null {
   return formatIpPrefix({ family: 6, net, bits: 64 });
 }
 
-/** An IPv4 address as a signed 32-bit number (a small integer to V8), or null. */
-function v4Key(ip: string): number | null {
-  const a = parseIpv4(ip);
-  return a === -1 ? null : a | 0;
-}
 
 /**
  * Reads IPv6 text of hex groups only (RFC 4291 section 2.2 forms 1 and 2: 1-4 hex digits a
