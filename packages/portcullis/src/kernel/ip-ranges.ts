@@ -12,6 +12,7 @@
  * `::/0` does not contain 192.0.2.1.
  */
 import { ErrorCodes, PortcullisError } from './errors.ts';
+import { hexDigitValue } from './hex.ts';
 
 /** Caddy's `private_ranges` shorthand. */
 export const PRIVATE_RANGES: readonly string[] = ['192.168.0.0/16', '172.16.0.0/12', '10.0.0.0/8', '127.0.0.1/8', 'fd00::/8', '::1'];
@@ -196,7 +197,7 @@ export function parseIpv6(s: string): Uint32Array | null {
     const start = i;
     while (i < n) {
       const c = s.charCodeAt(i);
-      const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+      const d = hexDigitValue(c);
       if (d === -1) break;
       value = value * 16 + d;
       i++;

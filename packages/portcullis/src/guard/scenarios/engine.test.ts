@@ -665,12 +665,38 @@ describe('scenario engine', () => {
     assert.deepEqual(h.decisions.map((d) => d.decision.origin), ['scenario:http-4xx-scan']);
   });
 
-  it('decides on the address as the store spells it (IPv4-mapped IPv6 as IPv4, IPv6 compressed), and ignores a non-address', () => {
+  it('decides on the client as the store spells it (IPv4-mapped IPv6 as IPv4, an IPv6 /64 compressed, scope range), and ignores a non-address', () => {
     const h = harness();
     for (let i = 0; i < 2; i++) h.request('::ffff:203.0.113.9', '/', { userAgent: 'Nuclei - Open-source project (github.com/projectdiscovery/nuclei)' });
     for (let i = 0; i < 2; i++) h.request('2001:DB8:0:0::1', '/', { userAgent: 'Mozilla/5.0 zgrab/0.x' });
     for (let i = 0; i < 2; i++) h.request('', '/', { userAgent: 'nikto' });
-    assert.deepEqual(h.decisions.map((d) => d.decision.value), ['203.0.113.9', '2001:db8::1']);
+    assert.deepEqual(h.decisions.map((d) => [d.decision.value, d.decision.scope]), [['203.0.113.9', 'ip'], ['2001:db8::/64', 'range']]);
+  });
+
+  it('security: an IPv6 scanner rotating its address inside its /64 is one client to every scenario, and the /64 is banned', () => {
+    const h = harness();
+    const inside = (i: number): string => `2001:db8:5:5:${((i * 7919) % 65536 || 1).toString(16)}::${(i + 1).toString(16)}`;
+    for (let i = 0; i < 21; i++) h.request(inside(i), `/scan/${i}`, { status: 404 });
+    assert.deepEqual(h.decisions.map((d) => [d.decision.origin, d.decision.value, d.decision.scope]), [['scenario:http-4xx-scan', '2001:db8:5:5::/64', 'range']]);
+    for (const ip of [inside(0), inside(20), '2001:db8:5:5::beef']) assert.equal(h.index.match(ip)?.origin, 'scenario:http-4xx-scan', ip);
+    assert.equal(h.index.match('2001:db8:5:6::1'), null, 'the next /64 is not covered');
+
+    const logins = harness();
+    for (let i = 0; i < 11; i++) logins.loginFailed(inside(i), 'alice');
+    assert.deepEqual(logins.decisions.map((d) => [d.decision.origin, d.decision.value]), [['scenario:login-bruteforce-ip', '2001:db8:5:5::/64']]);
+
+    const crawl = harness();
+    for (let i = 0; i < 400; i++) {
+      crawl.request(inside(i % 50), `/page/${i}`);
+      crawl.clock.advance(50);
+    }
+    assert.deepEqual(crawl.decisions.map((d) => [d.decision.origin, d.decision.value]), [['scenario:aggressive-crawl', '2001:db8:5:5::/64']]);
+  });
+
+  it('an allowed address inside a /64 keeps the /64 from being decided on', () => {
+    const h = harness({ neverBan: ['2001:db8:5:5::/64'] });
+    for (let i = 0; i < 30; i++) h.request(`2001:db8:5:5::${i + 1}`, `/scan/${i}`, { status: 404 });
+    assert.deepEqual(h.decisions, []);
   });
 
   it('memory stays bounded under random addresses, and the attacker among them is still banned', () => {

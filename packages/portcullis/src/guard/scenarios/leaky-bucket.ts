@@ -164,7 +164,7 @@ export function createLeakyBuckets(options: LeakyBucketOptions): LeakyBuckets {
       }
       if (bucket.blackholeUntil > now) return null;
       bucket.blackholeUntil = 0;
-      const level = Math.max(0, bucket.level - (now - bucket.at) * leakPerMs);
+      const level = leakedLevel(bucket.level, bucket.at, now, leakPerMs);
       if (level === 0) {
         // Drained: a new bucket, forgetting what the old one saw.
         bucket.seen = null;
@@ -191,6 +191,11 @@ export function createLeakyBuckets(options: LeakyBucketOptions): LeakyBuckets {
       return overflow;
     },
   };
+}
+
+/** A bucket's level at `now`: `level` when it was computed at `at`, less what leaked since; never below 0. */
+export function leakedLevel(level: number, at: number, now: number, leakPerMs: number): number {
+  return Math.max(0, level - (now - at) * leakPerMs);
 }
 
 function bounded(text: string): string {

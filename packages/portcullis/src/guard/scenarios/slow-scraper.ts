@@ -31,26 +31,32 @@
  * addresses, each below `minPages` an hour (about 0.08 requests a second). The referer signal
  * alone cannot tell a crawler that sends the page it fetched just before as its Referer.
  *
- * The key is the client's IPv4 address, or the /64 of an IPv6 one: one host usually holds a
- * whole /64, and a crawler rotating addresses inside it must stay one client.
+ * A client is its IPv4 address, or the /64 of an IPv6 one (client-table.ts): one host usually
+ * holds a whole /64, and a crawler rotating addresses inside it must stay one client.
  *
- * Memory is bounded: per key 88 words of a shared slab (two 512-bit bitmaps, a ring of the
- * last 32 pages' hashes, two halves of counters) and four times, ~450 bytes with its Map
- * entry and key; at most `maxKeys` keys, the stalest evicted first (a key seen lately gets a
- * second chance at the young end), the evicted key's slot reused for the next. Shared: per
- * site a few counters (at most 256 sites), and a two-generation Bloom filter of the pages
- * anyone asked for (2 x 128 Kibit). The per-event work is constant: a hash of the path (and of the
- * Referer's path), a few array reads and writes; nothing is allocated once a key is known (an
- * IPv6 address not seen lately costs one parse).
+ * Memory is bounded: per client 88 words of its record in the client table (two 512-bit
+ * bitmaps, a ring of the last 32 pages' hashes, two halves of counters) and three times,
+ * ~450 bytes with the table's Map entry and key; the table holds at most `maxKeys` clients,
+ * evicting the stalest first. Shared: per site a few counters (at most 256 sites), and a
+ * two-generation Bloom filter of the pages anyone asked for (2 x 128 Kibit). The per-event
+ * work is constant: a hash of the path (and of the Referer's path), a few array reads and
+ * writes; nothing is allocated once a client is known (an IPv6 address not seen lately costs
+ * one parse).
  */
 import type { Clock } from '../../kernel/clock.ts';
 import type { RequestDoneEvent } from '../../kernel/events.ts';
-import { formatIpPrefix, ipv4Key, parseIpPrefix, v6WordMask } from '../ip-prefix.ts';
+import { hexDigitValue } from '../../kernel/hex.ts';
+import { createClientTable, type ClientKey, type ClientTable } from './client-table.ts';
 import { isStaticPath } from './scenarios.ts';
 
 export interface SlowScraperOptions {
   clock: Clock;
-  /** Most clients (addresses, IPv6 /64s) remembered; default 50 000. */
+  /**
+   * The table of clients it shares with the other per-client scenarios (engine.ts); default:
+   * a table of its own, holding at most `maxKeys` clients.
+   */
+  clients?: ClientTable;
+  /** Most clients (addresses, IPv6 /64s) remembered in a table of its own; default 50 000. */
   maxKeys?: number;
   /** The sliding window, counted in two halves (so it covers the last half to whole); default 1 hour. */
   windowMs?: number;
@@ -75,9 +81,12 @@ export interface Firing {
 }
 
 export interface SlowScraperDetector {
-  /** Counts one finished request; returns a firing when it made its client cross the line. */
-  observe(event: RequestDoneEvent): Firing | null;
-  /** Keys held. */
+  /**
+   * Counts one finished request; returns a firing when it made its client cross the line.
+   * `key`: the client (ClientTable.keyOf of the event's address), when the caller has it.
+   */
+  observe(event: RequestDoneEvent, key?: ClientKey | null): Firing | null;
+  /** Clients held in its table (shared: by every scenario using it). */
   readonly size: number;
 }
 
@@ -101,16 +110,8 @@ const SITE_EVIDENCE = 10;
 const MAX_SITES = 256;
 /** Bytes of a path hashed: longer paths are told apart by their first 2 KiB. */
 const MAX_HASHED_BYTES = 2048;
-/** Keys examined when one must make room. */
-const EVICT_SCAN = 8;
-/** IPv6 address -> key texts remembered before the cache starts over. */
-const V6_CACHE = 4096;
 
-/**
- * Per-key state lives in slabs, not objects: a key is a slot number, its counters a stretch
- * of a shared Uint32Array and its times a stretch of a shared Float64Array (grown a chunk at a
- * time up to maxKeys), so a key costs ~450 bytes and nothing is allocated per event.
- */
+/** A client's record in the client table: its counters (words) and times, laid out here. */
 const BITMAP_WORDS = 16;
 const BITMAP_BITS = BITMAP_WORDS * 32;
 const RING = 32;
@@ -136,15 +137,12 @@ const STRIKES = EPOCH + 3;
 /** The previous gap between pages plus 1, ms; 0: none yet. */
 const LAST_GAP = EPOCH + 4;
 const WORDS = EPOCH + 6;
-/** Times per slot, ms since the epoch. */
-const LAST_SEEN = 0;
-/** When the counted window's first page came (for the reason's rate). */
-const SINCE = 1;
+/** Times, ms since the epoch. When the counted window's first page came (for the reason's rate). */
+const SINCE = 0;
 /** -1: no page yet. */
-const LAST_PAGE_AT = 2;
-const LAST_FIRED_AT = 3;
-const TIMES = 4;
-const CHUNK_SLOTS = 1024;
+const LAST_PAGE_AT = 1;
+const LAST_FIRED_AT = 2;
+const TIMES = 3;
 
 /** Per-site counters per half window. */
 const SITE_ASSETS = 0;
@@ -176,7 +174,6 @@ interface SiteState {
 /** Builds a detector; see the file comment for what it watches. */
 export function createSlowScraperDetector(options: SlowScraperOptions): SlowScraperDetector {
   const { clock } = options;
-  const maxKeys = Math.max(1, options.maxKeys ?? 50_000);
   // At least a second: half-window indexes are kept in 32 bits.
   const half = Math.max(1000, Math.floor((options.windowMs ?? HOUR) / 2));
   const minPages = Math.max(1, options.minPages ?? 300);
@@ -184,33 +181,14 @@ export function createSlowScraperDetector(options: SlowScraperOptions): SlowScra
   const repeatMemoryMs = options.repeatMemoryMs ?? 7 * DAY;
   // Linear counting: n distinct values set about m(1 - e^(-n/m)) of m bits.
   const bitsNeeded = Math.min(BITMAP_BITS - 1, Math.ceil(BITMAP_BITS * (1 - Math.exp(-minPages / BITMAP_BITS))));
-  const chunkSlots = Math.min(CHUNK_SLOTS, maxKeys);
-  /**
-   * Key -> slot, least recently admitted (or given a second chance) first. An IPv4 client is
-   * keyed by its address as a signed 32-bit number (hashed without reading a string: each
-   * request's address is a fresh one), an IPv6 one by its /64's text.
-   */
-  const keys = new Map<string | number, number>();
-  const counters: Uint32Array[] = [];
-  const times: Float64Array[] = [];
-  let slotsUsed = 0;
+  const clients = options.clients ?? createClientTable({ quietMs: half, ...(options.maxKeys === undefined ? {} : { maxKeys: options.maxKeys }) });
+  // A new client: counting starts at its first request.
+  const region = clients.reserve(WORDS, TIMES, (u, b, t, tb, now) => forget(u, b, t, tb, Math.floor(now / half), now));
+  const wordsAt = region.wordsAt;
+  const timesAt = region.timesAt;
   const sites = new Map<string, SiteState>();
-  const v6Keys = new Map<string, string | number | null>();
   const bloom = [new Uint32Array(BLOOM_WORDS), new Uint32Array(BLOOM_WORDS)];
   let bloomGeneration = Math.floor(clock.now() / BLOOM_GENERATION_MS);
-
-  /** The key of a client address (see `keys`), remembered for IPv6 addresses seen lately; null: not an address. */
-  const keyOf = (ip: string): string | number | null => {
-    if (ip.indexOf(':') === -1) return ipv4Key(ip);
-    const known = v6Keys.get(ip);
-    if (known !== undefined) return known;
-    const text = clientKey(ip);
-    // An IPv4-mapped address is the IPv4 client.
-    const key = text === null || text.indexOf(':') !== -1 ? text : ipv4Key(text);
-    if (v6Keys.size >= V6_CACHE) v6Keys.clear();
-    v6Keys.set(ip, key);
-    return key;
-  };
 
   const siteOf = (name: string, epoch: number): SiteState | null => {
     let site = sites.get(name);
@@ -229,8 +207,6 @@ export function createSlowScraperDetector(options: SlowScraperOptions): SlowScra
   };
 
   const siteShows = (site: SiteState | null, counter: number): boolean => site !== null && site.counts[counter]! + site.counts[SITE_STRIDE + counter]! >= SITE_EVIDENCE;
-
-  const lastSeen = (slot: number): number => times[(slot / chunkSlots) | 0]![(slot % chunkSlots) * TIMES + LAST_SEEN]!;
 
   /** Moves a key (counters `u` from `b`) on to half-window `epoch`: the half before is kept, older ones are forgotten. */
   const advance = (u: Uint32Array, b: number, t: Float64Array, tb: number, epoch: number, now: number): void => {
@@ -255,51 +231,6 @@ export function createSlowScraperDetector(options: SlowScraperOptions): SlowScra
     u[b + LAST_GAP] = 0;
     t[tb + SINCE] = now;
     t[tb + LAST_PAGE_AT] = -1;
-  };
-
-  /**
-   * A slot for a new key: a fresh one while below maxKeys, else the slot of the first key from
-   * the old end that was quiet for half a window, or of the stalest of the few examined.
-   */
-  const freeSlot = (now: number): number => {
-    if (slotsUsed < maxKeys) {
-      if (slotsUsed % chunkSlots === 0) {
-        counters.push(new Uint32Array(chunkSlots * WORDS));
-        times.push(new Float64Array(chunkSlots * TIMES));
-      }
-      return slotsUsed++;
-    }
-    let victim: string | number = '';
-    let victimSeen = Infinity;
-    let tries = 0;
-    for (const [key, slot] of keys) {
-      const seen = lastSeen(slot);
-      if (seen < victimSeen) {
-        victim = key;
-        victimSeen = seen;
-      }
-      if (now - seen >= half || ++tries >= EVICT_SCAN) break;
-      // Seen lately: a second chance at the young end (the Map keeps insertion order).
-      keys.delete(key);
-      keys.set(key, slot);
-    }
-    const slot = keys.get(victim)!;
-    keys.delete(victim);
-    return slot;
-  };
-
-  const admit = (key: string | number, epoch: number, now: number): number => {
-    const slot = freeSlot(now);
-    const chunk = (slot / chunkSlots) | 0;
-    const b = (slot - chunk * chunkSlots) * WORDS;
-    const tb = (slot - chunk * chunkSlots) * TIMES;
-    const u = counters[chunk]!;
-    const t = times[chunk]!;
-    forget(u, b, t, tb, epoch, now);
-    u[b + STRIKES] = 0;
-    t[tb + LAST_FIRED_AT] = 0;
-    keys.set(key, slot);
-    return slot;
   };
 
   /**
@@ -414,34 +345,31 @@ export function createSlowScraperDetector(options: SlowScraperOptions): SlowScra
 
   return {
     get size() {
-      return keys.size;
+      return clients.size;
     },
-    observe(e) {
+    observe(e, known) {
       const method = e.method;
       if (method !== 'GET' && method !== 'HEAD') return null;
-      const key = keyOf(e.clientIp);
+      const key = known === undefined ? clients.keyOf(e.clientIp) : known;
       if (key === null) return null;
       const now = clock.now();
       const status = e.status;
       const isStatic = status >= 200 && status < 400 && isStaticPath(e.path);
       const isPage = !isStatic && ((status >= 200 && status < 300) || status === 304);
-      let slot = keys.get(key);
       if (!isStatic && !isPage) {
         // Not counted (a challenge page, a 404, a redirect); it keeps a known client from looking idle.
-        if (slot !== undefined) times[(slot / chunkSlots) | 0]![(slot % chunkSlots) * TIMES + LAST_SEEN] = now;
+        clients.find(key, now);
         return null;
       }
       const nowEpoch = Math.floor(now / half);
-      if (slot === undefined) slot = admit(key, nowEpoch, now);
-      const chunk = (slot / chunkSlots) | 0;
-      const u = counters[chunk]!;
-      const t = times[chunk]!;
-      const b = (slot - chunk * chunkSlots) * WORDS;
-      const tb = (slot - chunk * chunkSlots) * TIMES;
+      const slot = clients.slot(key, now);
+      const u = clients.words(slot);
+      const t = clients.times(slot);
+      const b = clients.wordBase(slot) + wordsAt;
+      const tb = clients.timeBase(slot) + timesAt;
       // A clock set back keeps counting in the half it was in.
       const epoch = Math.max(nowEpoch, u[b + EPOCH]!);
       if (epoch > u[b + EPOCH]!) advance(u, b, t, tb, epoch, now);
-      t[tb + LAST_SEEN] = now;
       const site = siteOf(e.site, epoch);
       const cur = epoch & 1;
       if (e.hasCookies && site !== null) site.counts[cur * SITE_STRIDE + SITE_COOKIES]!++;
@@ -463,84 +391,9 @@ export function createSlowScraperDetector(options: SlowScraperOptions): SlowScra
       // Counting starts over: firing again takes another `minPages` pages, which a challenged
       // client only gets by passing the challenge, or once its decision ran out.
       forget(u, b, t, tb, epoch, now);
-      return { key: typeof key === 'number' ? formatIpPrefix({ family: 4, net: key >>> 0, bits: 32 }) : key, lastIp: e.clientIp, reason, strikes };
+      return { key: clients.textOf(key), lastIp: e.clientIp, reason, strikes };
     },
   };
-}
-
-/**
- * The detector's key for a client address: an IPv4 address itself (an IPv4-mapped IPv6
- * address as the IPv4 one), an IPv6 address as its /64 in canonical CIDR text
- * (`2001:db8:1:2::/64`, as ip-prefix.ts formats it); null for anything else. The proxy has
- * resolved and checked the address already; this keeps out only what is plainly not one.
- */
-export function clientKey(ip: string): string | null {
-  if (ip.indexOf(':') === -1) return ip.length >= 7 && ip.length <= 15 && isDigit(ip.charCodeAt(0)) && isDigit(ip.charCodeAt(ip.length - 1)) ? ip : null;
-  const groups = new Uint16Array(8);
-  // Plain hex groups (the common form) are read here; an embedded IPv4 part, a zone or
-  // anything unusual goes through the guard's full parser.
-  if (ip.indexOf('.') === -1 && ipv6Groups(ip, groups) && !(groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff)) {
-    // RFC 5952: the longest run of zero groups is compressed; for a /64 network that is the
-    // trailing one (the last four groups and any zero groups before them).
-    let last = 3;
-    while (last >= 0 && groups[last] === 0) last--;
-    let text = '';
-    for (let i = 0; i <= last; i++) text += (i === 0 ? '' : ':') + groups[i]!.toString(16);
-    return `${text}::/64`;
-  }
-  const prefix = parseIpPrefix(ip);
-  if (prefix === null || prefix.bits !== (prefix.family === 4 ? 32 : 128)) return null;
-  if (prefix.family === 4) return formatIpPrefix(prefix);
-  const net = new Uint32Array(4);
-  for (let i = 0; i < 2; i++) net[i] = prefix.net[i]! & v6WordMask(64, i);
-  return formatIpPrefix({ family: 6, net, bits: 64 });
-}
-
-
-/**
- * Reads IPv6 text of hex groups only (RFC 4291 section 2.2 forms 1 and 2: 1-4 hex digits a
- * group, at most one `::`) into eight groups; false when it is not that.
- */
-function ipv6Groups(ip: string, out: Uint16Array): boolean {
-  const n = ip.length;
-  let count = 0;
-  let gap = -1;
-  let i = 0;
-  if (n >= 2 && ip.charCodeAt(0) === 58 && ip.charCodeAt(1) === 58) {
-    gap = 0;
-    i = 2;
-  } else if (n === 0 || ip.charCodeAt(0) === 58) {
-    return false;
-  }
-  while (i < n) {
-    if (count === 8) return false;
-    let value = 0;
-    let digits = 0;
-    for (; i < n; i++, digits++) {
-      const d = hexValue(ip.charCodeAt(i));
-      if (d < 0) break;
-      value = value * 16 + d;
-    }
-    if (digits === 0 || digits > 4) return false;
-    out[count++] = value;
-    if (i === n) break;
-    if (ip.charCodeAt(i) !== 58) return false;
-    i++;
-    if (i < n && ip.charCodeAt(i) === 58) {
-      if (gap !== -1) return false;
-      gap = count;
-      i++;
-    } else if (i === n) {
-      return false;
-    }
-  }
-  if (gap === -1) return count === 8;
-  // `::` stands for at least one zero group (RFC 4291 section 2.2).
-  if (count > 7) return false;
-  const tail = count - gap;
-  for (let k = tail - 1; k >= 0; k--) out[8 - tail + k] = out[gap + k]!;
-  for (let k = gap; k < 8 - tail; k++) out[k] = 0;
-  return true;
 }
 
 function popcount(bits: number): number {
@@ -623,8 +476,8 @@ export function hashRefererPath(seed: number, ref: string, start: number): numbe
     const c = ref.charCodeAt(i);
     if (c === 63 /* ? */ || c === 35 /* # */) break;
     if (c === 37 /* % */ && i + 2 < n) {
-      const hi = hexValue(ref.charCodeAt(i + 1));
-      const lo = hexValue(ref.charCodeAt(i + 2));
+      const hi = hexDigitValue(ref.charCodeAt(i + 1));
+      const lo = hexDigitValue(ref.charCodeAt(i + 2));
       if (hi >= 0 && lo >= 0) {
         h = Math.imul(h ^ ((hi << 4) | lo), FNV_PRIME);
         i += 2;
@@ -634,16 +487,6 @@ export function hashRefererPath(seed: number, ref: string, start: number): numbe
     h = Math.imul(h ^ (c & 0xff), FNV_PRIME);
   }
   return h & SMI_BITS;
-}
-
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
-}
-
-function hexValue(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  const lower = c | 32;
-  return lower >= 97 && lower <= 102 ? lower - 87 : -1;
 }
 
 /**
