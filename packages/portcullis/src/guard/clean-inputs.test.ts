@@ -18,4 +18,15 @@ describe('rememberCleanInputs', () => {
     clean.add(long);
     assert.equal(clean.has(long), false, 'too long to remember');
   });
+
+  it('the last clean input answers without the Set; nothing unclean or too long ever becomes it', () => {
+    const clean = rememberCleanInputs(2, 16);
+    assert.equal(clean.has(''), false, 'nothing is clean before something is added');
+    clean.add('Mozilla/5.0');
+    assert.equal(clean.has(['Mozilla', '5.0'].join('/')), true, 'an equal string, not the same one');
+    clean.add('x'.repeat(17));
+    assert.equal(clean.has('x'.repeat(17)), false);
+    assert.equal(clean.has('Mozilla/5.0'), true);
+    assert.equal(clean.has('sqlmap/1.7'), false);
+  });
 });

@@ -22,8 +22,6 @@ export interface RequestDoneEvent {
    * scenarios do not count these.
    */
   challenged: boolean;
-  durationMs: number;
-  bytesSent: number;
 }
 
 /** Emitted by identity after a password check, whatever the outcome; the guard counts failures. */

@@ -86,15 +86,17 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     const needEvent = events.has('http.request_done');
     if (!needLog && !needMetrics && !needEvent) return;
     const status = res.headersSent ? res.statusCode : 0;
-    const seconds = (performance.now() - ctx.startedAt) / 1000;
-    // A head written as a raw list (file_server, reverse_proxy) is not visible to getHeader.
-    const length = ctx.contentLength >= 0 ? ctx.contentLength : Number(res.getHeader('content-length'));
-    const size = Number.isFinite(length) ? length : 0;
-    if (needLog) {
-      const bytesRead = Number(ctx.req.headers['content-length']) || 0;
-      site.accessLog!.write({ ctx, status, size, bytesRead, durationSeconds: seconds });
+    if (needLog || needMetrics) {
+      const seconds = (performance.now() - ctx.startedAt) / 1000;
+      if (needLog) {
+        // A head written as a raw list (file_server, reverse_proxy) is not visible to getHeader.
+        const length = ctx.contentLength >= 0 ? ctx.contentLength : Number(res.getHeader('content-length'));
+        const size = Number.isFinite(length) ? length : 0;
+        const bytesRead = Number(ctx.req.headers['content-length']) || 0;
+        site.accessLog!.write({ ctx, status, size, bytesRead, durationSeconds: seconds });
+      }
+      if (needMetrics) runtime.metrics!.observe(site.name, ctx.routeName, ctx.method, status, seconds);
     }
-    if (needMetrics) runtime.metrics!.observe(site.name, ctx.routeName, ctx.method, status, seconds);
     if (needEvent) {
       events.emit('http.request_done', {
         site: site.name,
@@ -109,8 +111,6 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
         // of req.headers before the routes run, and a browser holding only those still keeps cookies.
         hasCookies: ctx.clientCookie !== undefined,
         challenged: ctx.challenged,
-        durationMs: seconds * 1000,
-        bytesSent: size,
       });
     }
   }

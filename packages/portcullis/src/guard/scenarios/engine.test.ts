@@ -49,7 +49,7 @@ function harness(settings: Partial<ScenarioSettings> = {}, options: { logger?: L
   engine.configure({ neverBan: [], simulate: false, ...settings });
   /** One request, answered. */
   const request = (clientIp: string, path: string, extra: Partial<RequestDoneEvent> = {}): void =>
-    events.emit('http.request_done', { site: 'example.com', method: 'GET', host: 'example.com', path, status: 200, clientIp, userAgent: BROWSER, referer: '', hasCookies: false, challenged: false, durationMs: 12, bytesSent: 1234, ...extra });
+    events.emit('http.request_done', { site: 'example.com', method: 'GET', host: 'example.com', path, status: 200, clientIp, userAgent: BROWSER, referer: '', hasCookies: false, challenged: false, ...extra });
   const loginFailed = (clientIp: string, login: string): void =>
     events.emit('auth.login_failed', { login, userId: login === 'nobody' ? null : `id-${login}`, clientIp, reason: 'credentials' } satisfies LoginEvent);
   /**
@@ -246,6 +246,16 @@ describe('scenario attack replays', () => {
     assert.equal(h.decisions.length, 1);
     assert.equal(h.decisions[0]!.decision.origin, 'scenario:bad-user-agent');
     assert.equal(h.decisions[0]!.decision.expiresAt, h.decisions[0]!.at + 24 * HOUR);
+  });
+
+  it('bad-user-agent: a scanner between browsers is still counted (the last clean User-Agent remembered hides nothing)', () => {
+    const h = harness();
+    for (let i = 0; i < 2; i++) {
+      h.request('198.51.100.1', '/', { userAgent: BROWSER });
+      h.request('192.0.2.78', '/', { userAgent: 'Mozilla/5.0 (compatible; Nuclei)' });
+      h.request('198.51.100.1', '/', { userAgent: BROWSER });
+    }
+    assert.deepEqual(h.decisions.map((d) => [d.decision.origin, d.decision.value]), [['scenario:bad-user-agent', '192.0.2.78']]);
   });
 
   it('aggressive-crawl: 10 page requests a second is challenged within about a minute; its assets do not count', () => {
@@ -469,7 +479,7 @@ describe('batched evaluation (what main.ts runs)', () => {
     const engine = createScenarioEngine({ events, clock, logger: silentLogger(), decide: (d) => void decisions.push(d), batch: true });
     engine.configure({ neverBan: [], simulate: false });
     const probe = (ip: string, path: string) =>
-      events.emit('http.request_done', { site: 'example.com', method: 'GET', host: 'example.com', path, status: 404, clientIp: ip, userAgent: 'sqlmap/1.7', referer: '', hasCookies: false, challenged: false, durationMs: 1, bytesSent: 0 });
+      events.emit('http.request_done', { site: 'example.com', method: 'GET', host: 'example.com', path, status: 404, clientIp: ip, userAgent: 'sqlmap/1.7', referer: '', hasCookies: false, challenged: false });
     // bad-user-agent holds one event; the second fires.
     probe('192.0.2.1', '/x');
     probe('192.0.2.1', '/y');
@@ -509,7 +519,7 @@ describe('batched evaluation: a scenario that throws', () => {
     const engine = createScenarioEngine({ events, clock, logger, decide: () => undefined, scenarios: scenarios as never, batch: true });
     engine.configure({ neverBan: [], simulate: false });
     const done = (path: string) =>
-      events.emit('http.request_done', { site: 'example.com', method: 'GET', host: 'example.com', path, status: 200, clientIp: '192.0.2.1', userAgent: BROWSER, referer: '', hasCookies: true, challenged: false, durationMs: 1, bytesSent: 0 });
+      events.emit('http.request_done', { site: 'example.com', method: 'GET', host: 'example.com', path, status: 200, clientIp: '192.0.2.1', userAgent: BROWSER, referer: '', hasCookies: true, challenged: false });
     done('/a');
     done('/boom');
     done('/b');
@@ -745,7 +755,7 @@ describe('scenario classifiers', () => {
   it('a scenario marked clientErrorsOnly (skipped by the engine outside 4xx) matches no other status', () => {
     const marked = BUILTIN_SCENARIOS.filter((s) => 'matches' in s && s.clientErrorsOnly === true);
     assert.deepEqual(marked.map((s) => s.name), ['http-4xx-scan', 'sensitive-file-probe']);
-    const event = (status: number, path: string): RequestDoneEvent => ({ site: 's', method: 'GET', host: 'example.com', path, status, clientIp: '203.0.113.5', userAgent: BROWSER, referer: '', hasCookies: false, challenged: false, durationMs: 1, bytesSent: 0 });
+    const event = (status: number, path: string): RequestDoneEvent => ({ site: 's', method: 'GET', host: 'example.com', path, status, clientIp: '203.0.113.5', userAgent: BROWSER, referer: '', hasCookies: false, challenged: false });
     for (const s of marked) {
       if (!('matches' in s)) continue;
       assert.ok(s.matches(event(404, '/.env')), `${s.name} matches a 404 on /.env`);
