@@ -16,7 +16,7 @@ import { groupCpuSeconds } from './lib/cpu.mjs';
 import { runH2load } from './lib/h2load.mjs';
 import { runHandshakes } from './lib/handshake.mjs';
 import { generateCertificate } from './lib/tls-cert.mjs';
-import { groupRssKiB, samplePeakRss } from './lib/rss.mjs';
+import { groupMemoryKiB, samplePeakRss } from './lib/rss.mjs';
 import { findBinary } from './lib/which.mjs';
 import { median } from './lib/stats.mjs';
 import { runWrk } from './lib/wrk.mjs';
@@ -172,7 +172,8 @@ async function main() {
         continue;
       }
       await sleep(1000);
-      idle.push({ server: peer.name, label: peer.label, idleRssKiB: groupRssKiB(proc.pid) });
+      const memory = groupMemoryKiB(proc.pid);
+      idle.push({ server: peer.name, label: peer.label, idleRssKiB: memory.rss, idleAnonKiB: memory.anon, idleFileKiB: memory.file });
       servers.push({ peer, proc, port, tlsPort: tls?.port ?? 0, version: safeVersion(peer, command) });
       console.error(`bench: ${peer.label} on 127.0.0.1:${port} (pid ${proc.pid})`);
     }

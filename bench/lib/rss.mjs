@@ -7,11 +7,26 @@ import { readdirSync, readFileSync } from 'node:fs';
  * @returns {number}
  */
 export function groupRssKiB(pgid) {
-  let total = 0;
+  return groupMemoryKiB(pgid).rss;
+}
+
+/**
+ * The group's RSS in KiB, and its two parts (/proc/PID/status RssAnon and RssFile): `anon`,
+ * the memory the servers allocated for themselves (heap, buffers, stacks); `file`, pages of
+ * their program and library files mapped in (code and read-only data), shared with every
+ * other process running the same binary and dropped by the kernel under memory pressure.
+ * @param {number} pgid
+ * @returns {{ rss: number, anon: number, file: number }}
+ */
+export function groupMemoryKiB(pgid) {
+  const total = { rss: 0, anon: 0, file: 0 };
   for (const entry of readdirSync('/proc')) {
     if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
     if (processGroup(entry) !== pgid) continue;
-    total += vmRssKiB(entry);
+    const status = statusOf(entry);
+    total.rss += statusKiB(status, 'VmRSS');
+    total.anon += statusKiB(status, 'RssAnon');
+    total.file += statusKiB(status, 'RssFile');
   }
   return total;
 }
@@ -28,15 +43,19 @@ function processGroup(pid) {
   }
 }
 
-/** @param {string} pid @returns {number} */
-function vmRssKiB(pid) {
+/** @param {string} pid @returns {string} */
+function statusOf(pid) {
   try {
-    const status = readFileSync(`/proc/${pid}/status`, 'latin1');
-    const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-    return match ? Number(match[1]) : 0;
+    return readFileSync(`/proc/${pid}/status`, 'latin1');
   } catch {
-    return 0;
+    return ''; // exited meanwhile
   }
+}
+
+/** @param {string} status @param {string} field @returns {number} */
+function statusKiB(status, field) {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
+  return match ? Number(match[1]) : 0;
 }
 
 /**
