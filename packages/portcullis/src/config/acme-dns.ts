@@ -9,6 +9,7 @@ import type { Directive, Token } from './ast.ts';
 import type { AcmeDnsProviderConfig, TlsConfig, TlsDnsChallengeConfig } from './types.ts';
 import { argCount, durationArg, eachSubdirective, noBlock, singleArg, where, type Dispenser } from './dispenser.ts';
 import { parseIp } from '../kernel/ip-ranges.ts';
+import { isDnsName } from '../kernel/dns-names.ts';
 
 /** DNS providers this build has; Caddy's other provider modules are refused by name. */
 export const DNS_PROVIDERS = ['rfc2136'] as const;
@@ -21,14 +22,12 @@ export const DEFAULT_DNS_TTL_SECONDS = 120;
 export const MAX_PROPAGATION_MS = 60 * 60 * 1000;
 export const MAX_TTL_SECONDS = 24 * 60 * 60;
 
-const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /** `name` lower-cased without its trailing dot when it is a DNS name of letters, digits, `-` and `_`; else null. */
 export function dnsName(text: string): string | null {
   const name = (text.endsWith('.') ? text.slice(0, -1) : text).toLowerCase();
-  if (name.length === 0 || name.length > 253) return null;
-  return name.split('.').every((label) => LABEL.test(label)) ? name : null;
+  return isDnsName(name) ? name : null;
 }
 
 /** `host:port` (`[v6]:port` for IPv6) split, the port 1-65535; null when it is not that. */

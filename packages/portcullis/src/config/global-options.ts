@@ -31,6 +31,7 @@ import { checkBindAddress } from './directives/bind.ts';
 import { isAcmeDirectoryUrl, keyTypeArg } from './directives/tls.ts';
 import { parseDatabase, parseIdentityBlock } from './identity-options.ts';
 import { parseGuardBlock } from './guard-options.ts';
+import { isHostName } from '../kernel/dns-names.ts';
 
 export type GlobalOptions = Omit<Config, 'sites'> & {
   /** Directive order after `order` options. */
@@ -86,9 +87,6 @@ export function logLevel(disp: Dispenser, token: Token, label: string): string |
   return null;
 }
 
-/** A DNS host name: labels of letters, digits and inner hyphens (RFC 1123), dot-separated. */
-const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
 /**
@@ -116,7 +114,7 @@ function sniName(disp: Dispenser, d: Directive): string | null {
   if (t === null) return null;
   const name = t.text.toLowerCase().replace(/^\[|\]$/g, '');
   // A typo here would silently match no certificate: say so at load instead.
-  if (parseIp(name) !== null || HOST_NAME.test(name)) return name;
+  if (parseIp(name) !== null || isHostName(name)) return name;
   disp.error(t, `${JSON.stringify(t.text)} is not a host name or IP address`);
   return null;
 }

@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import type { Parsed } from './durations.ts';
 import type { IdentityClientConfig } from './types.ts';
+import { isHostName } from '../kernel/dns-names.ts';
 
 /** Defaults of the `identity` block, in milliseconds where they are durations. */
 export const IDENTITY_DEFAULTS = {
@@ -79,8 +80,6 @@ export function issuerHost(issuer: string): string {
   return parseUrl(issuer)?.hostname ?? '';
 }
 
-const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-
 /**
  * Public suffixes under which a cookie would be shared with unrelated sites. Every one-label
  * name (com, io, ...) is refused anyway by the two-label rule; these are the common multi-label
@@ -108,7 +107,7 @@ export function checkCookieDomain(text: string): Parsed<string> {
   const domain = text.toLowerCase().replace(/^\./, '');
   if (isIP(domain.replace(/^\[|\]$/g, '')) !== 0) return bad(`cookie domain ${show} must be a domain name, not an IP address`);
   if (domain === 'localhost' || domain.endsWith('.localhost')) return bad(`cookie domain ${show}: browsers refuse cookies for localhost domains; leave domain unset`);
-  if (!HOST_NAME.test(domain) || /^\d+$/.test(domain.slice(domain.lastIndexOf('.') + 1))) return bad(`cookie domain ${show} is not a domain name`);
+  if (!isHostName(domain) || /^\d+$/.test(domain.slice(domain.lastIndexOf('.') + 1))) return bad(`cookie domain ${show} is not a domain name`);
   if (!domain.includes('.')) return bad(`cookie domain ${show} needs at least two labels (e.g. example.com)`);
   if (PUBLIC_SUFFIXES.has(domain)) return bad(`cookie domain ${show} is a public suffix: the cookie would be sent to every site under it`);
   return ok(domain);

@@ -22,3 +22,6 @@ export {
 export type { Parsed } from './durations.ts';
 export type { IdentityClientConfig } from './types.ts';
 export { HEADER_ALIASES, headerKey } from './authenticate-checks.ts';
+export { parseDuration } from './durations.ts';
+export { DEFAULT_DNS_TTL_SECONDS, DEFAULT_PROPAGATION_TIMEOUT_MS, parseHostPort } from './acme-dns.ts';
+export { CIPHER_SUITES } from './directives/tls.ts';

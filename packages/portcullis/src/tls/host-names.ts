@@ -5,8 +5,8 @@
  */
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
+import { isDnsName } from '../kernel/dns-names.ts';
 
-const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 const MAPPED_V4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
 
 /** A canonical IP literal (IPv4-mapped IPv6 as IPv4, IPv6 compressed lower-case), or null. */
@@ -26,11 +26,6 @@ export function canonicalIp(text: string): string | null {
   return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
 }
 
-function validDnsName(name: string): boolean {
-  if (name.length === 0 || name.length > 253) return false;
-  return name.split('.').every((label) => LABEL.test(label));
-}
-
 /**
  * The canonical form of a host a certificate is wanted for: an IP literal, a DNS name, or a
  * `*.` wildcard over a DNS name. null when it is none of these (it must never reach a path).
@@ -45,7 +40,7 @@ export function canonicalHost(raw: string): string | null {
   // `/`, `?`, `#`, `@` as delimiters and would quietly return part of the input.
   if (/[^A-Za-z0-9._\-\u0080-\uffff]/.test(trimmed)) return null;
   const ascii = domainToASCII(trimmed).toLowerCase();
-  if (!validDnsName(ascii)) return null;
+  if (!isDnsName(ascii)) return null;
   return wildcard ? `*.${ascii}` : ascii;
 }
 
@@ -53,7 +48,7 @@ export function canonicalHost(raw: string): string | null {
 export function canonicalServername(servername: string): string | null {
   if (servername.length === 0 || servername.length > 254 || servername.includes('*')) return null;
   const name = (servername.endsWith('.') ? servername.slice(0, -1) : servername).toLowerCase();
-  return validDnsName(name) ? name : null;
+  return isDnsName(name) ? name : null;
 }
 
 /** The wildcard name that covers `name` one label deep (`a.b.c` -> `*.b.c`), or null. */

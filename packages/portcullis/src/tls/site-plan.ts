@@ -7,7 +7,7 @@
  */
 import { ErrorCodes, PortcullisError, type SourceLocation } from '../kernel/errors.ts';
 import type { GlobalTlsOptions, TlsConfig } from '../config/types.ts';
-import { DEFAULT_DNS_TTL_SECONDS, DEFAULT_PROPAGATION_TIMEOUT_MS } from '../config/acme-dns.ts';
+import { DEFAULT_DNS_TTL_SECONDS, DEFAULT_PROPAGATION_TIMEOUT_MS } from '../config/index.ts';
 import type { Dns01Settings } from './acme/dns-01.ts';
 import { canonicalHost, isIpHost, isLocalHost } from './host-names.ts';
 

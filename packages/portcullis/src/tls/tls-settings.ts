@@ -5,7 +5,7 @@
  */
 import type { SecureContextOptions } from 'node:tls';
 import type { TlsConfig } from '../config/types.ts';
-import { CIPHER_SUITES } from '../config/directives/tls.ts';
+import { CIPHER_SUITES } from '../config/index.ts';
 
 /** Context options for one site, and an id equal for sites with the same settings. */
 export interface TlsSettings {

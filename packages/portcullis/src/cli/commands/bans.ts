@@ -4,7 +4,7 @@
  * Also the helpers `decisions` shares.
  */
 import { Command } from 'commander';
-import { parseDuration } from '../../config/durations.ts';
+import { parseDuration } from '../../config/index.ts';
 import type { DecisionAdmin } from '../../guard/index.ts';
 import { ErrorCodes, PortcullisError } from '../../kernel/errors.ts';
 import { openGuardAdmin } from '../../main.ts';

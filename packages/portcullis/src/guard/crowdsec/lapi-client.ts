@@ -12,7 +12,7 @@
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Agent, request } from 'undici';
-import { parseDuration } from '../../config/durations.ts';
+import { parseDuration } from '../../config/index.ts';
 import type { Clock } from '../../kernel/clock.ts';
 import { ErrorCodes, PortcullisError, type ErrorCode } from '../../kernel/errors.ts';
 import type { Logger } from '../../kernel/logger.ts';

@@ -7,7 +7,7 @@
 import { lookup, Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseHostPort } from '../../config/acme-dns.ts';
+import { parseHostPort } from '../../config/index.ts';
 import { ErrorCodes, PortcullisError, type ErrorCode } from '../../kernel/errors.ts';
 import type { Logger } from '../../kernel/logger.ts';
 import { createRfc2136Client, type Rfc2136Client } from './dns-rfc2136.ts';
