@@ -221,6 +221,36 @@ describe('slow-scraper detector', () => {
     assert.ok(i * 10 * SECOND <= 2 * HOUR, `after ${(i * 10) / 60} min`);
   });
 
+  it('distinct pages: a page of the last half is not new again, one of two halves ago is', () => {
+    // Timing alone (one signal) fires; the window must hold 200 pages and 200 distinct ones.
+    const half = 30 * MINUTE;
+    /** Each half's walks (path prefix, pages) from one client, 6 s apart; where in each half it fired (its n-th page), or -1. */
+    const run = (halves: [string, number][][]): number[] => {
+      const h = setup({ minPages: 200, minSignals: 1 });
+      return halves.map((walks) => {
+        h.clock.advance(half - (h.clock.now() % half) + 1);
+        let n = 0;
+        for (const [prefix, count] of walks) {
+          for (let i = 0; i < count; i++) {
+            n++;
+            h.send(event('203.0.113.17', `${prefix}-${i}`));
+            if (h.firings.length > 0) return n;
+            h.clock.advance(6 * SECOND);
+          }
+        }
+        return -1;
+      });
+    };
+    // 100 pages, then the same 100 in the next half: still ~100 distinct, so it takes ~100 new
+    // pages more (forgetting the last half would fire at the 100th page).
+    const [, repeated] = run([[['/q', 100]], [['/q', 100], ['/r', 200]]]);
+    assert.ok(repeated! > 150, `fired at page ${repeated} of the second half`);
+    // 60 pages, 100 others, then the first 60 again: two halves on, they are new, and it fires
+    // at the page minimum (remembering them would take ~60 pages more).
+    const [, , again] = run([[['/p', 60]], [['/q', 100]], [['/p', 280]]]);
+    assert.ok(again! >= 100 && again! <= 110, `fired at page ${again} of the third half`);
+  });
+
   it('memory stays bounded under many clients, and a crawler among them keeps its state and fires', () => {
     const h = setup({ maxKeys: 1000 });
     browserTraffic(h.send);
