@@ -39,8 +39,15 @@ const HOP_HEADERS = new Set([
   'alt-svc', 'connection', 'proxy-connection', 'keep-alive', 'proxy-authenticate',
   'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
 ]);
-/** Set by the proxy, never passed on from the client (no trusted proxies, as in the Caddyfile). */
-const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+/**
+ * Set by the proxy, or a client's claim to be forwarded that only a trusted proxy may make:
+ * never passed on from the client (no trusted proxies, as in the Caddyfile), as Portcullis does
+ * (packages/portcullis/src/proxy/upstream/forward-headers.ts, FORWARDED and FORWARDING_CLAIMS).
+ */
+const FORWARDED = new Set([
+  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host',
+  'forwarded', 'x-real-ip', 'x-client-ip', 'x-forwarded-port', 'x-forwarded-ssl', 'x-forwarded-scheme', 'x-forwarded-server',
+]);
 
 const opts = readOptions();
 const files = loadStatic(opts.staticDir);
@@ -213,7 +220,7 @@ function proxy(req, res, scheme) {
 /**
  * The upstream request head: the client's fields minus hop-by-hop ones, the ones its
  * Connection field names, Expect (Node already answered 100-continue) and h2 pseudo-headers;
- * Host from :authority for h2; X-Forwarded-For/-Proto/-Host set by us.
+ * Host from :authority for h2; X-Forwarded-For/-Proto/-Host set by us; the client's other forwarding claims dropped.
  * @param {import('node:http').IncomingMessage} req @param {'http' | 'https'} scheme
  */
 function requestHeaders(req, scheme) {
