@@ -5,18 +5,26 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { compileIpRanges } from '../../kernel/ip-ranges.ts';
 import { formatIpPrefix, parseIpPrefix } from '../ip-prefix.ts';
 import { clientKey, createClientTable } from './client-table.ts';
 import { seededRandom as random } from '../../../test/support/seeded-random.ts';
 
 const MINUTE = 60_000;
+/** Whether `ip` is inside `cidr`, by the kernel's range matcher. */
+const IP_IN = (cidr: string, ip: string): boolean => compileIpRanges([cidr])(ip);
 
 describe('client keys', () => {
   /** The /64 as the guard's own parser and formatter spell it. */
   const reference = (ip: string): string | null => {
     const prefix = parseIpPrefix(ip);
     if (prefix === null || prefix.bits !== (prefix.family === 4 ? 32 : 128)) return null;
-    return prefix.family === 4 ? formatIpPrefix(prefix) : formatIpPrefix(parseIpPrefix(`${formatIpPrefix(prefix)}/64`)!);
+    if (prefix.family === 4) return formatIpPrefix(prefix);
+    // Networks whose /64 unrelated hosts share: each address is a client.
+    const text = formatIpPrefix(prefix);
+    const inside = (cidr: string) => IP_IN(cidr, text);
+    if (['::/64', '64:ff9b::/96', '64:ff9b::/64', '64:ff9b:1::/48', '2001::/32'].some(inside)) return text;
+    return formatIpPrefix(parseIpPrefix(`${text}/64`)!);
   };
 
   it('an IPv6 address is keyed by its /64 exactly as the decision store spells it', () => {
@@ -30,6 +38,19 @@ describe('client keys', () => {
     for (const ip of [...fixed, ...generated]) assert.equal(clientKey(ip), reference(ip), ip);
     assert.equal(clientKey('2001:db8:1:2::10'), '2001:db8:1:2::/64');
     assert.equal(clientKey('::ffff:203.0.113.9'), '203.0.113.9');
+  });
+
+  it('security: addresses behind NAT64/SIIT, IPv4-compatible ones and Teredo are a client each, not one /64', () => {
+    // Two IPv4 users seen through a translator share its /64; banning it would ban them all.
+    assert.equal(clientKey('64:ff9b::c633:6407'), '64:ff9b::c633:6407');
+    assert.equal(clientKey('64:ff9b::203.0.113.9'), '64:ff9b::cb00:7109');
+    assert.equal(clientKey('64:ff9b:1:2::5'), '64:ff9b:1:2::5');
+    assert.equal(clientKey('::ffff:0:1.2.3.4'), '::ffff:0:102:304');
+    assert.equal(clientKey('::1'), '::1');
+    assert.equal(clientKey('2001:0:4136:e378:8000:63bf:3fff:fdd2'), '2001:0:4136:e378:8000:63bf:3fff:fdd2');
+    // Their neighbours are ordinary networks.
+    assert.equal(clientKey('64:ff9b:2::1'), '64:ff9b:2::/64');
+    assert.equal(clientKey('2001:1::1'), '2001:1::/64');
   });
 
   it('what is not one address has no key', () => {

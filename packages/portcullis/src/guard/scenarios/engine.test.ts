@@ -288,7 +288,7 @@ describe('scenario attack replays', () => {
       kind: 'ban',
       scope: 'ip',
       value: '198.51.100.9',
-      reason: 'more than 10 failed sign-ins from this address',
+      reason: 'more than 10 failed sign-ins from this client',
       origin: 'scenario:login-bruteforce-ip',
       expiresAt: h.decisions[0]!.at + HOUR,
     });
@@ -309,7 +309,7 @@ describe('scenario attack replays', () => {
     for (const { decision } of h.decisions) {
       assert.equal(decision.origin, 'scenario:login-bruteforce-account');
       assert.equal(decision.kind, 'ban');
-      assert.match(decision.reason, /^more than 20 failed sign-ins against one account; [45] from this address$/);
+      assert.match(decision.reason, /^more than 20 failed sign-ins against one account; [45] from this client$/);
       assert.doesNotMatch(decision.reason, /alice/, 'the login is not stored in the reason');
     }
     assert.ok(!h.decisions.some((d) => d.decision.origin === 'scenario:login-bruteforce-ip'), 'no address alone crossed its own threshold');
@@ -701,6 +701,34 @@ describe('scenario engine', () => {
       crawl.clock.advance(50);
     }
     assert.deepEqual(crawl.decisions.map((d) => [d.decision.origin, d.decision.value]), [['scenario:aggressive-crawl', '2001:db8:5:5::/64']]);
+  });
+
+  it('security: an allowed IPv6 address never gets its /64 decided on, by the request or the sign-in scenarios', () => {
+    const allowedHost = '2001:db8:5:5::10';
+    const h = harness({ neverBan: [allowedHost] });
+    for (let i = 0; i < 25; i++) h.loginFailed(allowedHost, 'alice');
+    for (let i = 0; i < 2; i++) h.request(allowedHost, '/', { userAgent: 'sqlmap/1.7' });
+    assert.equal(h.decisions.length, 0);
+    // A scanner sharing the allowed host's /64 is decided on alone, so the decision cannot cover the allowed host.
+    for (let i = 0; i < 2; i++) h.request('2001:db8:5:5::66', '/', { userAgent: 'sqlmap/1.7' });
+    assert.deepEqual(h.decisions.map((d) => [d.decision.value, d.decision.scope]), [['2001:db8:5:5::66', 'ip']]);
+    assert.equal(h.index.match(allowedHost), null);
+    // Another /64 with nothing allowed in it is decided on whole.
+    for (let i = 0; i < 2; i++) h.request('2001:db8:5:6::66', '/', { userAgent: 'sqlmap/1.7' });
+    assert.deepEqual(h.decisions[1]!.decision.value, '2001:db8:5:6::/64');
+  });
+
+  it('failed sign-ins from something that is not an address still count against the account', () => {
+    const h = harness();
+    for (let i = 0; i < 7; i++) {
+      h.loginFailed('192.0.2.31', 'alice');
+      h.loginFailed('192.0.2.32', 'alice');
+      h.loginFailed('', 'alice');
+    }
+    assert.deepEqual(h.decisions.map((d) => [d.decision.origin, d.decision.value]).sort(), [
+      ['scenario:login-bruteforce-account', '192.0.2.31'],
+      ['scenario:login-bruteforce-account', '192.0.2.32'],
+    ]);
   });
 
   it('an allowed address inside a /64 keeps the /64 from being decided on', () => {

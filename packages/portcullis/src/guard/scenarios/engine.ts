@@ -31,7 +31,8 @@ import type { EventBus, LoginEvent, RequestDoneEvent } from '../../kernel/events
 import type { Logger } from '../../kernel/logger.ts';
 import type { NewDecision } from '../../store/index.ts';
 import { createClientBuckets, type ClientBuckets } from './client-buckets.ts';
-import { createClientTable } from './client-table.ts';
+import { formatIpPrefix, isSingleAddress, parseIpPrefix } from '../ip-prefix.ts';
+import { createClientTable, type ClientKey } from './client-table.ts';
 import { createLeakyBuckets, type LeakyBuckets, type Overflow } from './leaky-bucket.ts';
 import { BUILTIN_SCENARIOS, type HttpScenario, type LoginScenario, type Scenario, type SlowScraperScenario } from './scenarios.ts';
 import { createSlowScraperDetector, type Firing } from './slow-scraper.ts';
@@ -133,6 +134,8 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
   const slowScraperOrigin = slowScraper === null ? '' : `scenario:${slowScraper.name}`;
   const fired = new Map<string, number>();
   let allowed: ((ip: string) => boolean) | null = null;
+  /** The IPv6 /64s holding an allowed address or range narrower than the /64 (narrowAllowed). */
+  let allowedInside: ReadonlySet<string> = new Set();
   let simulate = false;
   let unsubscribe: (() => void)[] = [];
 
@@ -146,6 +149,19 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
     const single = slash === -1;
     if (allowed !== null && (allowed(lastIp) || allowed(single ? client : client.slice(0, slash)))) return;
     enact(name, { kind, scope: single ? 'ip' : 'range', value: client, reason, origin, expiresAt: clock.now() + durationMs }, durationMs);
+  };
+
+  /**
+   * The client of an address: the table's, except that an IPv6 /64 holding an allowed address
+   * is not one client but each address in it is. Counted as one, the allowed host's own events
+   * would fill (and, firing, blackhole) its neighbours' buckets, and a decision on the /64 would
+   * cover the allowed host, at CrowdSec's firewall bouncers too. null: not an address.
+   */
+  const clientOf = (ip: string): ClientKey | null => {
+    const key = clients.keyOf(ip);
+    if (typeof key !== 'string' || allowedInside.size === 0 || !allowedInside.has(key)) return key;
+    const prefix = parseIpPrefix(ip);
+    return prefix === null || !isSingleAddress(prefix) ? null : formatIpPrefix(prefix);
   };
 
   const fireScenario = (armed: Armed<HttpScenario | LoginScenario>, client: string, lastIp: string, reason: string): void =>
@@ -179,7 +195,7 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
     // A challenge page is the guard's own answer, not the site's: a challenged crawler that
     // keeps walking would otherwise look like a 4xx scanner and be banned within a minute.
     if (e.challenged) return;
-    const key = clients.keyOf(e.clientIp);
+    const key = clientOf(e.clientIp);
     if (key === null) {
       logger.debug({ clientIp: e.clientIp }, 'guard scenarios: a finished request from something that is not an address; not counted');
       return;
@@ -240,17 +256,19 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
   };
 
   const onLoginFailed = (e: LoginEvent): void => {
-    const key = clients.keyOf(e.clientIp);
-    if (key === null) return;
-    const client = clients.textOf(key);
+    const key = clientOf(e.clientIp);
+    const client = key === null ? null : clients.textOf(key);
+    // Who the account scenario may decide on: never an allowed address (its failures still
+    // count against the account), nor anything that is not an address.
+    const source = client === null || allowed?.(e.clientIp) === true ? undefined : client;
     for (let i = 0; i < logins.length; i++) {
       const armed = logins[i]!;
       const s = armed.scenario;
       if (s.by === 'ip') {
-        if (armed.buckets!.pour(key) !== null) fireScenario(armed, client, e.clientIp, reasonOf(s));
+        if (key !== null && armed.buckets!.pour(key) !== null) fireScenario(armed, client!, e.clientIp, reasonOf(s));
         continue;
       }
-      const overflow = armed.buckets!.pour(e.login, undefined, client);
+      const overflow = armed.buckets!.pour(e.login, undefined, source);
       if (overflow !== null) fireContributors(armed, overflow);
     }
   };
@@ -260,7 +278,7 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
     const min = armed.scenario.minFailuresPerIp ?? 0;
     for (const [client, failures] of overflow.sources) {
       // The login is not in the reason: what people type as a login is sometimes a password.
-      if (failures > min) fireScenario(armed, client, client, `${reasonOf(armed.scenario)}; ${failures} from this address`);
+      if (failures > min) fireScenario(armed, client, client, `${reasonOf(armed.scenario)}; ${failures} from this client`);
     }
   };
 
@@ -277,6 +295,7 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
       // Compiled before anything changes: a bad range leaves the previous settings in force.
       const nextAllowed = settings.neverBan.length === 0 ? null : compileIpRanges([...settings.neverBan]);
       allowed = nextAllowed;
+      allowedInside = narrowAllowed(settings.neverBan, clients.keyOf, clients.textOf);
       simulate = settings.simulate;
       if (unsubscribe.length === 0) {
         if (http.length > 0 || detector !== null) unsubscribe.push(events.on('http.request_done', options.batch === true ? enqueue : onRequest));
@@ -286,6 +305,18 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
   };
 }
 
+
+/** The IPv6 /64 clients that hold an allowed address or range narrower than the /64 (see clientOf). */
+function narrowAllowed(neverBan: readonly string[], keyOf: (ip: string) => string | number | null, textOf: (key: string | number) => string): Set<string> {
+  const out = new Set<string>();
+  for (const range of neverBan) {
+    const prefix = parseIpPrefix(range);
+    if (prefix === null || prefix.family !== 6 || prefix.bits <= 64) continue;
+    const key = keyOf(formatIpPrefix({ ...prefix, bits: 128 }));
+    if (key !== null && typeof key === 'string' && key.includes('/')) out.add(textOf(key));
+  }
+  return out;
+}
 
 /** The decision's reason: what overflowed, for `portcullis decisions`. */
 function reasonOf(s: HttpScenario | LoginScenario): string {

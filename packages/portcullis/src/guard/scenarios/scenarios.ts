@@ -218,7 +218,7 @@ export const BUILTIN_SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'login-bruteforce-ip',
-    counts: 'failed sign-ins from this address',
+    counts: 'failed sign-ins from this client',
     description: 'failed sign-ins from one address',
     event: 'auth.login_failed',
     by: 'ip',
