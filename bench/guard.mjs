@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { createProcessSet, logTail } from './lib/processes.mjs';
 import { freePort, waitReady } from './lib/net.mjs';
 import { groupCpuSeconds } from './lib/cpu.mjs';
-import { median } from './lib/stats.mjs';
+import { meanWithError, median } from './lib/stats.mjs';
 import { findBinary } from './lib/which.mjs';
 import { locateBuild, startIdentityServer } from './lib/identity-server.mjs';
 import { LISTED_PROBE, RULE_PROBE, writeBlocklist, writeGuardConfig, writeWrkScript } from './lib/guard-setup.mjs';
@@ -261,6 +261,10 @@ function render({ header, rows, ratio, targets, lookups, notes }) {
   const out = ['# Guard: proxy with the guard on against off', '', ...header, '', '| config | rps (median) | min–max | p50 ms | p99 ms | server CPU | per CPU-s | requests | non-2xx/3xx | socket errors |', '|---|---|---|---|---|---|---|---|---|---|'];
   for (const r of rows) out.push(`| ${r.label} | ${num(r.rps)} | ${num(r.rpsMin)}–${num(r.rpsMax)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${Math.round(r.serverCpuPct)} % | ${num(r.perCpuS)} | ${r.requests} | ${r.statusErrors} | ${r.socketErrors} |`);
   out.push('', `ON / OFF: rps ${ratio.rps.toFixed(3)} (per round ${ratio.perRound.map((x) => x.toFixed(3)).join(', ')}), per CPU-s ${ratio.perCpuS.toFixed(3)}, p99 ${ratio.p99.toFixed(2)}×`, '');
+  // One round's ratio moves by a few percent with the machine's state: the mean of rounds and
+  // its standard error say how far from the target the measurement really is.
+  const spread = meanWithError(ratio.perRound);
+  if (Number.isFinite(spread.standardError)) out.push(`Per-round ON / OFF: mean ${spread.mean.toFixed(3)} ± ${spread.standardError.toFixed(3)} (standard error over ${ratio.perRound.length} rounds).`, '');
   out.push('| target | measured | wanted | met |', '|---|---|---|---|');
   for (const t of targets) out.push(`| ${t.label} | ${t.measured} | ${t.target} | ${t.met} |`);
   if (lookups) {
