@@ -76,6 +76,18 @@ describe('client table', () => {
     assert.equal(table.keyOf('fe80::1%eth0'), null);
   });
 
+  it('splitAround: a /64 holding an allowed host is an address a client; others stay one /64; garbage is ignored', () => {
+    const table = createClientTable({ quietMs: MINUTE });
+    assert.equal(table.keyOf('2001:db8:5:5::66'), '2001:db8:5:5::/64');
+    table.splitAround(['2001:db8:5:5::10', '2001:db8:9::/48', '198.51.100.0/24', 'not-a-range', '2001:db8:7:7:8000::/65']);
+    assert.equal(table.keyOf('2001:db8:5:5::66'), '2001:db8:5:5::66', 'remembered keys follow the new rule');
+    assert.equal(table.keyOf('2001:DB8:7:7::1'), '2001:db8:7:7::1');
+    assert.equal(table.keyOf('2001:db8:9:1::1'), '2001:db8:9:1::/64', 'a range of /64s does not split them');
+    assert.equal(table.keyOf('2001:db8:5:6::1'), '2001:db8:5:6::/64');
+    table.splitAround([]);
+    assert.equal(table.keyOf('2001:db8:5:5::66'), '2001:db8:5:5::/64');
+  });
+
   it('a new client starts from zeros and each region init; a known one keeps its record', () => {
     const table = createClientTable({ quietMs: MINUTE });
     const a = table.reserve(2, 1, (u, w, t, tb, now) => {

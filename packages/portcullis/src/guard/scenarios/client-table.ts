@@ -52,6 +52,13 @@ export interface ClientTable {
   /** The client as decisions spell it: `203.0.113.9`, `2001:db8:1:2::/64`. */
   textOf(key: ClientKey): string;
   /**
+   * Splits the IPv6 /64s that hold one of `ranges` narrower than a /64 (an allowed host): each
+   * address in them is a client of its own from now on, replacing the ranges given before.
+   * Counted as one client, an allowed host would fill its neighbours' buckets, and a decision on
+   * its /64 would cover it. `ranges` are CIDRs or addresses; anything else is ignored.
+   */
+  splitAround(ranges: readonly string[]): void;
+  /**
    * Reserves `words` counters and `times` times in every record, with what a new client's
    * record needs beyond zeros. Only before the first client is admitted.
    */
@@ -97,6 +104,8 @@ export function createClientTable(options: ClientTableOptions): ClientTable {
   const times: Float64Array[] = [];
   let slotsUsed = 0;
   const v6Keys = new Map<string, ClientKey | null>();
+  /** The /64s split by splitAround. */
+  let split: ReadonlySet<string> = new Set();
   // The last client looked up: the scenarios of one event ask for the same client in turn.
   let lastKey: ClientKey | undefined;
   let lastSlot = -1;
@@ -158,13 +167,26 @@ export function createClientTable(options: ClientTableOptions): ClientTable {
       const known = v6Keys.get(ip);
       if (known !== undefined) return known;
       const text = clientKey(ip);
-      const key = text === null || text.indexOf(':') !== -1 ? text : ipv4Key(text);
+      const key = text === null ? null : text.indexOf(':') === -1 ? ipv4Key(text) : split.has(text) ? singleAddress(ip) : text;
       if (v6Keys.size >= V6_CACHE) v6Keys.clear();
       v6Keys.set(ip, key);
       return key;
     },
     textOf(key) {
       return typeof key === 'number' ? formatIpPrefix({ family: 4, net: key >>> 0, bits: 32 }) : key;
+    },
+    splitAround(ranges) {
+      const networks = new Set<string>();
+      for (const range of ranges) {
+        const prefix = parseIpPrefix(range);
+        if (prefix === null || prefix.family !== 6 || prefix.bits <= 64) continue;
+        const network = clientKey(formatIpPrefix({ ...prefix, bits: 128 }));
+        if (network !== null && network.endsWith('/64')) networks.add(network);
+      }
+      split = networks;
+      // Addresses seen before were keyed by the old rule.
+      v6Keys.clear();
+      lastKey = undefined;
     },
     reserve(words, timeCount, init) {
       if (slotsUsed > 0) throw new Error('client table: regions are reserved before the first client is admitted');
@@ -222,6 +244,12 @@ export function clientKey(ip: string): string | null {
   const net = new Uint32Array(4);
   for (let i = 0; i < 2; i++) net[i] = prefix.net[i]! & v6WordMask(64, i);
   return formatIpPrefix({ family: 6, net, bits: 64 });
+}
+
+/** An IPv6 address in the canonical text decisions use; null when it is not one address. */
+function singleAddress(ip: string): string | null {
+  const prefix = parseIpPrefix(ip);
+  return prefix === null || prefix.bits !== 128 ? null : formatIpPrefix(prefix);
 }
 
 /**

@@ -31,8 +31,7 @@ import type { EventBus, LoginEvent, RequestDoneEvent } from '../../kernel/events
 import type { Logger } from '../../kernel/logger.ts';
 import type { NewDecision } from '../../store/index.ts';
 import { createClientBuckets, type ClientBuckets } from './client-buckets.ts';
-import { formatIpPrefix, isSingleAddress, parseIpPrefix } from '../ip-prefix.ts';
-import { createClientTable, type ClientKey } from './client-table.ts';
+import { createClientTable } from './client-table.ts';
 import { createLeakyBuckets, type LeakyBuckets, type Overflow } from './leaky-bucket.ts';
 import { BUILTIN_SCENARIOS, type HttpScenario, type LoginScenario, type Scenario, type SlowScraperScenario } from './scenarios.ts';
 import { createSlowScraperDetector, type Firing } from './slow-scraper.ts';
@@ -134,8 +133,6 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
   const slowScraperOrigin = slowScraper === null ? '' : `scenario:${slowScraper.name}`;
   const fired = new Map<string, number>();
   let allowed: ((ip: string) => boolean) | null = null;
-  /** The IPv6 /64s holding an allowed address or range narrower than the /64 (narrowAllowed). */
-  let allowedInside: ReadonlySet<string> = new Set();
   let simulate = false;
   let unsubscribe: (() => void)[] = [];
 
@@ -151,28 +148,14 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
     enact(name, { kind, scope: single ? 'ip' : 'range', value: client, reason, origin, expiresAt: clock.now() + durationMs }, durationMs);
   };
 
-  /**
-   * The client of an address: the table's, except that an IPv6 /64 holding an allowed address
-   * is not one client but each address in it is. Counted as one, the allowed host's own events
-   * would fill (and, firing, blackhole) its neighbours' buckets, and a decision on the /64 would
-   * cover the allowed host, at CrowdSec's firewall bouncers too. null: not an address.
-   */
-  const clientOf = (ip: string): ClientKey | null => {
-    const key = clients.keyOf(ip);
-    if (typeof key !== 'string' || allowedInside.size === 0 || !allowedInside.has(key)) return key;
-    const prefix = parseIpPrefix(ip);
-    return prefix === null || !isSingleAddress(prefix) ? null : formatIpPrefix(prefix);
-  };
-
   const fireScenario = (armed: Armed<HttpScenario | LoginScenario>, client: string, lastIp: string, reason: string): void =>
     fire(armed.scenario.name, armed.origin, armed.scenario.decision, armed.scenario.durationMs, client, lastIp, reason);
 
   /** Firing again means it got pages again after its challenge: a ban, and the reason says why. */
   const fireSlowScraper = (scenario: SlowScraperScenario, firing: Firing): void => {
-    const repeat = firing.strikes > 1;
-    const reason = repeat ? `again after a challenge (firing ${firing.strikes}): ${firing.reason}` : firing.reason;
-    if (repeat) fire(scenario.name, slowScraperOrigin, scenario.repeatDecision, scenario.repeatDurationMs, firing.key, firing.lastIp, reason);
-    else fire(scenario.name, slowScraperOrigin, scenario.decision, scenario.durationMs, firing.key, firing.lastIp, reason);
+    if (firing.strikes <= 1) return fire(scenario.name, slowScraperOrigin, scenario.decision, scenario.durationMs, firing.key, firing.lastIp, firing.reason);
+    const reason = `again after a challenge (firing ${firing.strikes}): ${firing.reason}`;
+    fire(scenario.name, slowScraperOrigin, scenario.repeatDecision, scenario.repeatDurationMs, firing.key, firing.lastIp, reason);
   };
 
   /** Counts, logs and (unless simulating) stores a decision. */
@@ -195,7 +178,7 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
     // A challenge page is the guard's own answer, not the site's: a challenged crawler that
     // keeps walking would otherwise look like a 4xx scanner and be banned within a minute.
     if (e.challenged) return;
-    const key = clientOf(e.clientIp);
+    const key = clients.keyOf(e.clientIp);
     if (key === null) {
       logger.debug({ clientIp: e.clientIp }, 'guard scenarios: a finished request from something that is not an address; not counted');
       return;
@@ -256,7 +239,7 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
   };
 
   const onLoginFailed = (e: LoginEvent): void => {
-    const key = clientOf(e.clientIp);
+    const key = clients.keyOf(e.clientIp);
     const client = key === null ? null : clients.textOf(key);
     // Who the account scenario may decide on: never an allowed address (its failures still
     // count against the account), nor anything that is not an address.
@@ -295,7 +278,8 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
       // Compiled before anything changes: a bad range leaves the previous settings in force.
       const nextAllowed = settings.neverBan.length === 0 ? null : compileIpRanges([...settings.neverBan]);
       allowed = nextAllowed;
-      allowedInside = narrowAllowed(settings.neverBan, clients.keyOf, clients.textOf);
+      // A /64 holding an allowed host is not one client: each of its addresses is.
+      clients.splitAround(settings.neverBan);
       simulate = settings.simulate;
       if (unsubscribe.length === 0) {
         if (http.length > 0 || detector !== null) unsubscribe.push(events.on('http.request_done', options.batch === true ? enqueue : onRequest));
@@ -305,18 +289,6 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
   };
 }
 
-
-/** The IPv6 /64 clients that hold an allowed address or range narrower than the /64 (see clientOf). */
-function narrowAllowed(neverBan: readonly string[], keyOf: (ip: string) => string | number | null, textOf: (key: string | number) => string): Set<string> {
-  const out = new Set<string>();
-  for (const range of neverBan) {
-    const prefix = parseIpPrefix(range);
-    if (prefix === null || prefix.family !== 6 || prefix.bits <= 64) continue;
-    const key = keyOf(formatIpPrefix({ ...prefix, bits: 128 }));
-    if (key !== null && typeof key === 'string' && key.includes('/')) out.add(textOf(key));
-  }
-  return out;
-}
 
 /** The decision's reason: what overflowed, for `portcullis decisions`. */
 function reasonOf(s: HttpScenario | LoginScenario): string {

@@ -10,6 +10,7 @@
  */
 import type { RequestDoneEvent } from '../../kernel/events.ts';
 import type { DecisionKind } from '../../store/index.ts';
+import { rememberCleanInputs } from '../clean-inputs.ts';
 
 interface ScenarioCommon {
   /** Stable: the decision's origin is `scenario:<name>`. */
@@ -135,18 +136,19 @@ export function isScannerUserAgent(userAgent: string): boolean {
 }
 
 /**
- * isScannerUserAgent over events, remembering the last User-Agent that names none: a
- * browser's page and its assets come in a burst with one User-Agent, and comparing it with
- * the last costs less than the regexp over its hundred-odd characters (~0.1 us a request
- * under load, measured in bench:guard).
+ * isScannerUserAgent over events, remembering the User-Agents that name none (clean-inputs.ts,
+ * as the request rules do): a site sees few distinct ones, and a lookup costs less than the
+ * regexp over a hundred-odd characters (~0.1 us a request under load, measured in
+ * bench:guard). The memory only ever answers what the regexp answered, so sharing it between
+ * engines changes no outcome.
  */
 function scannerUserAgentMatcher(): (e: RequestDoneEvent) => boolean {
-  let lastClean: string | null = null;
+  const clean = rememberCleanInputs();
   return (e) => {
     const ua = e.userAgent;
-    if (ua === lastClean) return false;
+    if (clean.has(ua)) return false;
     if (isScannerUserAgent(ua)) return true;
-    lastClean = ua;
+    clean.add(ua);
     return false;
   };
 }
