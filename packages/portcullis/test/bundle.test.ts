@@ -86,7 +86,7 @@ describe('the bundled CLI', () => {
     bundleChunks();
     const version = await run(SHIM, ['version'], { timeout: 30_000 });
     assert.match(version.stdout, /^portcullis \d+\.\d+\.\d+ \(node v\d+/);
-    for (const example of ['Portcullisfile', 'https.Portcullisfile', 'identity.Portcullisfile']) {
+    for (const example of ['Portcullisfile', 'https.Portcullisfile', 'identity.Portcullisfile', 'guard.Portcullisfile']) {
       const validated = await run(SHIM, ['validate', '-c', join(EXAMPLES, example)], { timeout: 30_000, env: { ...process.env, EXAMPLE_ROOT: join(EXAMPLES, 'site') } });
       assert.match(validated.stdout + validated.stderr, /valid/i, example);
     }

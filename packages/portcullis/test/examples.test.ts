@@ -83,3 +83,34 @@ describe('examples/identity.Portcullisfile', () => {
     }
   });
 });
+
+describe('examples/guard.Portcullisfile', () => {
+  test('answers what its comment promises: the site, a probe refused, the login rate limited, a blocklisted client refused', async () => {
+    const port = await freePort();
+    const text = readFileSync(`${EXAMPLES}guard.Portcullisfile`, 'utf8')
+      .replaceAll('localhost:8090', `localhost:${port}`)
+      .replace('admin off', 'admin off\n\tdatabase sqlite $DIR/example.db');
+    const p = await startPortcullis(text, {
+      env: { EXAMPLE_ROOT: `${EXAMPLES}site` },
+      files: { 'guard-blocklist.txt': readFileSync(`${EXAMPLES}guard-blocklist.txt`, 'utf8') },
+    });
+    try {
+      const get = async (path: string, headers: Record<string, string> = {}) => {
+        const res = await request(`http://127.0.0.1:${port}${path}`, { headers: { host: `localhost:${port}`, ...headers } });
+        await res.body.dump();
+        return res;
+      };
+      assert.equal((await get('/')).statusCode, 200);
+      assert.equal((await get('/.env')).statusCode, 403);
+      assert.equal((await get('/xmlrpc.php')).statusCode, 403);
+      const logins = [];
+      for (let i = 0; i < 6; i++) logins.push(await get('/login'));
+      assert.deepEqual(logins.map((r) => r.statusCode), [200, 200, 200, 200, 200, 429]);
+      assert.match(String(logins[5]!.headers['retry-after']), /^[1-9][0-9]*$/);
+      assert.equal((await get('/', { 'x-forwarded-for': '203.0.113.7' })).statusCode, 403);
+      assert.equal((await get('/', { 'x-forwarded-for': '198.51.100.7' })).statusCode, 200);
+    } finally {
+      await p.stop();
+    }
+  });
+});
