@@ -40,15 +40,20 @@ const PEERS = [portcullis, nodeBare, caddy, nginx];
 /**
  * kind: `http` wrk over keep-alive HTTP/1.1; `https-h1` wrk over keep-alive HTTPS; `https-h2`
  * h2load over HTTP/2 (TLS, ALPN h2); `handshake` a new TLS 1.3 connection per request (full
- * handshake, one GET, close), rate = handshakes per second.
- * @type {{ name: string, label: string, path: string, size: number, kind: 'http' | 'https-h1' | 'https-h2' | 'handshake' }[]}
+ * handshake, one GET, close), rate = handshakes per second, the client offering `groups` for
+ * the key exchange. `tls-handshake` offers X25519 alone, which every server here has, so each
+ * does the same work; `tls-handshake-default` offers what Node does by default (the hybrid
+ * X25519MLKEM768 first), and each server picks what its TLS stack prefers (see
+ * handshake-client.mjs).
+ * @type {{ name: string, label: string, path: string, size: number, kind: 'http' | 'https-h1' | 'https-h2' | 'handshake', groups?: string }[]}
  */
 const SCENARIOS = [
   { name: 'proxy-1k', label: 'proxy 1 KB', path: '/proxy/1k', size: 1024, kind: 'http' },
   { name: 'proxy-100k', label: 'proxy 100 KB', path: '/proxy/100k', size: 100 * 1024, kind: 'http' },
   { name: 'static-1k', label: 'static 1 KB', path: '/1k.bin', size: 1024, kind: 'http' },
   { name: 'static-1m', label: 'static 1 MB', path: '/1m.bin', size: 1024 * 1024, kind: 'http' },
-  { name: 'tls-handshake', label: 'TLS handshake + 1 KB', path: '/1k.bin', size: 1024, kind: 'handshake' },
+  { name: 'tls-handshake', label: 'TLS handshake + 1 KB', path: '/1k.bin', size: 1024, kind: 'handshake', groups: 'X25519' },
+  { name: 'tls-handshake-default', label: 'TLS handshake, default groups', path: '/1k.bin', size: 1024, kind: 'handshake', groups: 'default' },
   { name: 'https-1k-h1', label: 'HTTPS 1 KB h1', path: '/1k.bin', size: 1024, kind: 'https-h1' },
   { name: 'https-1k-h2', label: 'HTTPS 1 KB h2', path: '/1k.bin', size: 1024, kind: 'https-h2' },
 ];
@@ -62,7 +67,7 @@ const USAGE = `usage: node bench/run.mjs [options]
   --duration S       seconds per wrk run (env BENCH_DURATION, default 10)
   --connections N    wrk and h2load connections (env BENCH_CONNECTIONS, default 50)
   --streams N        h2load concurrent streams per connection (env BENCH_H2_STREAMS, default 10)
-  --handshake-clients N  concurrent new-connection loops in tls-handshake (env BENCH_HANDSHAKE_CLIENTS, default 16)
+  --handshake-clients N  concurrent new-connection loops in tls-handshake and tls-handshake-default (env BENCH_HANDSHAKE_CLIENTS, default 16)
   --warmup S         warm-up seconds per server and scenario before round 1 (env BENCH_WARMUP, default 2)
   --upstream KIND    nginx | node (env BENCH_UPSTREAM, default nginx when installed)
   --keep             keep the temp dir with generated configs and server logs
@@ -204,6 +209,8 @@ async function main() {
     }
 
     const wrkArgs = { procs, wrk, connections: opts.connections, threads: 1, cpus: loadCpus };
+    /** The key exchange group each server chose in each handshake scenario, for the notes. */
+    const groupsChosen = new Map();
     /**
      * One timed run of a scenario against a server with the scenario's load generator.
      * @param {typeof SCENARIOS[number]} sc @param {typeof servers[number]} server @param {number} durationS
@@ -220,7 +227,10 @@ async function main() {
       if (sc.kind === 'handshake') {
         return runHandshakes({
           procs, node: process.execPath, port: server.tlsPort, path: sc.path, size: sc.size,
-          concurrency: opts.handshakeClients, durationS, cpus: loadCpus,
+          concurrency: opts.handshakeClients, durationS, groups: sc.groups ?? 'default', cpus: loadCpus,
+        }).then((result) => {
+          groupsChosen.set(`${sc.name}\0${server.peer.label}`, result.group);
+          return result;
         });
       }
       return runWrk({ ...wrkArgs, url, durationS });
@@ -281,6 +291,10 @@ async function main() {
         perCpuS: median(s.rps.map((r, i) => (s.cpu[i] ?? 0) > 0 ? r / ((s.cpu[i] ?? 0) / 100) : Number.NaN)),
         peakRssKiB: s.peak, errors: s.errors, rounds: s.rps.length,
       });
+    }
+    for (const sc of wanted.filter((w) => w.kind === 'handshake')) {
+      const chosen = servers.map((s) => `${s.peer.label} ${groupsChosen.get(`${sc.name}\0${s.peer.label}`) ?? '?'}`);
+      notes.push(`${sc.label}: the client offered ${sc.groups === 'default' ? 'Node\'s default groups' : sc.groups}; key exchange chosen: ${chosen.join(', ')}.`);
     }
     if (rows.some((r) => r.errors > 0)) {
       notes.push('errors counts socket errors, timeouts and non-2xx/3xx responses over all rounds; a row with errors is not comparable.');
@@ -395,6 +409,8 @@ function describeRun({ opts, cpuCount, servers, upstreamKind, serverCpus, loadCp
   if (wanted.some((s) => s.kind === 'handshake')) {
     tls.push('', `TLS handshake: bench/handshake-client.mjs (Node ${process.versions.node}, OpenSSL ${process.versions.openssl}), ${opts.handshakeClients} concurrent loops of ` +
       'new connection, full TLS 1.3 handshake (no session offered; a resumed one counts as an error), one GET with Connection: close, 200 and 1 KB checked, close. ' +
+      '"TLS handshake + 1 KB" offers the X25519 key exchange alone, which every server here supports, so each does the same work; "default groups" offers what Node offers by default ' +
+      '(the post-quantum hybrid X25519MLKEM768 first, then X25519, ...) and each server picks what its TLS stack prefers: the notes say which. ' +
       'rps is handshakes per second; p50/p99 are connect-to-last-byte. The client needs about as much CPU per handshake as a fast server, so a server below ~100 % CPU was limited by the client: compare "per CPU-s" (handshakes per second of server CPU) there.');
   }
   return [

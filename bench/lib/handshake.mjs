@@ -9,17 +9,19 @@ const CLIENT = fileURLToPath(new URL('../handshake-client.mjs', import.meta.url)
  * @property {number} p99Ms
  * @property {number} requests
  * @property {number} errors  failed connections, wrong answers, resumed sessions
+ * @property {string} group  the key exchange group the server chose
  */
 
 /**
- * Runs `handshake-client.mjs`: `concurrency` loops of new TLS 1.3 connection + one request.
+ * Runs `handshake-client.mjs`: `concurrency` loops of new TLS 1.3 connection + one request,
+ * offering the key exchange `groups` (OpenSSL's names, or `default`: Node's own offer).
  * @param {{ procs: ReturnType<typeof import('./processes.mjs').createProcessSet>,
  *   node: string, port: number, path: string, size: number, concurrency: number,
- *   durationS: number, cpus?: string }} opts
+ *   durationS: number, groups: string, cpus?: string }} opts
  * @returns {Promise<HandshakeResult>}
  */
-export async function runHandshakes({ procs, node, port, path, size, concurrency, durationS, cpus }) {
-  const args = [CLIENT, String(port), path, String(size), String(concurrency), String(durationS)];
+export async function runHandshakes({ procs, node, port, path, size, concurrency, durationS, groups, cpus }) {
+  const args = [CLIENT, String(port), path, String(size), String(concurrency), String(durationS), groups];
   const res = await procs.run({
     name: 'handshake-client', command: node, args, cpus, timeoutMs: (durationS + 15) * 1000,
   });
@@ -36,5 +38,6 @@ export async function runHandshakes({ procs, node, port, path, size, concurrency
     p99Ms: r.p99_us / 1000,
     requests: r.connections,
     errors: r.errors,
+    group: typeof r.group === 'string' ? r.group : '?',
   };
 }
