@@ -231,3 +231,23 @@ describe('accounts.signIn: aliases', () => {
     assert.equal((await accounts.signIn('ALICE@example.com', 'correct horse', '203.0.113.1')).ok, false);
   });
 });
+
+describe('accounts.signIn: logins spelled another way', () => {
+  test('security: a login in compatibility characters (fullwidth, mathematical letters) meets the account throttle, as the store finds the account by it', async () => {
+    const { accounts, store } = await setup();
+    await addAlice(store);
+    // Each spelling reaches alice in the store (NFKC, then lower case) ...
+    const spellings = ['ａｌｉｃｅ', '𝐚𝐥𝐢𝐜𝐞', 'ＡＬＩＣＥ', 'aｌice', 'ａlice@example.com'];
+    assert.equal((await accounts.signIn(spellings[0]!, 'correct horse', '203.0.113.1')).ok, true);
+    // ... so guesses spread over them and over addresses count against her one counter.
+    for (let i = 0; i < 5; i++) {
+      const result = await accounts.signIn(spellings[i]!, 'wrong', `198.51.100.${i}`);
+      assert.deepEqual(result, { ok: false, reason: 'credentials' });
+    }
+    for (const spelling of [...spellings, 'alice']) {
+      const result = await accounts.signIn(spelling, 'correct horse', '198.51.100.77');
+      assert.equal(result.ok, false, spelling);
+      assert.equal(!result.ok && result.reason, 'throttled', spelling);
+    }
+  });
+});

@@ -11,10 +11,10 @@ import type { Clock } from '../kernel/clock.ts';
 import { ErrorCodes, PortcullisError } from '../kernel/errors.ts';
 import type { EventBus, LoginEvent } from '../kernel/events.ts';
 import type { Logger } from '../kernel/logger.ts';
-import type { Store, User } from '../store/index.ts';
+import { foldLogin, type Store, type User } from '../store/index.ts';
 import { checkDisplayName, checkEmail, checkUsername } from './admin.ts';
 import { dummyVerify, hashPassword, needsRehash, verifyPassword } from './passwords.ts';
-import type { LoginThrottle } from './login-throttle.ts';
+import type { LoginThrottle, ThrottleVerdict } from './login-throttle.ts';
 
 export type SignInResult =
   | { ok: true; user: User; groups: string[] }
@@ -90,17 +90,24 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       const typed = typeof rawLogin === 'string' ? rawLogin.trim() : '';
       // Cut before it reaches the throttle, the events and the log: no account has a longer login.
       const tooLong = typed.length > MAX_LOGIN_LENGTH;
-      const login = typed.slice(0, MAX_LOGIN_LENGTH).toLowerCase();
-      const verdict = throttle.check(login, clientIp);
-      if (!verdict.allowed) {
+      // Folded as the store compares logins: every spelling that reaches an account (`ｃａrol` in
+      // fullwidth letters is carol) meets that account's throttle.
+      const login = foldLogin(typed.slice(0, MAX_LOGIN_LENGTH));
+      const throttled = (verdict: ThrottleVerdict): SignInResult | null => {
+        if (verdict.allowed) return null;
         events.emit('auth.login_failed', { login, userId: null, clientIp, reason: 'throttled' });
         // Not written to the audit log: refused attempts cost the attacker no hashing, and the
         // log is append-only, so recording each would let anyone fill the disk. The guard sees
         // the event and bans the source.
         logger.debug({ login: login.slice(0, AUDIT_LOGIN_LENGTH), clientIp }, 'sign-in throttled');
         return { ok: false, reason: 'throttled', retryAfterMs: verdict.retryAfterMs };
-      }
+      };
+      const early = throttled(throttle.check(login, clientIp));
+      if (early !== null) return early;
       const user = login === '' || tooLong ? null : await store.users.byLogin(login);
+      // The account's own names too: whatever text found the account, its counters apply.
+      const refused = user === null ? null : throttled(throttle.check(loginsOf(user, login), clientIp));
+      if (refused !== null) return refused;
       if (user === null || user.passwordHash === null) {
         await dummyVerify(password);
         return fail(login, clientIp, user, 'credentials');

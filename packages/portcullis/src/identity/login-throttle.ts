@@ -8,7 +8,8 @@
  *   attacker with one real account could sign into it between guesses to reset the count.
  *   IPv6 clients are counted per /64, the block one subscriber usually gets (RFC 6177), or
  *   every host could rotate through 2^64 addresses.
- * - Per account (the login lower-cased): the first 5 consecutive failures are free (typos);
+ * - Per account (the login folded as the store compares logins: NFKC, then lower case, so that
+ *   `ｃａrol` in fullwidth letters meets carol's counter): the first 5 consecutive failures are free (typos);
  *   after that each further attempt has to wait 1, 2, 4, 8, then 15 minutes (the cap) since the
  *   last failure. This counts across IPs, so a guesser spread over a botnet still gets at most
  *   about four guesses an hour on one account (OWASP Authentication Cheat Sheet, "Account
@@ -32,12 +33,16 @@
  */
 import type { Clock } from '../kernel/clock.ts';
 import { parseIp } from '../kernel/ip-ranges.ts';
+import { foldLogin } from '../store/index.ts';
 
 export type ThrottleVerdict = { allowed: true } | { allowed: false; retryAfterMs: number };
 
 export interface LoginThrottle {
-  /** Whether a sign-in attempt may go ahead; when not, how long until it may. */
-  check(login: string, ip: string): ThrottleVerdict;
+  /**
+   * Whether a sign-in attempt may go ahead; when not, how long until it may. Several logins
+   * (an account's aliases): the longest wait of any of them.
+   */
+  check(login: string | readonly string[], ip: string): ThrottleVerdict;
   /**
    * A password check failed (wrong password, unknown or disabled account). Several logins when
    * the account has aliases (username and email): each is counted, the IP once, so switching
@@ -117,8 +122,9 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
       let wait = 0;
       const ipEntry = ips.get(ipKey);
       if (ipEntry !== undefined && ipEntry.lockedUntil > now) wait = ipEntry.lockedUntil - now;
-      const account = accounts.get(loginKeyOf(login));
-      if (account !== undefined) {
+      for (const key of loginKeysOf(login)) {
+        const account = accounts.get(key);
+        if (account === undefined) continue;
         const counter = counterFor(account, ipKey, now);
         forgetIfStale(counter, now);
         wait = Math.max(wait, counter.lastFailureAt + delayAfter(counter.failures) - now);
@@ -184,8 +190,9 @@ function forgetIfStale(counter: Counter, now: number): void {
   }
 }
 
+/** The store's comparison key (NFKC can lengthen a text, hence the second cut). */
 function loginKeyOf(login: string): string {
-  return login.trim().slice(0, MAX_KEY_LENGTH).toLowerCase();
+  return foldLogin(login.trim().slice(0, MAX_KEY_LENGTH)).slice(0, MAX_KEY_LENGTH);
 }
 
 function loginKeysOf(login: string | readonly string[]): Set<string> {

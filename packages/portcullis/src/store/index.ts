@@ -22,3 +22,4 @@ export type {
   ArtifactRepository,
 } from './types.ts';
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.ts';
+export { foldLogin } from './codec.ts';

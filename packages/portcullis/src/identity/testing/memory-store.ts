@@ -21,6 +21,7 @@ import type {
   User,
   UserRepository,
 } from '../../store/index.ts';
+import { foldLogin } from '../../store/index.ts';
 
 export interface MemoryStore extends Store {
   /** Set to make the next calls of every repository reject, to test failure paths. */
@@ -43,8 +44,8 @@ export function createMemoryStore(options: { clock?: Clock } = {}): MemoryStore 
     if (store.failWith !== null) throw store.failWith;
   };
 
-  const findByUsername = (login: string) => [...users.values()].find((u) => foldCase(u.username) === foldCase(login)) ?? null;
-  const findByEmail = (email: string) => [...users.values()].find((u) => u.email !== null && foldCase(u.email) === foldCase(email)) ?? null;
+  const findByUsername = (login: string) => [...users.values()].find((u) => foldLogin(u.username) === foldLogin(login)) ?? null;
+  const findByEmail = (email: string) => [...users.values()].find((u) => u.email !== null && foldLogin(u.email) === foldLogin(email)) ?? null;
 
   const userRepository: UserRepository = {
     async create(input) {
@@ -79,7 +80,7 @@ export function createMemoryStore(options: { clock?: Clock } = {}): MemoryStore 
     },
     async list() {
       guard();
-      return [...users.values()].sort((a, b) => compare(foldCase(a.username), foldCase(b.username))).map(copy);
+      return [...users.values()].sort((a, b) => compare(foldLogin(a.username), foldLogin(b.username))).map(copy);
     },
     async update(id, patch) {
       guard();
@@ -148,7 +149,7 @@ export function createMemoryStore(options: { clock?: Clock } = {}): MemoryStore 
       const set = members.get(groupName) ?? new Set<string>();
       return [...set]
         .map((id) => users.get(id)!)
-        .sort((a, b) => compare(foldCase(a.username), foldCase(b.username)))
+        .sort((a, b) => compare(foldLogin(a.username), foldLogin(b.username)))
         .map(copy);
     },
   };
@@ -206,11 +207,6 @@ export function createMemoryStore(options: { clock?: Clock } = {}): MemoryStore 
     },
   };
   return store;
-}
-
-/** SQLite's NOCASE folds ASCII only; so does this, so tests do not pass here and fail there. */
-function foldCase(s: string): string {
-  return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
 
 function compare(a: string, b: string): number {
