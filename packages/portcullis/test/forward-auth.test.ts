@@ -169,6 +169,22 @@ http://:0 {
     assert.deepEqual(rawValues(echoed.raw, 'x-groups'), ['admins,dev']);
   });
 
+  test('spoofing regression: a copy_headers target spelled with `_` (Remote_User, which CGI, PHP and WSGI read as REMOTE_USER) never reaches the upstream, on any route of the site', async () => {
+    // The targets here: Remote-User, X-Groups (renamed from the answer's Remote-Groups), Remote-Email.
+    const spoofed = ['Remote_User', 'admin', 'X_GROUPS', 'admins', 'Remote_Email', 'root@example.com'];
+    for (const verdict of ['allow-nobody', 'allow-bob']) {
+      const reply = await send(portcullis.port(), { headers: ['X-Test-Verdict', verdict, ...spoofed] });
+      assert.equal(reply.status, 200);
+      const echoed = JSON.parse(reply.body) as { raw: string[] };
+      for (const name of ['remote_user', 'x_groups', 'remote_email']) assert.deepEqual(rawValues(echoed.raw, name), [], `${verdict}: ${name}`);
+      assert.deepEqual(rawValues(echoed.raw, 'remote-user'), verdict === 'allow-bob' ? ['bob'] : []);
+    }
+    // The site strips them before any route runs: the auth server does not see them either.
+    authSeen.length = 0;
+    await send(portcullis.port(), { headers: ['X-Test-Verdict', 'allow-nobody', ...spoofed] });
+    assert.equal(authSeen[0]!.headers.remote_user, undefined);
+  });
+
   test('non-2xx: a redirect to sign in, with its cookie and body, reaches the client unchanged; the upstream is not called', async () => {
     const before = seenBefore();
     const reply = await send(portcullis.port(), { path: '/private', headers: ['X-Test-Verdict', 'deny-login'] });

@@ -1,6 +1,6 @@
 /**
- * The identity headers `authenticate` sends upstream (and `jwt`'s claim headers), and their
- * removal from what clients send. Removal is per site, on every route (open ones too), before
+ * The identity headers `authenticate` sends upstream (and `jwt`'s claim headers, and
+ * `forward_auth`'s copied fields), and their removal from what clients send. Removal is per site, on every route (open ones too), before
  * any handler runs: a client that sends `Remote-User: admin` to an open route of a gated site
  * must not reach an upstream that trusts the header. Names are compared the way upstreams read
  * them: any case, and `_` for `-` (many frameworks, CGI and PHP among them, fold both to the
@@ -25,7 +25,11 @@ export function identityHeaderSetters(config: AuthenticateHandler): HeaderSetter
   ]);
 }
 
-/** Every header name a site's `authenticate` (assertion headers included) and `jwt` (claim headers) handlers set, folded. */
+/**
+ * Every header name a site's `authenticate` (assertion headers included), `jwt` (claim headers)
+ * and `forward_auth` (copy_headers targets) handlers set, folded. forward_auth removes its exact
+ * targets itself; only here do `Remote_User` and the like go too, on every route of the site.
+ */
 export function siteIdentityHeaders(routes: RouteConfig[]): Set<string> {
   const names = new Set<string>();
   const visit = (list: RouteConfig[]) => {
@@ -33,6 +37,7 @@ export function siteIdentityHeaders(routes: RouteConfig[]): Set<string> {
       for (const h of route.handle) {
         if (h.handler === 'subroute') visit(h.routes);
         if (h.handler === 'jwt') for (const { header } of h.claimHeaders) names.add(headerKey(header));
+        if (h.handler === 'forward_auth') for (const { to } of h.copy_headers) names.add(headerKey(to));
         if (h.handler !== 'authenticate') continue;
         for (const [name] of identityHeaderSetters(h)) names.add(headerKey(name));
         if (h.assertionHeader !== null) names.add(headerKey(h.assertionHeader));
