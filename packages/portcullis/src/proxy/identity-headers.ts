@@ -66,8 +66,21 @@ export function stripIdentityHeaders(names: ReadonlySet<string>, cookiePrefix: s
       for (const key of Object.keys(headers)) {
         if (names.has(headerKey(key))) delete headers[key];
       }
+      const connection = headers.connection;
+      if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') headers.connection = unlisted(connection, names);
     }
     if (cookiePrefix !== null) dropCookies(headers, cookiePrefix, own);
     return inner(ctx, next);
   };
+}
+
+/**
+ * A Connection field without the identity headers it names. The proxy drops the fields a
+ * client's Connection lists (RFC 9110 §7.6.1), after the handlers ran: naming Remote-User
+ * there would take away the identity `authenticate` set, and the app would see the signed-in
+ * request as anonymous.
+ */
+function unlisted(connection: string, names: ReadonlySet<string>): string {
+  const kept = connection.split(',').filter((token) => !names.has(headerKey(token.trim())));
+  return kept.join(',');
 }

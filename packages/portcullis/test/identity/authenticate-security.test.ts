@@ -651,6 +651,30 @@ describe('policy bypass: nothing under /admin reaches the upstream unless the ad
   }
 });
 
+describe('hop-by-hop abuse: a client cannot make the proxy drop the identity authenticate set', () => {
+  test('security: Connection naming Remote-User, Remote-Groups and the assertion leaves them all on the signed-in request', async () => {
+    const probe = nextProbe();
+    const res = await raw(spoofPort, [
+      'GET /x HTTP/1.1',
+      `Host: 127.0.0.1:${spoofPort}`,
+      `X-Probe: ${probe}`,
+      `Cookie: portcullis.sso=${aliceSso}`,
+      // Folded spellings too: the proxy compares Connection's tokens case-insensitively.
+      'Connection: close, Remote-User, remote-groups, X-PORTCULLIS-ASSERTION, X_Authentik_Username, X-Probe',
+    ]);
+    assert.equal(res.status, 200, res.text.slice(0, 300));
+    const seen = seenFor(probe);
+    // X-Probe itself was named too: the client may drop its own fields, so the lookup by probe
+    // finds nothing; find the request by its identity instead.
+    assert.equal(seen.length, 0, 'a field the client named in Connection, and sent itself, is still hop-by-hop');
+    const last = upstream.seen.at(-1)!;
+    assert.equal(last.headers['remote-user'], ALICE.username);
+    assert.equal(last.headers['remote-groups'], 'admins,staff');
+    assert.equal(last.headers['x-authentik-username'], ALICE.username);
+    assert.match(String(last.headers['x-portcullis-assertion']), /^[\w-]+\.[\w-]+\.[\w-]+$/);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Table 3: return addresses (open redirects) on /login and /logout
 // ---------------------------------------------------------------------------------------------
