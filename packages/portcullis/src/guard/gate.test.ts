@@ -124,6 +124,19 @@ describe('guard gate', () => {
     assert.deepEqual(gate.check(request('192.0.2.1')), { status: 403, reason: 'rule:probe' });
   });
 
+  test('security: a client cleared of a challenge decision still meets the blocking rules (a fast crawl earns a challenge; one proof of work must not let probes through)', () => {
+    let rule: RuleMatch | null = { id: 'env-file', action: 'block' };
+    const { gate, decisions } = setup({ rules: () => rule, cleared: (req) => req.clientIp === '192.0.2.2' });
+    decisions.add(decision('192.0.2.2', 'challenge', { origin: 'scenario:aggressive-crawl' }));
+    assert.deepEqual(gate.check(request('192.0.2.2', '/.env')), { status: 403, reason: 'rule:env-file' });
+    rule = { id: 'bot', action: 'challenge' };
+    assert.equal(gate.check(request('192.0.2.2', '/')), null, 'the clearance answers a challenge rule too');
+    rule = null;
+    assert.equal(gate.check(request('192.0.2.2', '/')), null);
+    decisions.add(decision('192.0.2.4', 'challenge'));
+    assert.deepEqual(gate.check(request('192.0.2.4', '/')), { status: 403, reason: 'challenge:cli', challenge: true }, 'uncleared: the challenge');
+  });
+
   test('simulate logs and counts what would be refused, and refuses nothing', () => {
     const { gate, decisions, lines, stats } = setup({ simulate: true, blocklists: blocklist('/bl', ['198.51.100.0/24']), rules: () => ({ id: 'x', action: 'block' }) });
     decisions.add(decision('192.0.2.1'));

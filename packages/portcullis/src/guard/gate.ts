@@ -5,8 +5,9 @@
  * 1. an address in `allow` (never-ban) passes, whatever follows says;
  * 2. a ban decision, then a blocklist entry: 403 (`ban:<origin>`, `blocklist:<file>`);
  * 3. a throttle decision: 429 with Retry-After until it expires;
- * 4. a challenge decision (`challenge:<origin>`): passes with a valid clearance cookie for
- *    the client's IP, else a challenge verdict (the proof-of-work page, guard/challenge.ts);
+ * 4. a challenge decision (`challenge:<origin>`): a challenge verdict (the proof-of-work page,
+ *    guard/challenge.ts) unless the client holds a valid clearance cookie for its IP; then on
+ *    to the rules;
  * 5. the request rules, when given: block 403 (`rule:<id>`), log (logged, passes),
  *    challenge as in 4 (`challenge:rule:<id>`).
  *
@@ -104,9 +105,12 @@ export function createGate(options: GateOptions): Gate {
       const listed = blocklists === null ? null : blocklists.match(ip);
       if (listed !== null) return allowed?.(ip) ? null : refuse(request, { status: 403, reason: listed.reason });
       if (decided !== null) {
+        if (allowed?.(ip)) return null;
         // Read only once a challenge applies: a request that matches nothing pays no cookie parsing.
-        if (allowed?.(ip) || (decided.kind === 'challenge' && cleared?.(request))) return null;
-        return refuse(request, decisionVerdict(decided));
+        if (decided.kind !== 'challenge' || cleared?.(request) !== true) return refuse(request, decisionVerdict(decided));
+        // A passed challenge proves a browser's work, not good intent: the rules still run. A
+        // client can earn itself a challenge (a fast crawl does), and one proof of work must not
+        // then let its /.env and SQL injection probes through for the decision's lifetime.
       }
       const rule = rules === null ? null : rules(request);
       if (rule === null || allowed?.(ip)) return null;
