@@ -68,5 +68,13 @@ describe('http.request_done', () => {
     const e = await eventOf('/bare', {});
     assert.equal(e.hasCookies, false);
     assert.equal(e.referer, '');
+    assert.equal(e.crossSite, false);
+  });
+
+  it('Sec-Fetch-Site cross-site and same-site mark the request as caused by another site; same-origin and none do not', async () => {
+    for (const [value, crossSite] of [['cross-site', true], ['same-site', true], ['same-origin', false], ['none', false]] as const) {
+      const e = await eventOf(`/fetch-${value}`, { 'sec-fetch-site': value });
+      assert.equal(e.crossSite, crossSite, value);
+    }
   });
 });

@@ -22,6 +22,12 @@ export interface RequestDoneEvent {
    * scenarios do not count these.
    */
   challenged: boolean;
+  /**
+   * A browser said another site's page caused the request (`Sec-Fetch-Site: cross-site` or
+   * `same-site`): an `<img>` on someone else's page can make any visitor's browser ask for
+   * `/.env`, so the scenarios that ban do not believe such requests are the client's own.
+   */
+  crossSite: boolean;
 }
 
 /** Emitted by identity after a password check, whatever the outcome; the guard counts failures. */

@@ -111,6 +111,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
         // of req.headers before the routes run, and a browser holding only those still keeps cookies.
         hasCookies: ctx.clientCookie !== undefined,
         challenged: ctx.challenged,
+        crossSite: isCrossSite(ctx.req.headers['sec-fetch-site']),
       });
     }
   }
@@ -425,4 +426,9 @@ function gateError(verdict: GateVerdict): PortcullisError {
     status: verdict.status,
     ...(verdict.retryAfter !== undefined ? { headers: { 'Retry-After': String(verdict.retryAfter) } } : {}),
   });
+}
+
+/** Fetch Metadata's word that another site's page made the browser send this (W3C Fetch Metadata, section 2.1). */
+function isCrossSite(value: string | undefined): boolean {
+  return value === 'cross-site' || value === 'same-site';
 }

@@ -49,7 +49,7 @@ function harness(settings: Partial<ScenarioSettings> = {}, options: { logger?: L
   engine.configure({ neverBan: [], simulate: false, ...settings });
   /** One request, answered. */
   const request = (clientIp: string, path: string, extra: Partial<RequestDoneEvent> = {}): void =>
-    events.emit('http.request_done', { site: 'example.com', method: 'GET', host: 'example.com', path, status: 200, clientIp, userAgent: BROWSER, referer: '', hasCookies: false, challenged: false, ...extra });
+    events.emit('http.request_done', { site: 'example.com', method: 'GET', host: 'example.com', path, status: 200, clientIp, userAgent: BROWSER, referer: '', hasCookies: false, challenged: false, crossSite: false, ...extra });
   const loginFailed = (clientIp: string, login: string): void =>
     events.emit('auth.login_failed', { login, userId: login === 'nobody' ? null : `id-${login}`, clientIp, reason: 'credentials' } satisfies LoginEvent);
   /**
@@ -236,6 +236,23 @@ describe('scenario attack replays', () => {
     assert.equal(h.decisions.length, 0);
     for (const path of ['/.env', '/.aws/credentials', '/phpmyadmin/', '/.git/HEAD']) h.request('192.0.2.41', path, { status: 403 });
     assert.deepEqual(h.decisions.map((d) => [d.decision.value, d.decision.origin]), [['192.0.2.41', 'scenario:sensitive-file-probe']]);
+  });
+
+  it('security: probes another site\'s page makes a browser send (<img src=/.env>, Sec-Fetch-Site: cross-site) never ban the visitor; they decide a challenge', () => {
+    const h = harness();
+    const visitor = '198.51.100.70';
+    // What four <img> tags on evil.example make a visitor's browser send to this site.
+    for (const path of ['/.env', '/.git/config', '/wp-login.php', '/backup.sql']) h.request(visitor, path, { status: 403, crossSite: true, referer: 'https://evil.example/' });
+    assert.deepEqual(h.decisions.map((d) => [d.decision.kind, d.decision.value, d.decision.origin]), [['challenge', visitor, 'scenario:sensitive-file-probe']]);
+    assert.match(h.decisions[0]!.decision.reason, /another site's page .*a challenge, not a ban/);
+    // Twenty-one distinct 404 images: the same.
+    for (let i = 0; i <= 20; i++) h.request('198.51.100.71', `/missing-${i}.php`, { status: 404, crossSite: true });
+    assert.deepEqual(h.decisions.slice(1).map((d) => [d.decision.kind, d.decision.origin]), [['challenge', 'scenario:http-4xx-scan']]);
+    // The visitor's own probes still fill the banning bucket, apart from what was sent for others.
+    for (const path of ['/.env', '/.git/config', '/wp-login.php']) h.request(visitor, path, { status: 404 });
+    assert.equal(h.decisions.length, 2, 'three own probes: under the capacity, whatever came cross-site before');
+    h.request(visitor, '/.aws/credentials', { status: 404 });
+    assert.deepEqual(h.decisions.slice(2).map((d) => [d.decision.kind, d.decision.value]), [['ban', visitor]]);
   });
 
   it('bad-user-agent: a scanner announcing itself is banned on its second request', () => {
@@ -479,7 +496,7 @@ describe('batched evaluation (what main.ts runs)', () => {
     const engine = createScenarioEngine({ events, clock, logger: silentLogger(), decide: (d) => void decisions.push(d), batch: true });
     engine.configure({ neverBan: [], simulate: false });
     const probe = (ip: string, path: string) =>
-      events.emit('http.request_done', { site: 'example.com', method: 'GET', host: 'example.com', path, status: 404, clientIp: ip, userAgent: 'sqlmap/1.7', referer: '', hasCookies: false, challenged: false });
+      events.emit('http.request_done', { site: 'example.com', method: 'GET', host: 'example.com', path, status: 404, clientIp: ip, userAgent: 'sqlmap/1.7', referer: '', hasCookies: false, challenged: false, crossSite: false });
     // bad-user-agent holds one event; the second fires.
     probe('192.0.2.1', '/x');
     probe('192.0.2.1', '/y');
@@ -519,7 +536,7 @@ describe('batched evaluation: a scenario that throws', () => {
     const engine = createScenarioEngine({ events, clock, logger, decide: () => undefined, scenarios: scenarios as never, batch: true });
     engine.configure({ neverBan: [], simulate: false });
     const done = (path: string) =>
-      events.emit('http.request_done', { site: 'example.com', method: 'GET', host: 'example.com', path, status: 200, clientIp: '192.0.2.1', userAgent: BROWSER, referer: '', hasCookies: true, challenged: false });
+      events.emit('http.request_done', { site: 'example.com', method: 'GET', host: 'example.com', path, status: 200, clientIp: '192.0.2.1', userAgent: BROWSER, referer: '', hasCookies: true, challenged: false, crossSite: false });
     done('/a');
     done('/boom');
     done('/b');
@@ -783,7 +800,7 @@ describe('scenario classifiers', () => {
   it('a scenario marked clientErrorsOnly (skipped by the engine outside 4xx) matches no other status', () => {
     const marked = BUILTIN_SCENARIOS.filter((s) => 'matches' in s && s.clientErrorsOnly === true);
     assert.deepEqual(marked.map((s) => s.name), ['http-4xx-scan', 'sensitive-file-probe']);
-    const event = (status: number, path: string): RequestDoneEvent => ({ site: 's', method: 'GET', host: 'example.com', path, status, clientIp: '203.0.113.5', userAgent: BROWSER, referer: '', hasCookies: false, challenged: false });
+    const event = (status: number, path: string): RequestDoneEvent => ({ site: 's', method: 'GET', host: 'example.com', path, status, clientIp: '203.0.113.5', userAgent: BROWSER, referer: '', hasCookies: false, challenged: false, crossSite: false });
     for (const s of marked) {
       if (!('matches' in s)) continue;
       assert.ok(s.matches(event(404, '/.env')), `${s.name} matches a 404 on /.env`);

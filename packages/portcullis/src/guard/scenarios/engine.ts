@@ -81,6 +81,14 @@ interface Armed<S extends HttpScenario | LoginScenario> {
   /** Its buckets: in the client table (a request scenario without `distinct`), or of its own. */
   buckets: LeakyBuckets | null;
   rates: ClientBuckets | null;
+  /**
+   * A banning scenario with buckets of its own (the 4xx ones) keeps apart the requests a browser
+   * said another site's page caused (RequestDoneEvent.crossSite): four `<img>` tags on any page
+   * would otherwise get every visitor banned, and their NAT or /64 with them. Those fill these
+   * buckets, which decide a challenge: a browser passes it, a scanner that claims the header to
+   * dodge the ban meets it.
+   */
+  crossSite: LeakyBuckets | null;
   origin: string;
 }
 
@@ -115,6 +123,7 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
       origin: `scenario:${scenario.name}`,
       buckets: inTable ? null : createLeakyBuckets({ ...bucket, clock, ...maxKeys }),
       rates: inTable ? createClientBuckets(clients, bucket) : null,
+      crossSite: !inTable && scenario.event === 'http.request_done' && scenario.decision === 'ban' ? createLeakyBuckets({ ...bucket, clock, ...maxKeys }) : null,
     };
   };
   const http = scenarios.filter((s): s is HttpScenario => s.event === 'http.request_done' && !('detector' in s)).map(arm);
@@ -150,6 +159,13 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
 
   const fireScenario = (armed: Armed<HttpScenario | LoginScenario>, client: string, lastIp: string, reason: string): void =>
     fire(armed.scenario.name, armed.origin, armed.scenario.decision, armed.scenario.durationMs, client, lastIp, reason);
+
+  /** A banning scenario filled by requests another site's page caused: a challenge (see Armed.crossSite). */
+  const fireCrossSite = (armed: Armed<HttpScenario>, client: string, lastIp: string): void => {
+    const s = armed.scenario;
+    const reason = `${reasonOf(s)}, sent as another site's page asked (Sec-Fetch-Site): a challenge, not a ban`;
+    fire(s.name, armed.origin, 'challenge', s.durationMs, client, lastIp, reason);
+  };
 
   /** Firing again means it got pages again after its challenge: a ban, and the reason says why. */
   const fireSlowScraper = (scenario: SlowScraperScenario, firing: Firing): void => {
@@ -194,6 +210,9 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
         const now = clock.now();
         if (slot === -1) slot = clients.slot(key, now);
         fired = armed.rates.pour(slot, now);
+      } else if (e.crossSite && armed.crossSite !== null) {
+        if (armed.crossSite.pour(key, s.distinct?.(e)) !== null) fireCrossSite(armed, clients.textOf(key), e.clientIp);
+        continue;
       } else {
         fired = armed.buckets!.pour(key, s.distinct?.(e)) !== null;
       }
@@ -267,7 +286,7 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
 
   return {
     fired,
-    keyCount: () => [...http, ...logins].reduce((n, a) => n + (a.buckets?.size ?? 0), clients.size),
+    keyCount: () => [...http, ...logins].reduce((n, a) => n + (a.buckets?.size ?? 0) + (a.crossSite?.size ?? 0), clients.size),
     configure(settings) {
       if (settings === null) {
         for (const off of unsubscribe) off();

@@ -19,7 +19,7 @@ const SITE = 'https://example.com';
 
 
 function event(clientIp: string, path: string, extra: Partial<RequestDoneEvent> = {}): RequestDoneEvent {
-  return { site: 'example.com', method: 'GET', host: 'example.com', path, status: 200, clientIp, userAgent: 'test', referer: '', hasCookies: false, challenged: false, ...extra };
+  return { site: 'example.com', method: 'GET', host: 'example.com', path, status: 200, clientIp, userAgent: 'test', referer: '', hasCookies: false, challenged: false, crossSite: false, ...extra };
 }
 
 function setup(options: Partial<SlowScraperOptions> = {}) {
