@@ -331,6 +331,27 @@ describe('scenario attack replays', () => {
     }
     assert.ok(!h.decisions.some((d) => d.decision.origin === 'scenario:login-bruteforce-ip'), 'no address alone crossed its own threshold');
   });
+
+  it('security: login-bruteforce-account cannot be steered onto the account\'s owner: old typos leak away, and attempts the throttle refused are not held against a client', () => {
+    const h = harness();
+    const alice = '198.51.100.7';
+    const throwaway = ['203.0.113.21', '203.0.113.22', '203.0.113.23', '203.0.113.24'];
+    // For 36 hours an attacker keeps alice's bucket from draining, one attempt a minute over
+    // four addresses; alice mistypes her password once every 12 hours.
+    for (let minute = 0; minute <= 36 * 60; minute++) {
+      h.events.emit('auth.login_failed', { login: 'alice', userId: 'id-alice', clientIp: throwaway[minute % 4]!, reason: 'throttled' } satisfies LoginEvent);
+      if (minute % (12 * 60) === 0) h.loginFailed(alice, 'alice');
+      h.clock.advance(MINUTE);
+    }
+    // Locked out by the attack, she tries four more times in two minutes: the throttle refuses each.
+    for (let i = 0; i < 4; i++) {
+      h.events.emit('auth.login_failed', { login: 'alice', userId: 'id-alice', clientIp: alice, reason: 'throttled' } satisfies LoginEvent);
+      h.clock.advance(30 * SECOND);
+    }
+    // Then the attacker overflows the bucket.
+    for (let i = 0; i < 25; i++) h.events.emit('auth.login_failed', { login: 'alice', userId: 'id-alice', clientIp: throwaway[i % 4]!, reason: 'throttled' } satisfies LoginEvent);
+    assert.ok(!h.decisions.some((d) => d.decision.value === alice), JSON.stringify(h.decisions.map((d) => d.decision.value)));
+  });
 });
 
 describe('slow-scraper replays', () => {

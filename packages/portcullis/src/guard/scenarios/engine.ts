@@ -261,8 +261,10 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
     const key = clients.keyOf(e.clientIp);
     const client = key === null ? null : clients.textOf(key);
     // Who the account scenario may decide on: never an allowed address (its failures still
-    // count against the account), nor anything that is not an address.
-    const source = client === null || allowed?.(e.clientIp) === true ? undefined : client;
+    // count against the account), nor anything that is not an address, nor a client whose
+    // attempt the identity throttle refused: an attacker gets those for free and so does the
+    // account's owner, locked out by the attack and trying again (they still fill the bucket).
+    const source = client === null || allowed?.(e.clientIp) === true || e.reason === 'throttled' ? undefined : client;
     for (let i = 0; i < logins.length; i++) {
       const armed = logins[i]!;
       const s = armed.scenario;
@@ -280,7 +282,7 @@ export function createScenarioEngine(options: ScenarioEngineOptions): ScenarioEn
     const min = armed.scenario.minFailuresPerIp ?? 0;
     for (const [client, failures] of overflow.sources) {
       // The login is not in the reason: what people type as a login is sometimes a password.
-      if (failures > min) fireScenario(armed, client, client, `${reasonOf(armed.scenario)}; ${failures} from this client`);
+      if (failures > min) fireScenario(armed, client, client, `${reasonOf(armed.scenario)}; ${Math.round(failures)} from this client`);
     }
   };
 

@@ -12,6 +12,8 @@
  * - Contributors: with a `source` per event (the client address of a failed login), a fired
  *   bucket reports how many of its events came from each source (the `sources` most active
  *   are kept), so a scenario keyed by account can act on the addresses behind the attack.
+ *   Each source's count leaks as the bucket does: an attacker can keep an account's bucket
+ *   from draining for days, and the user's own typos over those days must not add up to a ban.
  *
  * Memory is bounded: at most `maxKeys` keys. Once they fill half of that, each new key looks
  * at the next two in a round over the keys and drops the drained ones (a drained bucket is the
@@ -40,7 +42,10 @@ export interface LeakyBucketOptions {
 /** What pour() reports when the bucket fired. */
 export interface Overflow {
   key: string | number;
-  /** Events per source during the bucket's life; empty when pour() was given no source. */
+  /**
+   * Events per source, each leaked at the bucket's rate since (4 failures a minute apart with
+   * a leak of 1 a minute count 1); empty when pour() was given no source.
+   */
   sources: Map<string, number>;
 }
 
@@ -63,11 +68,17 @@ interface Bucket {
   at: number;
   /** Values seen (distinct buckets only). */
   seen: Set<string> | null;
-  sources: Map<string, number> | null;
+  sources: Map<string, SourceCount> | null;
   /** Ignored until then; 0: not blackholed. */
   blackholeUntil: number;
   /** Poured into since the round last passed it: spared once when the buckets are full. */
   touched: boolean;
+}
+
+/** A source's events in a bucket: a level of its own, leaking at the bucket's rate. */
+interface SourceCount {
+  level: number;
+  at: number;
 }
 
 export const DEFAULT_MAX_KEYS = 50_000;
@@ -129,11 +140,12 @@ export function createLeakyBuckets(options: LeakyBucketOptions): LeakyBuckets {
     }
   };
 
-  const count = (bucket: Bucket, source: string): void => {
+  const count = (bucket: Bucket, source: string, now: number): void => {
     const sources = (bucket.sources ??= new Map());
     const held = sources.get(source);
     if (held !== undefined) {
-      sources.set(source, held + 1);
+      held.level = leakedLevel(held.level, held.at, now, leakPerMs) + 1;
+      held.at = now;
       return;
     }
     if (sources.size >= maxSources) {
@@ -141,10 +153,20 @@ export function createLeakyBuckets(options: LeakyBucketOptions): LeakyBuckets {
       // out the few that keep trying).
       let least: string | null = null;
       let leastCount = Infinity;
-      for (const [s, n] of sources) if (n < leastCount) [least, leastCount] = [s, n];
+      for (const [s, c] of sources) {
+        const n = leakedLevel(c.level, c.at, now, leakPerMs);
+        if (n < leastCount) [least, leastCount] = [s, n];
+      }
       sources.delete(least!);
     }
-    sources.set(source, 1);
+    sources.set(source, { level: 1, at: now });
+  };
+
+  /** The sources' counts as of `now`. */
+  const countsAt = (sources: Map<string, SourceCount> | null, now: number): Map<string, number> => {
+    const out = new Map<string, number>();
+    if (sources !== null) for (const [s, c] of sources) out.set(s, leakedLevel(c.level, c.at, now, leakPerMs));
+    return out;
   };
 
   return {
@@ -179,10 +201,10 @@ export function createLeakyBuckets(options: LeakyBucketOptions): LeakyBuckets {
         if (seen.size >= maxSeen) seen.delete(seen.values().next().value!);
         seen.add(value);
       }
-      if (source !== undefined) count(bucket, source);
+      if (source !== undefined) count(bucket, source, now);
       bucket.level = level + 1;
       if (bucket.level <= capacity) return null;
-      const overflow: Overflow = { key: rawKey, sources: bucket.sources ?? new Map() };
+      const overflow: Overflow = { key: rawKey, sources: countsAt(bucket.sources, now) };
       bucket.level = 0;
       bucket.seen = null;
       bucket.sources = null;

@@ -44,7 +44,8 @@ export interface HttpScenario extends ScenarioCommon {
 /**
  * A scenario over identity's `auth.login_failed`. Keyed `by: 'ip'`, it decides on the
  * address; keyed `by: 'account'` (the login as typed), it decides on every address that
- * failed more than `minFailuresPerIp` times against that account during the bucket's life.
+ * failed more than `minFailuresPerIp` times against that account lately (each address's count
+ * leaks as the bucket does; attempts the identity throttle refused count for no address).
  */
 export interface LoginScenario extends ScenarioCommon {
   event: 'auth.login_failed';
