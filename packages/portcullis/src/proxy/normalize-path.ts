@@ -50,6 +50,22 @@ export function cleanPath(path: string): string {
   return trailing && joined !== '/' ? joined + '/' : joined;
 }
 
+/**
+ * Whether a decoded path holds a `.` or `..` segment (`;params` cut, as cleanPath reads it).
+ * Cleaning resolves those, and an upstream resolves them its own way (RFC 3986 keeps the empty
+ * segment of `/admin//../x`, so it is `/admin/x` there and `/x` here): a request that has one
+ * is sent on in the form the matchers saw.
+ */
+export function hasDotSegment(decoded: string): boolean {
+  if (decoded.indexOf('/.') === -1) return false;
+  for (const segment of decoded.split('/')) {
+    const params = segment.indexOf(';');
+    const name = params === -1 ? segment : segment.slice(0, params);
+    if (name === '.' || name === '..') return true;
+  }
+  return false;
+}
+
 /** Decoded and cleaned, or null for a malformed path (answered with 400). */
 export function normalizePath(raw: string): string | null {
   const decoded = decodePath(raw);

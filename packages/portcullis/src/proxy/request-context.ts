@@ -4,7 +4,8 @@ import type { Http2ServerRequest } from 'node:http2';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../kernel/logger.ts';
 import type { RequestContext } from './context.ts';
-import { normalizePath } from './normalize-path.ts';
+import { cleanPath, decodePath, hasDotSegment } from './normalize-path.ts';
+import { canonicalRawPath } from './uri-escape.ts';
 
 export interface ContextOptions {
   scheme: 'http' | 'https';
@@ -70,9 +71,15 @@ export function createRequestContext(req: IncomingMessage, res: ServerResponse, 
     url = origin;
   }
   const q = url.indexOf('?');
-  const rawPath = q === -1 ? url : url.slice(0, q);
-  const path = normalizePath(rawPath);
-  if (path === null) return null;
+  const sentPath = q === -1 ? url : url.slice(0, q);
+  const decoded = decodePath(sentPath);
+  if (decoded === null) return null;
+  const path = cleanPath(decoded);
+  // A path the matchers saw with dot segments resolved goes upstream resolved too: sent as it
+  // came, `/admin//../users` passes a `/admin*` gate as `/users` and is `/admin/users` to the
+  // app's URL parser. Other paths keep the client's form (`;jsessionid`, `%2F`, `//`): they
+  // hold no segment the upstream could climb out of the matched path with.
+  const rawPath = hasDotSegment(decoded) ? canonicalRawPath(sentPath, path) : sentPath;
   // HTTP/2 carries the host in :authority (RFC 9113 §8.3.1); HTTP/1.1 in Host.
   const hostport = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
   // Go's httpguts.ValidHostHeader set: a Host with `/`, `\`, `@`, spaces or controls is refused,

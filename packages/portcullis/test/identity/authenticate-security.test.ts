@@ -646,7 +646,9 @@ describe('policy bypass: nothing under /admin reaches the upstream unless the ad
       assert.equal(res.status, 200, res.text.slice(0, 300));
       assert.equal(seen.length, 1);
       assert.equal(seen[0]!.headers['remote-user'], ALICE.username);
-      assert.equal(seen[0]!.url, t, 'the upstream receives the path as the client sent it');
+      // As sent, unless it had dot segments: those go on resolved, as the gate judged them.
+      const resolved = /(^|\/)(\.|%2e)(\.|%2e)(\/|%2f)/i.test(t) ? '/admin/x' : t;
+      assert.equal(seen[0]!.url, resolved);
     });
   }
 });
