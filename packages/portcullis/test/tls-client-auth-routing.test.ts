@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
+import { connect as connectH2 } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -145,5 +146,87 @@ admin.example.test {
     const outcome = await get('admin.example.test');
     assert.notEqual(outcome.body, 'admin', `the client_auth site answered a client without a certificate: ${JSON.stringify(outcome)}`);
     assert.ok(outcome.error === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' || outcome.status === 421, `refused in the handshake (certificate required) or with 421, got ${JSON.stringify(outcome)}`);
+  });
+
+  test('security: a request routed to a wildcard client_auth site meets its policy, whatever Host first label, port or path sent it there (h1 and h2)', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'portcullis-client-auth-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const ca = await clientCaFile(dir);
+    const [httpPort, httpsPort, otherPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const p = await startPortcullis(`
+{
+	admin off
+	default_bind 127.0.0.1
+	http_port ${httpPort}
+	https_port ${httpsPort}
+	storage file_system $DIR/data
+}
+www.localhost {
+	tls internal
+	respond "public"
+}
+a.corp.internal:${otherPort} {
+	tls internal
+	respond "a on its own port"
+}
+b.corp.internal/public* {
+	tls internal
+	respond "b public"
+}
+*.corp.internal {
+	tls {
+		client_auth {
+			mode require_and_verify
+			trusted_ca_cert_file ${ca}
+		}
+	}
+	respond "SECRET"
+}
+`);
+    t.after(() => p.stop());
+    const h1 = (servername: string, host: string, path = '/') =>
+      new Promise<string>((resolve) => {
+        const req = request({ host: '127.0.0.1', port: httpsPort, path, servername, headers: { host }, rejectUnauthorized: false, agent: false, timeout: 5000 }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve(`${res.statusCode} ${body}`));
+        });
+        req.on('timeout', () => req.destroy(new Error('no answer in 5 s')));
+        req.on('error', (e: NodeJS.ErrnoException) => resolve(`error ${e.code ?? e.message}`));
+        req.end();
+      });
+    const h2 = (servername: string, authority: string) =>
+      new Promise<string>((resolve) => {
+        const session = connectH2(`https://127.0.0.1:${httpsPort}`, { servername, rejectUnauthorized: false });
+        session.on('error', (e: NodeJS.ErrnoException) => resolve(`error ${e.code ?? e.message}`));
+        const stream = session.request({ ':path': '/', ':authority': authority });
+        let status = 0;
+        let body = '';
+        stream.setTimeout(5000, () => stream.close());
+        stream.on('response', (headers) => (status = Number(headers[':status'])));
+        stream.on('data', (d: Buffer) => (body += d.toString()));
+        stream.on('close', () => {
+          session.close();
+          resolve(`${status} ${body}`);
+        });
+        stream.end();
+      });
+    // The premise: the wildcard site's own names ask for a certificate in the handshake.
+    assert.match(await h1('c.corp.internal', 'c.corp.internal'), /^error ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED$/);
+    assert.equal(await h1('www.localhost', 'www.localhost'), '200 public');
+    assert.equal(await h1('b.corp.internal', 'b.corp.internal', '/public/x'), '200 b public');
+    // Handshake for another site, then a Host the router sends to the wildcard site but no
+    // certificate lookup reads as a name; a name whose exact site is on another port; a path
+    // outside the exact site's prefix.
+    const attempts = [
+      await h1('www.localhost', 'x!.corp.internal'),
+      await h1('www.localhost', '*.corp.internal'),
+      await h1('www.localhost', 'a%2e.corp.internal'),
+      await h1('a.corp.internal', 'a.corp.internal'),
+      await h1('b.corp.internal', 'b.corp.internal', '/admin'),
+      await h2('www.localhost', 'x!.corp.internal'),
+      await h2('a.corp.internal', 'a.corp.internal'),
+    ];
+    for (const outcome of attempts) assert.match(outcome, /^421 /, `refused, not served: ${outcome}`);
   });
 });

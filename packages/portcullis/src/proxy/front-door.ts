@@ -135,7 +135,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`404 Not Found: no site is served for host ${JSON.stringify(ctx.host)}\n`);
       return;
     }
-    if (plan.scheme === 'https' && !clientCertificateAdmits(req, ctx.host)) {
+    if (plan.scheme === 'https' && !clientCertificateAdmits(req, ctx.host, site)) {
       // The handshake was made for another name (SNI) than the one this request asks for
       // (Host), and this site needs a client certificate that handshake did not check:
       // Caddy's strict_sni_host answer.
@@ -177,9 +177,20 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     void serveRequest(ctx, site, verdict === null ? null : gateError(verdict));
   }
 
-  function clientCertificateAdmits(req: IncomingMessage, host: string): boolean {
-    const policy = deps.certificates()?.clientAuthFor(host) ?? null;
-    return policy === null || admittedBy(tlsSocketOf(req), policy);
+  /**
+   * Whether the connection met the client_auth policy of the name the request asks for and of
+   * the site it was routed to. The two differ when the router sends a name to a site that is not
+   * the name's own (a wildcard site taking a Host no certificate lookup reads, an exact site on
+   * another port): checked by name alone, such a request reached a client_auth site without a
+   * certificate. A client_auth site whose policy is not loaded is refused, never served unchecked.
+   */
+  function clientCertificateAdmits(req: IncomingMessage, host: string, site: CompiledSite): boolean {
+    const certificates = deps.certificates();
+    const named = certificates?.clientAuthFor(host) ?? null;
+    if (named !== null && !admittedBy(tlsSocketOf(req), named)) return false;
+    if (site.clientAuthHosts === null) return true;
+    const policy = certificates?.clientAuthOfSite(site.clientAuthHosts) ?? null;
+    return policy !== null && admittedBy(tlsSocketOf(req), policy);
   }
 
   /**

@@ -60,6 +60,13 @@ export interface CertificateProvider {
    * clients for a certificate (browsers would prompt on sites that do not use one).
    */
   clientAuthFor(servername: string): ClientAuthPolicy | null;
+  /**
+   * The client-certificate policy of a site, by the hosts its addresses name as written
+   * (`*.corp.example` included), or null when it has none loaded. A request is checked against
+   * the policy of the site it was routed to as well as its name's: the router also weighs the
+   * listener and the address path, so a name can reach a site that is not that name's.
+   */
+  clientAuthOfSite(hosts: readonly string[]): ClientAuthPolicy | null;
   /** A name's `tls { protocols; ciphers }` (node:tls option spellings), or null for the defaults. */
   tlsSettingsFor(servername: string): { minVersion?: string; maxVersion?: string; ciphers?: string } | null;
   /** ACME HTTP-01: the key authorization for `/.well-known/acme-challenge/<token>`, or null. */

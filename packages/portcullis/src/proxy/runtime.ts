@@ -47,6 +47,11 @@ export interface RuntimeDeps {
 
 export interface CompiledSite {
   name: string;
+  /**
+   * The hosts of its addresses when the site has `tls { client_auth }`, else null: every request
+   * routed here must have come on a connection that met the site's policy (front-door.ts).
+   */
+  clientAuthHosts: readonly string[] | null;
   handler: Handler;
   errorHandler: Handler | null;
   accessLog: AccessLogger | null;
@@ -135,6 +140,7 @@ export function buildRuntime(config: Config, deps: RuntimeDeps): Runtime {
       if (accessLog) disposers.push(() => accessLog.close());
       compiled.set(site, {
         name: site.name,
+        clientAuthHosts: site.tls?.clientAuth === undefined ? null : site.addresses.map((address) => address.host),
         handler: withIdentityStripped(site.routes, site.errorRoutes, handlerDeps.compileRoutes(site.routes), deps.authenticator),
         errorHandler: site.errorRoutes.length > 0 ? handlerDeps.compileRoutes(site.errorRoutes) : null,
         accessLog,

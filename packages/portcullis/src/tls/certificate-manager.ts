@@ -27,7 +27,7 @@ import { readTextIfExists, writeFileAtomic } from './private-files.ts';
 import { planSites, siteError, type OnDemandRule, type SitePlan, type TlsSite } from './site-plan.ts';
 import { createAskGate, type AskGate } from './ask.ts';
 import { createOnDemand, type OnDemand } from './on-demand.ts';
-import { canonicalIp, canonicalServername, isLocalHost, storageName, wildcardOf } from './host-names.ts';
+import { canonicalHost, canonicalIp, canonicalServername, isLocalHost, storageName, wildcardOf } from './host-names.ts';
 import { tlsSettingsOf, type TlsSettings } from './tls-settings.ts';
 import { keyTypeOf } from './key-type.ts';
 import { checkPlans, directoryFor, keyTypeFor } from './plan-checks.ts';
@@ -539,6 +539,14 @@ export async function createCertificateManager(options: CertificateManagerOption
       return onDemand ?? state.index.unmatched?.context ?? null;
     },
     clientAuthFor: (name: string): ClientAuthPolicy | null => clientAuthForName(state, name),
+    clientAuthOfSite: (hosts: readonly string[]): ClientAuthPolicy | null => {
+      for (const host of hosts) {
+        const key = canonicalHost(host);
+        const policy = key === null ? undefined : state.clientAuth.get(key)?.policy;
+        if (policy !== undefined) return policy;
+      }
+      return null;
+    },
     tlsSettingsFor: (servername: string) => {
       const dot = servername.indexOf('.');
       const settings = state.settings.get(servername) ?? (dot > 0 ? state.settings.get(`*${servername.slice(dot)}`) : undefined);
