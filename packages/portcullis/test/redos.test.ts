@@ -74,3 +74,44 @@ http://127.0.0.1:0 {
     await p.stop();
   }
 });
+
+test('security: a path glob with several stars and hide globs stay linear on a long hostile segment', async () => {
+  const p = await startPortcullis(`
+{
+	admin off
+}
+http://127.0.0.1:0 {
+	@release path /dl/*-*-*-*.tar.gz
+	respond @release "release"
+	root * $DIR
+	file_server {
+		hide *-*-*-*.bak
+	}
+}
+`, { files: { 'a-b-c-d.bak': 'hidden', 'x.txt': 'served' } });
+  try {
+    // Four stars against 600 dashes: ~28 s of backtracking per match with the `u` flag, which
+    // keeps V8 from handing the match to its linear engine. The server runs in this process, so
+    // a frozen loop also freezes the client's timers: the hang guard is the elapsed time.
+    const hostile = `${'-'.repeat(600)}`;
+    const started = performance.now();
+    const res = await request(`${p.url}/dl/${hostile}`, { headersTimeout: 10_000 });
+    assert.equal(res.statusCode, 404);
+    await res.body.dump();
+    assert.ok(performance.now() - started < 10_000, 'answered within 10 s (a hang guard, not a speed assertion)');
+    const ok = await request(`${p.url}/dl/app-1-2-linux.tar.gz`);
+    assert.equal(await ok.body.text(), 'release');
+    const hiddenStarted = performance.now();
+    const hidden = await request(`${p.url}/${hostile}`, { headersTimeout: 10_000 });
+    assert.equal(hidden.statusCode, 404);
+    await hidden.body.dump();
+    assert.ok(performance.now() - hiddenStarted < 10_000, 'answered within 10 s (a hang guard)');
+    const bak = await request(`${p.url}/a-b-c-d.bak`);
+    assert.equal(bak.statusCode, 404, 'the hide glob still hides');
+    await bak.body.dump();
+    const served = await request(`${p.url}/x.txt`);
+    assert.equal(await served.body.text(), 'served');
+  } finally {
+    await p.stop();
+  }
+});

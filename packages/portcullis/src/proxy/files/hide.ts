@@ -6,6 +6,7 @@
  * Globs follow Go's filepath.Match: `*` and `?` never cross `/`, `[a-z]`, `[^...]`, `\` escapes.
  */
 import path from 'node:path';
+import { ONE_CHARACTER } from '../matchers/path.ts';
 
 /** A path as the resolver sees it: absolute, and relative to the root (`''` for the root itself). */
 export interface HideCandidate {
@@ -21,7 +22,7 @@ export function globToRegExp(glob: string): RegExp | null {
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]!;
     if (c === '*') out += '[^/]*';
-    else if (c === '?') out += '[^/]';
+    else if (c === '?') out += ONE_CHARACTER;
     else if (c === '\\') {
       const next = glob[++i];
       if (next === undefined) return null;
@@ -35,19 +36,21 @@ export function globToRegExp(glob: string): RegExp | null {
       if (body === '') return null;
       // Keep only literal characters and ranges; anything else in a class is escaped.
       const cls = body.replace(/[\]\\^[]/g, (m) => '\\' + m);
-      out += negate ? `(?:(?!/)[^${cls}])` : `[${cls}]`;
+      out += negate ? `[^/${cls}]` : `[${cls}]`;
       i = close;
     } else out += escapeRegExp(c);
   }
   try {
-    return new RegExp(out + '$', 'u');
+    // No `u` flag, no lookaround: V8's linear-time fallback takes only such patterns
+    // (matchers/path.ts compileGlob says why it matters).
+    return new RegExp(out + '$');
   } catch {
     return null;
   }
 }
 
 function escapeRegExp(s: string): string {
-  // Only syntax characters: the `u` flag rejects needless escapes such as `\-`.
+  // Only syntax characters.
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
