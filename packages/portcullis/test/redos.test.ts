@@ -3,7 +3,10 @@
  * backtracking limit hands such matches to the linear-time engine, so the request is answered
  * instead of freezing every connection on the event loop. That engine refuses the `i` flag, so
  * `(?i)` patterns are compiled case-folded instead (kernel/case-fold.ts); without that, `(?i)`
- * with 28 a's took 9.4 s. The headersTimeout is a hang guard, not a speed assertion.
+ * with 28 a's took 9.4 s. The server runs in this process, so a frozen event loop freezes the
+ * client's timers too: a broken exponential case hangs the run (CI's time limit fails it), and
+ * the polynomial glob case, which ends after ~30 s when broken, checks the elapsed time. Those
+ * bounds are hang guards, not speed assertions.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
