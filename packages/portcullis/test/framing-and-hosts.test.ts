@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPortcullis, type Running } from './support/instance.ts';
+import { freePort, startPortcullis, type Running } from './support/instance.ts';
 import { rawRequest } from './support/raw-http.ts';
 
 function req(target: string, host: string, extra = '', method = 'GET'): string {
@@ -40,12 +40,22 @@ http://[::1]:0 {
     assert.doesNotMatch(res.text, /\r\ncontent-length:/i, res.text);
   });
 
-  test('Host matching is case-insensitive; a trailing dot is a different host, as in Caddy (MatchHost does not trim it)', async () => {
+  test('Host matching is case-insensitive; a trailing dot (the fully qualified name) is the same host', async () => {
     const upper = await rawRequest(p.port(), req('/', 'Example.TEST'));
     assert.equal(upper.status, 200, upper.text.slice(0, 120));
     assert.match(upper.text, /example site/);
+    // Caddy's MatchHost does not trim it, so a catch-all site takes `admin.test.` past the
+    // admin site's authentication, to a backend that reads it as admin.test (nginx does).
     const dotted = await rawRequest(p.port(), req('/', 'example.test.'));
-    assert.equal(dotted.status, 404, dotted.text.slice(0, 120));
+    assert.equal(dotted.status, 200, dotted.text.slice(0, 120));
+    assert.match(dotted.text, /example site/);
+  });
+
+  test('security: a Host with an empty label or a bracketed non-address is refused with 400', async () => {
+    for (const host of ['..', '.', '..:80', '[..]', '[..]:80', '.example.test', 'example..test', 'example.test..', '[example.test]', '[::1']) {
+      const res = await rawRequest(p.port(), req('/', host));
+      assert.equal(res.status, 400, `${host}: ${res.text.slice(0, 120)}`);
+    }
   });
 
   test('an IPv6 literal Host [::1]:port reaches the [::1] site', async () => {
@@ -74,5 +84,35 @@ http://[::1]:0 {
     const markup = await rawRequest(p.port(), req('/', 'evil<script>.test'));
     assert.equal(markup.status, 400);
     assert.doesNotMatch(markup.text, /<script>/);
+  });
+});
+
+describe('hosts and a root built from {host}', () => {
+  test('security: Host `..` cannot make `root * <dir>/{host}` the parent directory; a trailing-dot Host reaches its own gated site, not the catch-all', async () => {
+    const port = await freePort();
+    const p = await startPortcullis(`
+{
+	admin off
+	default_bind 127.0.0.1
+}
+http://admin.test:${port} {
+	respond "admin: sign in first" 401
+}
+http://:${port} {
+	root * $DIR/sites/{host}
+	file_server
+}
+`, { files: { 'secret.txt': 'outside the sites directory' } });
+    try {
+      for (const host of ['..', '[..]', '..:80']) {
+        const res = await rawRequest(port, req('/secret.txt', host));
+        assert.equal(res.status, 400, `${host}: ${res.text.slice(0, 160)}`);
+        assert.doesNotMatch(res.text, /outside the sites directory/);
+      }
+      const dotted = await rawRequest(port, req('/', 'admin.test.'));
+      assert.equal(dotted.status, 401, dotted.text.slice(0, 160));
+    } finally {
+      await p.stop();
+    }
   });
 });

@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import { randomBytes } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import type { Logger } from '../kernel/logger.ts';
 import type { RequestContext } from './context.ts';
 import { cleanPath, decodePath, hasDotSegment } from './normalize-path.ts';
@@ -23,14 +24,26 @@ export function newRequestId(): string {
   return idPrefix + idCounter.toString(16).padStart(8, '0');
 }
 
-/** Splits `host[:port]` (and `[v6]:port`) and lower-cases the host. */
-export function hostWithoutPort(hostport: string): string {
+/**
+ * Splits `host[:port]` (and `[v6]:port`) and lower-cases the host; one trailing dot (the
+ * fully qualified `example.com.`) is dropped, so the name routes to its own site and is not
+ * left to a catch-all that forwards it to a backend reading it as `example.com`. Null for a
+ * host no name or address looks like: an empty label (`..`, `.a`, `a..b`, which a `root` built
+ * from `{host}` would read as a parent directory), or brackets around no IPv6 address.
+ */
+export function hostWithoutPort(hostport: string): string | null {
   if (hostport.charCodeAt(0) === 91 /* [ */) {
     const end = hostport.indexOf(']');
-    return (end === -1 ? hostport : hostport.slice(0, end + 1)).toLowerCase();
+    if (end === -1) return null;
+    const literal = hostport.slice(1, end);
+    const zone = literal.indexOf('%');
+    return isIPv6(zone === -1 ? literal : literal.slice(0, zone)) ? hostport.slice(0, end + 1).toLowerCase() : null;
   }
   const colon = hostport.indexOf(':');
-  return (colon === -1 ? hostport : hostport.slice(0, colon)).toLowerCase();
+  let host = (colon === -1 ? hostport : hostport.slice(0, colon)).toLowerCase();
+  if (host.length > 1 && host.charCodeAt(host.length - 1) === 46 /* . */) host = host.slice(0, -1);
+  if (host !== '' && (host.charCodeAt(0) === 46 || host.charCodeAt(host.length - 1) === 46 || host.indexOf('..') !== -1)) return null;
+  return host;
 }
 
 /**
@@ -85,6 +98,8 @@ export function createRequestContext(req: IncomingMessage, res: ServerResponse, 
   // Go's httpguts.ValidHostHeader set: a Host with `/`, `\`, `@`, spaces or controls is refused,
   // so no placeholder ({host} in a redirect) or log can carry a path or userinfo trick.
   if (!VALID_HOST.test(hostport)) return null;
+  const host = hostWithoutPort(hostport);
+  if (host === null) return null;
   // HTTP/2's compatibility API makes req.socket a Proxy, created per stream and trapping every
   // read; the session's socket is the same connection, read directly.
   const socket = req.httpVersionMajor === 2 ? ((req as unknown as Http2ServerRequest).stream?.session?.socket ?? req.socket) : req.socket;
@@ -95,7 +110,7 @@ export function createRequestContext(req: IncomingMessage, res: ServerResponse, 
     id: newRequestId(),
     startedAt: performance.now(),
     scheme: options.scheme,
-    host: hostWithoutPort(hostport),
+    host,
     hostport,
     remoteIp,
     remotePort: socket.remotePort ?? 0,
