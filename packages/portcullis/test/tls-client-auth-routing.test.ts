@@ -92,6 +92,27 @@ describe('client_auth follows the routed site, not the serving certificate', () 
       return true;
     });
   });
+
+  test('security: client_auth on a site served over plain HTTP is refused at load with its line (it would serve everyone)', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'portcullis-client-auth-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const ca = await clientCaFile(dir);
+    const port = await freePort();
+    const tlsBlock = `tls {\n\t\tclient_auth {\n\t\t\tmode require_and_verify\n\t\t\ttrusted_ca_cert_file ${ca}\n\t\t}\n\t}`;
+    const configs = [
+      `{\n\tadmin off\n\tdefault_bind 127.0.0.1\n}\nhttp://admin.localhost:${port} {\n\t${tlsBlock}\n\trespond "SECRET"\n}\n`,
+      `{\n\tadmin off\n\tdefault_bind 127.0.0.1\n\tauto_https off\n}\nadmin.localhost:${port} {\n\t${tlsBlock}\n\trespond "SECRET"\n}\n`,
+    ];
+    for (const [i, config] of configs.entries()) {
+      // The client_auth line: 7, or 8 below the auto_https line.
+      const line = 7 + i;
+      await assert.rejects(startPortcullis(config), (error: unknown) => {
+        assert.ok(error instanceof ConfigErrors, String(error));
+        assert.match(error.errors.map((e) => e.describe()).join('\n'), new RegExp(`Portcullisfile:${line}: .*client_auth cannot protect site address .*served over plain HTTP`));
+        return true;
+      });
+    }
+  });
 });
 
 describe('client_auth through a running instance', () => {

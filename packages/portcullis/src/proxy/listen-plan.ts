@@ -98,6 +98,18 @@ export function planListeners(config: Config, options: PlanOptions): ListenerPla
         );
         continue;
       }
+      // Fail closed: client_auth is a TLS handshake setting, so a plain HTTP address would
+      // serve the site to anyone without a certificate while the config reads as protected.
+      const clientAuth = site.tls?.clientAuth;
+      if (scheme === 'http' && clientAuth !== undefined) {
+        errors.add(
+          ErrorCodes.ERR_CONFIG_INVALID,
+          `tls client_auth cannot protect site address ${address.original}: it is served over plain HTTP (an http:// address, the HTTP port, or auto_https off on a port other than the HTTPS port), where no client certificate is asked for`,
+          clientAuth.source,
+          'tls',
+        );
+        continue;
+      }
       add(site, address, scheme, portOf(address, scheme, config), bindsOf(site));
       if (scheme === 'https' && address.host !== '' && config.autoHttps === 'on') {
         redirectHosts.set(address.host, { site, binds: bindsOf(site) });
