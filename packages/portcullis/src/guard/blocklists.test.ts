@@ -50,6 +50,30 @@ describe('guard blocklists', () => {
     }
   });
 
+  test('security: a /0 or a range with address bits past its length is skipped with a warning, never made to block everyone', async () => {
+    const dir = freshDir();
+    const file = join(dir, 'third-party.txt');
+    writeFileSync(file, '0.0.0.0/0\n::/0\n::ffff:0.0.0.0/96\n1.2.3.4/1\n2001:db8::1/16\n224.0.0.0/3\n192.0.2.0/24\n2001:db8::/32\n');
+    const { logger, lines } = recordingLogger();
+    const files = createBlocklistFiles({ logger, watch: false });
+    try {
+      const lists = await files.prepare([file]);
+      assert.equal(lists.size, 3, 'firehol-style 224.0.0.0/3 and the clean ranges stay');
+      for (const ip of ['8.8.8.8', '1.1.1.1', '2606:4700::1111', '::ffff:8.8.8.8']) assert.equal(blocked(lists, ip), null, ip);
+      for (const ip of ['225.1.2.3', '192.0.2.7', '2001:db8:ff::1']) assert.equal(blocked(lists, ip), file, ip);
+      const warnings = lines.filter((l) => l.level === 40).map((l) => String(l.msg));
+      assert.deepEqual(warnings, [
+        `guard blocklist: ${file}:1: "0.0.0.0/0" covers every address; skipped`,
+        `guard blocklist: ${file}:2: "::/0" covers every address; skipped`,
+        `guard blocklist: ${file}:3: "::ffff:0.0.0.0/96" covers every address; skipped`,
+        `guard blocklist: ${file}:4: "1.2.3.4/1" has address bits set past its /1 (a typo? it would cover 0.0.0.0/1); skipped`,
+        `guard blocklist: ${file}:5: "2001:db8::1/16" has address bits set past its /16 (a typo? it would cover 2001::/16); skipped`,
+      ]);
+    } finally {
+      files.close();
+    }
+  });
+
   test('many bad lines: the first ten are named, the rest counted', async () => {
     const dir = freshDir();
     const file = join(dir, 'junk.txt');

@@ -14,8 +14,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ErrorCodes, PortcullisError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/logger.ts';
-import { parseIpPrefix } from './ip-prefix.ts';
-import type { IpPrefix } from './ip-prefix.ts';
+import { formatIpPrefix, parseIpPrefix, type IpPrefix } from './ip-prefix.ts';
 import { createIpSet, type IpSet } from './ip-set.ts';
 
 /** One list's answer to the gate. */
@@ -119,16 +118,17 @@ export function createBlocklistFiles(options: BlocklistOptions): BlocklistFiles 
       start = end + 1;
       if (entry !== '') {
         const prefix = parseIpPrefix(entry);
-        if (prefix === null) {
-          if (++bad <= MAX_REPORTED_LINES) logger.warn({ file: path, line }, `guard blocklist: ${path}:${line}: ${JSON.stringify(entry.slice(0, 80))} is not an IP address or CIDR range; skipped`);
-        } else {
+        const wrong = prefix === null ? 'is not an IP address or CIDR range' : implausibleRange(entry, prefix);
+        if (wrong !== null) {
+          if (++bad <= MAX_REPORTED_LINES) logger.warn({ file: path, line }, `guard blocklist: ${path}:${line}: ${JSON.stringify(entry.slice(0, 80))} ${wrong}; skipped`);
+        } else if (prefix !== null) {
           prefixes.push(prefix);
           if (prefixes.length > maxEntries) throw new PortcullisError(ErrorCodes.ERR_CONFIG_INVALID, `guard blocklist: ${path} has more than ${maxEntries} entries`);
         }
       }
       if (line % LINES_PER_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    if (bad > MAX_REPORTED_LINES) logger.warn({ file: path, skipped: bad }, `guard blocklist: ${path}: ${bad} lines are not IP addresses or CIDR ranges; skipped`);
+    if (bad > MAX_REPORTED_LINES) logger.warn({ file: path, skipped: bad }, `guard blocklist: ${path}: ${bad} lines are not IP addresses or CIDR ranges, or are ranges no list means; skipped`);
     return createIpSet(prefixes);
   }
 
@@ -264,3 +264,19 @@ async function currentStamp(path: string): Promise<string | null> {
   }
 }
 
+
+/**
+ * Why a parsed range is one no list means, or null. A /0 (`0.0.0.0/0`, `::/0`,
+ * `::ffff:0.0.0.0/96`) refuses every client; an address with bits set past its prefix length
+ * (`1.2.3.4/1`) is a typo for a narrower range that would refuse half the Internet. Lists are
+ * often fetched from third parties, so one such line must not take the site off the air.
+ */
+function implausibleRange(entry: string, prefix: IpPrefix): string | null {
+  if (prefix.bits === 0) return 'covers every address';
+  const slash = entry.indexOf('/');
+  if (slash === -1) return null;
+  const address = parseIpPrefix(entry.slice(0, slash));
+  if (address === null || address.family !== prefix.family) return null;
+  const same = address.family === 4 ? address.net === prefix.net : address.net.every((word, i) => word === (prefix.net as Uint32Array)[i]);
+  return same ? null : `has address bits set past its /${entry.slice(slash + 1)} (a typo? it would cover ${formatIpPrefix(prefix)})`;
+}
