@@ -167,6 +167,26 @@ describe('X-Forwarded-*', () => {
     assert.equal(h['x-real-ip'], undefined);
   });
 
+  test('security: client-IP claims CDNs set (CF-Connecting-IP, True-Client-IP, ...) and URL overrides (X-Original-URL, X-Rewrite-URL) pass only from a trusted peer', async () => {
+    const claims = {
+      'cf-connecting-ip': '1.2.3.4',
+      'cf-connecting-ipv6': '2001:db8::4',
+      'true-client-ip': '1.2.3.4',
+      'fastly-client-ip': '1.2.3.4',
+      'x-cluster-client-ip': '1.2.3.4',
+      'x-original-forwarded-for': '1.2.3.4',
+      'x-original-url': '/admin',
+      'x-rewrite-url': '/admin',
+    };
+    const up = await upstream();
+    const untrusted = await proxy(proxyConfig([up.dial]), { trustedProxies: ['10.0.0.0/8'] });
+    await send(untrusted.port, { path: '/public', headers: claims });
+    for (const name of Object.keys(claims)) assert.equal(up.seen[0]!.headers[name], undefined, name);
+    const trusted = await proxy(proxyConfig([up.dial]), { trustedProxies: ['127.0.0.0/8'] });
+    await send(trusted.port, { path: '/public', headers: claims });
+    for (const [name, value] of Object.entries(claims)) assert.equal(up.seen[1]!.headers[name], value, name);
+  });
+
   test('Connection cannot be used to drop X-Forwarded-For', async () => {
     const up = await upstream();
     const p = await proxy(proxyConfig([up.dial]));

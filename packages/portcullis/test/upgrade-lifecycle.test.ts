@@ -116,3 +116,48 @@ http://127.0.0.1:0 {
     assert.equal(verdict, 'stopped', 'stop() hangs past its grace period on an upgraded socket');
   });
 });
+
+describe('h2c upgrade requests', () => {
+  test('security: Upgrade: h2c is never tunnelled: a permissive upstream gets a plain request, so no further request can ride past the matchers', async () => {
+    const { createServer } = await import('node:http');
+    const seen: { kind: string; url: string; upgrade: string | undefined }[] = [];
+    // An upstream that would accept any upgrade and then read whatever the client sends next.
+    const up = createServer((req, res) => {
+      seen.push({ kind: 'request', url: req.url ?? '', upgrade: req.headers.upgrade });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('plain answer');
+    });
+    up.on('upgrade', (req, socket) => {
+      seen.push({ kind: 'upgrade', url: req.url ?? '', upgrade: req.headers.upgrade });
+      socket.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
+    });
+    await new Promise<void>((resolve) => up.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => { up.closeAllConnections(); up.close(() => resolve()); }));
+    const upPort = (up.address() as { port: number }).port;
+    const p = await startPortcullis(`
+{
+	admin off
+}
+http://127.0.0.1:0 {
+	@admin path /admin*
+	respond @admin "forbidden" 403
+	reverse_proxy 127.0.0.1:${upPort}
+}
+`);
+    cleanups.push(() => p.stop());
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ port: p.port(), host: '127.0.0.1' });
+      let got = '';
+      const timer = setTimeout(() => { socket.destroy(); resolve(got); }, 2000);
+      socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
+      socket.on('close', () => { clearTimeout(timer); resolve(got); });
+      socket.on('error', reject);
+      socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n');
+      // What a smuggler sends through the tunnel it hoped for.
+      setTimeout(() => socket.write('GET /admin/secret HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'), 200);
+    });
+    assert.match(text, /^HTTP\/1\.1 200/);
+    assert.match(text, /plain answer/);
+    assert.doesNotMatch(text, /101 Switching Protocols/);
+    assert.deepEqual(seen, [{ kind: 'request', url: '/', upgrade: undefined }]);
+  });
+});

@@ -31,10 +31,16 @@ const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-
 
 /**
  * Other client-supplied forwarding claims. An untrusted client could use them to pose as
- * another address or scheme to an app that believes them, so they pass only from trusted
- * proxies (a `header_up` may still set them).
+ * another address or scheme to an app that believes them (apps deployed behind a CDN read
+ * CF-Connecting-IP and True-Client-IP), or to choose the URL an app routes on (X-Original-URL
+ * and X-Rewrite-URL: IIS URL Rewrite, older Symfony and Zend; CVE-2018-14773), so they pass only
+ * from trusted proxies (a `header_up` may still set them).
  */
-const FORWARDING_CLAIMS = new Set(['forwarded', 'x-real-ip', 'x-client-ip', 'x-forwarded-port', 'x-forwarded-ssl', 'x-forwarded-scheme', 'x-forwarded-server']);
+const FORWARDING_CLAIMS = new Set([
+  'forwarded', 'x-real-ip', 'x-client-ip', 'x-forwarded-port', 'x-forwarded-ssl', 'x-forwarded-scheme', 'x-forwarded-server',
+  'cf-connecting-ip', 'cf-connecting-ipv6', 'true-client-ip', 'fastly-client-ip', 'x-cluster-client-ip', 'x-original-forwarded-for',
+  'x-original-url', 'x-rewrite-url',
+]);
 
 /**
  * Never removed because the client listed them in Connection: the framing and the Host the
@@ -53,11 +59,18 @@ export function compileTrustedProxies(ranges: readonly string[]): (ip: string) =
 }
 
 
-/** The protocol named by `Connection: upgrade` + `Upgrade`, lower-cased, or null. */
+/**
+ * The protocol named by `Connection: upgrade` + `Upgrade`, lower-cased, or null. Never `h2c`:
+ * a tunnel to an upstream that accepts it would carry the client's further requests past every
+ * matcher (h2c smuggling), and RFC 9113 §3.1 dropped the upgrade; such a request goes on as a
+ * plain one.
+ */
 export function upgradeType(ctx: RequestContext): string | null {
   const upgrade = ctx.req.headers.upgrade;
   if (upgrade === undefined || upgrade === '') return null;
-  return hasToken(ctx.req.headers.connection, 'upgrade') ? upgrade.trim().toLowerCase() : null;
+  if (!hasToken(ctx.req.headers.connection, 'upgrade')) return null;
+  const protocol = upgrade.trim().toLowerCase();
+  return protocol === 'h2c' ? null : protocol;
 }
 
 /**
