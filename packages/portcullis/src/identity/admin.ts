@@ -112,7 +112,7 @@ export interface IdentityAdminDeps {
 
 /** Builds the admin facade over an opened store. */
 export function createIdentityAdmin(deps: IdentityAdminDeps): IdentityAdmin {
-  const { store } = deps;
+  const { store, clock } = deps;
   const actor = deps.actor ?? 'cli';
   const audit = (type: string, subject: string | null, detail: Record<string, unknown>) =>
     store.audit.append({ type, actor, subject, ip: null, detail });
@@ -156,7 +156,9 @@ export function createIdentityAdmin(deps: IdentityAdminDeps): IdentityAdmin {
     async setPassword(login, password) {
       const passwordHash = await hashPassword(password);
       const user = await userByLogin(login);
-      await store.users.update(user.id, { passwordHash });
+      // Ends the sessions and tokens of sign-ins before now: whoever holds a stolen cookie or
+      // refresh token (how a password change is often prompted) is out too.
+      await store.users.update(user.id, { passwordHash, sessionsValidFrom: clock.now() });
       await audit('user.password_changed', user.id, { username: user.username });
     },
 

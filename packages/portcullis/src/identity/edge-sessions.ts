@@ -14,7 +14,7 @@ const MODEL = 'EdgeSession';
 /**
  * How long a looked-up session is trusted without asking the store again: requests behind
  * `authenticate` then cost a map lookup. A sign-out on this node takes effect at once; a user
- * disabled with the CLI, or a sign-out on another node, within this time.
+ * disabled or given a new password with the CLI, or a sign-out on another node, within this time.
  */
 const CACHE_MS = 10_000;
 const MAX_CACHED = 50_000;
@@ -53,6 +53,8 @@ export function createEdgeSessions(options: EdgeSessionOptions): EdgeSessions {
     if (session === null || typeof session.accountId !== 'string') return null;
     const user = await store.users.byId(session.accountId);
     if (user === null || user.disabled) return null;
+    // Started before the account's sessions were voided (a password change): over.
+    if (typeof session.createdAt !== 'number' || session.createdAt < user.sessionsValidFrom) return null;
     return {
       id: user.id,
       username: user.username,

@@ -4,7 +4,7 @@
  * client_credentials, introspection, revocation, logout) is the library's; this file only
  * chooses settings and connects it to our store, accounts and pages.
  */
-import Provider, { errors, type AccountClaims, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type AccountClaims, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { IdentityClientConfig, IdentityConfig } from '../config/types.ts';
 import type { Clock } from '../kernel/clock.ts';
 import type { Logger } from '../kernel/logger.ts';
@@ -39,6 +39,27 @@ export function createProvider(options: ProviderOptions): Provider {
   const oidcScopeList = ['openid', 'offline_access', ...Object.keys(scopes).filter((s) => s !== 'openid')];
   const oidcScopes = new Set(oidcScopeList);
 
+  /** The account of `sub`, looked up once per request (see findAccount). */
+  const accountFor = (ctx: object, sub: string): ReturnType<typeof accounts.find> => {
+    let perRequest = accountsByRequest.get(ctx);
+    if (perRequest === undefined) accountsByRequest.set(ctx, (perRequest = new Map()));
+    let pending = perRequest.get(sub);
+    if (pending === undefined) perRequest.set(sub, (pending = accounts.find(sub)));
+    return pending;
+  };
+
+  // A browser session from a sign-in before the account's sessions were voided (a password
+  // change) is asked for the password again instead of being trusted.
+  const policy = interactionPolicy.base();
+  policy.get('login')!.checks.add(
+    new interactionPolicy.Check('sessions_voided', 'the account signed in before its sessions were ended', async (ctx) => {
+      const { accountId, loginTs } = ctx.oidc.session ?? {};
+      if (typeof accountId !== 'string' || typeof loginTs !== 'number') return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      const found = await accountFor(ctx, accountId);
+      return found !== undefined && signedInBefore(loginTs, found.user.sessionsValidFrom) ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    }),
+  );
+
   const configuration: Configuration = {
     adapter: createAdapterFactory(store.artifacts, store.clients, clock, oidcScopes),
     clients: config.clients.map((c) => splitClientScope(clientMetadata(c), oidcScopes) as ClientMetadata),
@@ -50,16 +71,17 @@ export function createProvider(options: ProviderOptions): Provider {
       },
     },
     clientDefaults: { id_token_signed_response_alg: 'RS256', token_endpoint_auth_method: 'client_secret_basic' },
-    async findAccount(ctx, sub) {
+    async findAccount(ctx, sub, token) {
       // One token request asks for the same account several times (grant, ID token claims,
       // access token): look it up once per request, never across requests (a user disabled
       // a moment ago must not get a token).
-      let perRequest = accountsByRequest.get(ctx);
-      if (perRequest === undefined) accountsByRequest.set(ctx, (perRequest = new Map()));
-      let pending = perRequest.get(sub);
-      if (pending === undefined) perRequest.set(sub, (pending = accounts.find(sub)));
-      const found = await pending;
+      const found = await accountFor(ctx, sub);
       if (found === undefined) return undefined;
+      // A refresh or access token from a sign-in before the account's sessions were voided
+      // names no account: it is refused (invalid_grant) like a disabled user's. `iiat` is when
+      // a rotated refresh token's chain began.
+      const issued = token === undefined ? undefined : ((token as { iiat?: number }).iiat ?? token.iat);
+      if (typeof issued === 'number' && signedInBefore(issued, found.user.sessionsValidFrom)) return undefined;
       return { accountId: sub, claims: () => claimsOf(found.user, found.groups, config.claims) as AccountClaims };
     },
     claims: scopes,
@@ -104,7 +126,7 @@ export function createProvider(options: ProviderOptions): Provider {
     // (no dynamic registration, no request_uri), and back-channel logout to an app on the LAN
     // or on the same host is the usual case, so its special-address block is lifted.
     fetch: (url, options) => globalThis.fetch(url, { ...(options as RequestInit), dispatcher: undefined } as RequestInit),
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { policy, url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -187,4 +209,13 @@ function clientMetadata(c: IdentityClientConfig): ClientMetadata {
     ...(c.backchannelLogoutUri !== null ? { backchannel_logout_uri: c.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
     [FIRST_PARTY]: c.firstParty,
   };
+}
+
+/**
+ * Whether something stamped `seconds` (a JWT-style time, whole seconds) certainly came before
+ * `validFromMs`: within the same second it counts as after, so a sign-in right after a password
+ * change is not voided by it.
+ */
+function signedInBefore(seconds: number, validFromMs: number): boolean {
+  return (seconds + 1) * 1000 <= validFromMs;
 }

@@ -35,7 +35,7 @@ export function runStoreContract(name: string, open: OpenStore): void {
         assert.match(user.id, /^[0-9a-f-]{36}$/);
         assert.deepEqual(user, {
           id: user.id, username: 'alice', email: null, emailVerified: false, displayName: null,
-          passwordHash: null, disabled: false, attributes: {}, createdAt: START, updatedAt: START,
+          passwordHash: null, disabled: false, attributes: {}, createdAt: START, updatedAt: START, sessionsValidFrom: 0,
         });
         assert.deepEqual(await store.users.byId(user.id), user);
         const other = await store.users.create({ username: 'bob' });
@@ -49,7 +49,7 @@ export function runStoreContract(name: string, open: OpenStore): void {
           attributes: { tenant: 'acme', roles: ['a', 'b'], nested: { n: 1, ok: true, none: null } },
         };
         const user = await store.users.create(input);
-        assert.deepEqual(await store.users.byId(user.id), { ...input, id: user.id, createdAt: START, updatedAt: START });
+        assert.deepEqual(await store.users.byId(user.id), { ...input, id: user.id, createdAt: START, updatedAt: START, sessionsValidFrom: 0 });
         assert.equal(await store.users.byId('no-such-id'), null);
       }));
 
@@ -97,9 +97,9 @@ export function runStoreContract(name: string, open: OpenStore): void {
       test('update changes only the named fields and moves updatedAt', withStore(async (store, clock) => {
         const user = await store.users.create({ username: 'alice', email: 'a@example.org', displayName: 'A', attributes: { x: 1 } });
         clock.advance(5000);
-        const updated = await store.users.update(user.id, { displayName: 'Alice', disabled: true, emailVerified: true, passwordHash: 'h', attributes: { y: [2] } });
+        const updated = await store.users.update(user.id, { displayName: 'Alice', disabled: true, emailVerified: true, passwordHash: 'h', attributes: { y: [2] }, sessionsValidFrom: START + 4000 });
         assert.deepEqual(updated, {
-          ...user, displayName: 'Alice', disabled: true, emailVerified: true, passwordHash: 'h', attributes: { y: [2] }, updatedAt: START + 5000,
+          ...user, displayName: 'Alice', disabled: true, emailVerified: true, passwordHash: 'h', attributes: { y: [2] }, updatedAt: START + 5000, sessionsValidFrom: START + 4000,
         });
         assert.deepEqual(await store.users.byId(user.id), updated);
         const same = await store.users.update(user.id, { displayName: undefined });

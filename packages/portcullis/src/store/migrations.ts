@@ -125,6 +125,14 @@ async function decisions(db: Kysely<any>, dialect: MigrationDialect): Promise<vo
   await db.insertInto('decision_state').values({ id: 1, seq: 0 }).execute();
 }
 
+/**
+ * When a user's sessions start counting: sign-ins before it no longer hold (a password change
+ * moves it, so a stolen session cookie or refresh token stops working).
+ */
+async function sessionsValidFrom(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('users').addColumn('sessions_valid_from', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+}
+
 /** Every migration, by name; names sort in the order they run. */
 export function storeMigrations(dialect: MigrationDialect): Record<string, Migration> {
   return {
@@ -132,6 +140,7 @@ export function storeMigrations(dialect: MigrationDialect): Record<string, Migra
     '0002_oidc': { up: oidc },
     '0003_audit': { up: (db) => audit(db, dialect) },
     '0004_decisions': { up: (db) => decisions(db, dialect) },
+    '0005_sessions_valid_from': { up: sessionsValidFrom },
   };
 }
 

@@ -21,6 +21,8 @@ export interface UsersTable {
   attributes: string;
   created_at: number;
   updated_at: number;
+  /** Milliseconds; sessions and tokens from sign-ins before it are void (0: none). */
+  sessions_valid_from: number;
 }
 
 export interface GroupsTable {

@@ -24,6 +24,11 @@ export interface User {
   attributes: Record<string, unknown>;
   createdAt: number;
   updatedAt: number;
+  /**
+   * Sessions and tokens from sign-ins before this time (ms) no longer hold; 0: all do. A
+   * password change sets it to the time of the change.
+   */
+  sessionsValidFrom: number;
 }
 
 export interface NewUser {
@@ -36,7 +41,7 @@ export interface NewUser {
   attributes?: Record<string, unknown>;
 }
 
-export type UserPatch = Partial<Pick<User, 'email' | 'emailVerified' | 'displayName' | 'passwordHash' | 'disabled' | 'attributes'>>;
+export type UserPatch = Partial<Pick<User, 'email' | 'emailVerified' | 'displayName' | 'passwordHash' | 'disabled' | 'attributes' | 'sessionsValidFrom'>>;
 
 export interface UserRepository {
   create(input: NewUser): Promise<User>;

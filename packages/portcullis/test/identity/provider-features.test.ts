@@ -119,6 +119,49 @@ describe('clients and users managed with the CLI', () => {
   });
 });
 
+describe('a password change', () => {
+  test('security: ends the sign-ins before it: refresh tokens are refused and the browser session asks for the password again; a new sign-in works', async () => {
+    const carol = { username: 'carol', password: 'carol-password-long-enough', email: 'carol@example.com' };
+    const newPassword = 'carol-new-password-long-enough';
+    const first = await openIdentityAdmin({ configFile: idp.running.configFile });
+    try {
+      await first.admin.addUser({ username: carol.username, email: carol.email, password: carol.password });
+    } finally {
+      await first.close();
+    }
+    const config = await relyingParty(idp.issuer, WEBAPP.id, WEBAPP.secret);
+    const browser = new Browser();
+    const tokens = await login(config, WEBAPP.redirect, browser, carol);
+    // The premise: with its session, the browser is sent straight back, no password asked.
+    const again = await browser.follow(await browser.get(authorizationUrl(config).href), (url) => !url.startsWith(idp.issuer));
+    assert.ok(again.location?.startsWith(WEBAPP.redirect), `a live session skips the login page: ${again.status}`);
+    // Tokens and sessions carry whole seconds: let a second pass so "before the change" is certain.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const second = await openIdentityAdmin({ configFile: idp.running.configFile });
+    try {
+      await second.admin.setPassword('carol', newPassword);
+    } finally {
+      await second.close();
+    }
+    await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token!), (error: oidc.ResponseBodyError) => error.error === 'invalid_grant');
+    const page = await browser.follow(await browser.get(authorizationUrl(config).href));
+    assert.match(page.body, /name="password"/, 'the old session no longer signs the browser in');
+    const fresh = await login(config, WEBAPP.redirect, new Browser(), { ...carol, password: newPassword });
+    assert.equal(fresh.claims()!.preferred_username, 'carol');
+    assert.ok((await oidc.refreshTokenGrant(config, fresh.refresh_token!)).access_token, 'tokens from after the change work');
+  });
+});
+
+/** An authorization request for WEBAPP (its answer is not redeemed). */
+function authorizationUrl(config: oidc.Configuration): URL {
+  return oidc.buildAuthorizationUrl(config, {
+    redirect_uri: WEBAPP.redirect,
+    scope: 'openid',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  });
+}
+
 describe('key rotation', () => {
   test('after keys rotate and a reload, tokens carry the new kid and the old key stays published', async () => {
     const config = await relyingParty(idp.issuer, WEBAPP.id, WEBAPP.secret);

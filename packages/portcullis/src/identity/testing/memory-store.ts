@@ -64,6 +64,7 @@ export function createMemoryStore(options: { clock?: Clock } = {}): MemoryStore 
         attributes: structuredClone(input.attributes ?? {}),
         createdAt: now,
         updatedAt: now,
+        sessionsValidFrom: 0,
       };
       users.set(user.id, user);
       return copy(user);

@@ -25,6 +25,7 @@ export function userFromRow(row: Selectable<UsersTable>): User {
     attributes: decodeJson(row.attributes),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
+    sessionsValidFrom: Number(row.sessions_valid_from),
   };
 }
 
@@ -58,6 +59,7 @@ export function createUserRepository({ db, clock, errors }: SqlContext): UserRep
         attributes: encodeJson(input.attributes ?? {}),
         created_at: now,
         updated_at: now,
+        sessions_valid_from: 0,
       };
       await db.insertInto('users').values(row).execute();
       return userFromRow(row);
@@ -114,5 +116,6 @@ function patchToRow(patch: UserPatch, now: number): Updateable<UsersTable> {
   if (patch.passwordHash !== undefined) row.password_hash = patch.passwordHash;
   if (patch.disabled !== undefined) row.disabled = boolToInt(patch.disabled);
   if (patch.attributes !== undefined) row.attributes = encodeJson(patch.attributes);
+  if (patch.sessionsValidFrom !== undefined) row.sessions_valid_from = patch.sessionsValidFrom;
   return row;
 }

@@ -101,7 +101,7 @@ describe('sqlite store', () => {
       }
     };
     const recorded = migrations();
-    assert.deepEqual(recorded.map((row) => row.name), ['0001_identity', '0002_oidc', '0003_audit', '0004_decisions']);
+    assert.deepEqual(recorded.map((row) => row.name), ['0001_identity', '0002_oidc', '0003_audit', '0004_decisions', '0005_sessions_valid_from']);
     for (let i = 0; i < 2; i++) {
       const again = await openSqliteStore({ path, clock: new ManualClock(2000) });
       try {
