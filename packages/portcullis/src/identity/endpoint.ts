@@ -32,6 +32,15 @@ export interface IdentityHttp {
 
 export function createEndpoint(deps: EndpointDeps): IdentityHttp {
   const { issuer, views, firstAdmin, interactions, portal, forwardAuth, edge } = deps;
+  // Signing out of the provider (RP-initiated logout) also ends the sign-in of gated sites, once
+  // oidc-provider has accepted the confirmation (its xsrf token): ended before that check, any
+  // page could sign a browser out of every gated site with one cross-site POST.
+  const confirmed = new WeakSet<object>();
+  deps.provider.on('end_session.success', (ctx: object) => void confirmed.add(ctx));
+  deps.provider.use(async (ctx, next) => {
+    await next();
+    if (confirmed.has(ctx)) ctx.append('Set-Cookie', await edge.destroy(ctx.get('cookie')));
+  });
   const callback = deps.provider.callback();
   const proto = issuer.protocol.slice(0, -1);
   return {
@@ -56,8 +65,6 @@ export function createEndpoint(deps: EndpointDeps): IdentityHttp {
       if (await firstAdmin.handle(req, res, url)) return;
       if (await interactions(req, res, url.pathname, clientIp)) return;
       if (await portal(req, res, url, clientIp)) return;
-      // Signing out of the provider (RP-initiated logout) also ends the sign-in of gated sites.
-      if (url.pathname === '/session/end/confirm' && req.method === 'POST') res.appendHeader('Set-Cookie', await edge.destroy(headers.cookie));
       setProviderSecurityHeaders(res);
       await callback(req, res);
     },

@@ -94,6 +94,13 @@ export function createPortal(deps: PortalDeps): Portal {
       return sendPage(res, 200, views.render('logout', { action, csrf: csrf.token(binding), clientName: null }));
     }
     const form = await readForm(req);
+    // Without a session cookie there is nothing to end, and nothing to clear: the token for "no
+    // session" is anyone's, and a cross-site POST carries no cookie (SameSite=Lax), so answering
+    // it with a cleared cookie would let any page sign a browser out of every gated site.
+    if (readCookie(req.headers.cookie, edge.cookieName) === null) {
+      if (rd !== null) return redirect(res, rd, []);
+      return sendPage(res, 200, views.render('logged-out', { clientName: null }));
+    }
     // The logout form names its token `xsrf` (oidc-provider's name, shared template).
     if (!csrf.verify(binding, form.get('xsrf'))) {
       return sendPage(res, 403, views.render('error', { title: strings.errorTitle, message: strings.errorFormExpired, errorId: null }));

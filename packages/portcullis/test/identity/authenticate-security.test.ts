@@ -70,6 +70,7 @@ let upstream: Upstream;
 /** Request trailers the upstream received, by X-Probe. */
 const trailersSeen = new Map<string, Record<string, string | undefined>>();
 let spoofPort: number;
+let issuerUrl: string;
 let policyPort: number;
 let aliceSso: string;
 let bobSso: string;
@@ -83,6 +84,7 @@ before(async () => {
   spoofPort = sp;
   policyPort = pp;
   const issuer = `http://127.0.0.1:${idpPort}`;
+  issuerUrl = issuer;
   const up = `127.0.0.1:${upstream.port}`;
   main = await startPortcullis(`{
 	admin off
@@ -651,6 +653,73 @@ describe('policy bypass: nothing under /admin reaches the upstream unless the ad
       assert.equal(seen[0]!.url, resolved);
     });
   }
+});
+
+describe('a password change ends the sessions of gated sites', () => {
+  test('security: a sign-in cookie from before the change no longer passes authenticate', async () => {
+    const dave = { username: 'dave', password: 'dave-password-long-enough' };
+    const first = await openIdentityAdmin({ configFile: main.configFile });
+    try {
+      await first.admin.addUser({ username: dave.username, email: 'dave@example.com', password: dave.password });
+    } finally {
+      await first.close();
+    }
+    const gated = (sso: string) => {
+      const probe = nextProbe();
+      return raw(policyPort, ['GET /home HTTP/1.1', `Host: 127.0.0.1:${policyPort}`, `X-Probe: ${probe}`, 'Accept: text/html', `Cookie: portcullis.sso=${sso}`, 'Connection: close']).then((res) => ({ res, seen: seenFor(probe) }));
+    };
+    const used = await signIn(new Browser(), `http://127.0.0.1:${policyPort}/home`, dave);
+    // Not used before the change: nothing of it is cached (lookups are cached for 10 s).
+    const stolen = await signIn(new Browser(), `http://127.0.0.1:${policyPort}/home`, dave);
+    const control = await gated(used);
+    assert.equal(control.res.status, 200, 'the premise: a session passes');
+    assert.equal(control.seen[0]!.headers['remote-user'], 'dave');
+    const second = await openIdentityAdmin({ configFile: main.configFile });
+    try {
+      await second.admin.setPassword('dave', 'dave-new-password-long-enough');
+    } finally {
+      await second.close();
+    }
+    const after = await gated(stolen);
+    assert.equal(after.res.status, 302, after.res.text.slice(0, 200));
+    assert.equal(after.seen.length, 0, 'nothing reached the upstream');
+  });
+});
+
+describe('logout CSRF: another site cannot sign a browser out', () => {
+  test('security: a POST to /logout without the session cookie (a cross-site form: SameSite=Lax sends none) clears no cookie, even with the anonymous token', async () => {
+    const anonymous = new Browser();
+    const form = await anonymous.get(`${issuerUrl}/logout`);
+    const posted = await anonymous.post(`${issuerUrl}/logout`, { xsrf: hiddenInput(form.body, 'xsrf') });
+    assert.equal(posted.status, 200);
+    assert.equal(posted.headers['set-cookie'], undefined, 'no Set-Cookie for a browser to apply to its real session');
+  });
+
+  test('security: /session/end/confirm without the provider\'s xsrf token leaves the gated sites\' session alone', async () => {
+    const frank = { username: 'frank', password: 'frank-password-long-enough' };
+    const { admin, close } = await openIdentityAdmin({ configFile: main.configFile });
+    try {
+      await admin.addUser({ username: frank.username, email: 'frank@example.com', password: frank.password });
+    } finally {
+      await close();
+    }
+    const browser = new Browser();
+    const sso = await signIn(browser, `http://127.0.0.1:${policyPort}/home`, frank);
+    const forged = await browser.post(`${issuerUrl}/session/end/confirm`, { logout: 'yes' });
+    assert.ok(forged.status >= 400, `refused: ${forged.status}`);
+    assert.doesNotMatch(String(forged.headers['set-cookie'] ?? ''), /portcullis\.sso=;/, 'the sign-in cookie is not cleared');
+    const probe = nextProbe();
+    const res = await raw(policyPort, ['GET /home HTTP/1.1', `Host: 127.0.0.1:${policyPort}`, `X-Probe: ${probe}`, 'Accept: text/html', `Cookie: portcullis.sso=${sso}`, 'Connection: close']);
+    assert.equal(res.status, 200, 'the session still passes authenticate');
+    assert.equal(seenFor(probe)[0]!.headers['remote-user'], 'frank');
+    // The real sign-out, through the provider's own confirmation form, ends it.
+    const confirm = await browser.get(`${issuerUrl}/session/end`);
+    const out = await browser.post(new URL(formAction(confirm.body), confirm.url).href, { xsrf: hiddenInput(confirm.body, 'xsrf'), logout: 'yes' });
+    assert.ok(out.status < 400, `signed out: ${out.status}`);
+    assert.match(String(out.headers['set-cookie'] ?? ''), /portcullis\.sso=;/, 'the sign-in cookie is cleared');
+    const ended = await raw(policyPort, ['GET /home HTTP/1.1', `Host: 127.0.0.1:${policyPort}`, 'Accept: text/html', `Cookie: portcullis.sso=${sso}`, 'Connection: close']);
+    assert.equal(ended.status, 302, 'the old cookie no longer signs anyone in');
+  });
 });
 
 describe('hop-by-hop abuse: a client cannot make the proxy drop the identity authenticate set', () => {
