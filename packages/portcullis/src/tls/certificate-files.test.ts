@@ -3,6 +3,7 @@
  * file is a config error carrying the tls directive's file:line, all reported at once.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { KeyObject } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -158,6 +159,22 @@ test('every bad file is reported at once with the tls directive’s file:line, a
     assert.ok(messages[i]!.startsWith(`Caddyfile:${line}: tls: `), messages[i]);
     assert.match(messages[i]!, pattern);
   }
+});
+
+test('a certificate and key OpenSSL refuses to serve (RSA 512) are a config error at the tls line, not a raw start failure', async (t) => {
+  const mat = await material(t);
+  const cert = join(mat.dir, 'weak.crt');
+  const key = join(mat.dir, 'weak.key');
+  const made = await new Promise<boolean>((resolve) =>
+    execFile('openssl', ['req', '-x509', '-newkey', 'rsa:512', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=weak.example.test', '-addext', 'subjectAltName=DNS:weak.example.test'], (error) => resolve(error === null)),
+  );
+  if (!made) {
+    t.skip('openssl cannot make an RSA-512 certificate here');
+    return;
+  }
+  const m = await newManager(t, join(mat.dir, 'storage'));
+  const [message] = await configErrors(m.prepare([filesSite('weak', ['weak.example.test'], cert, key, 5)]));
+  assert.match(message!, /^Caddyfile:6: tls: site weak: OpenSSL refuses the certificate and key: .*key too small/);
 });
 
 test('an unreadable key file is a config error', async (t) => {

@@ -26,7 +26,7 @@ import { INTERNAL_MAX_LIFETIME, openInternalCa, rootCertificatePathIn, type Inte
 import { readTextIfExists, writeFileAtomic } from './private-files.ts';
 import { planSites, siteError, type OnDemandRule, type SitePlan, type TlsSite } from './site-plan.ts';
 import { createAskGate, type AskGate } from './ask.ts';
-import { createOnDemand, type OnDemand } from './on-demand.ts';
+import { createOnDemand, type NameFailures, type OnDemand } from './on-demand.ts';
 import { canonicalHost, canonicalIp, canonicalServername, isLocalHost, storageName, wildcardOf } from './host-names.ts';
 import { tlsSettingsOf, type TlsSettings } from './tls-settings.ts';
 import { keyTypeOf } from './key-type.ts';
@@ -263,7 +263,15 @@ export async function createCertificateManager(options: CertificateManagerOption
     const cert = await loadCertificateFiles(plan, clock.now(), errors);
     if (cert === null) return;
     const previous = plan.hosts.map((h) => state.managed.get(h)).find((m) => m?.served.cert.fingerprint === cert.fingerprint);
-    const shared = served(cert, previous);
+    let shared: ServedCertificate;
+    try {
+      shared = served(cert, previous);
+    } catch (error) {
+      // OpenSSL refuses some pairs only here, when it builds the context (an RSA key under
+      // 2048 bits: "ee key too small"): a config error at the tls line, like a missing file.
+      errors.push(siteError(plan.site, `OpenSSL refuses the certificate and key: ${(error as Error).message}`, plan.site.tls?.source ?? plan.site.source));
+      return;
+    }
     for (const host of plan.hosts) {
       if (!next.has(host)) next.set(host, { host, issuer: 'files', keyType: null, served: shared, renewAt: Infinity, retryAt: 0, failures: 0 });
     }
@@ -435,6 +443,8 @@ export async function createCertificateManager(options: CertificateManagerOption
   };
 
   /** The on-demand issuer for this prepare's rules (their ACME issuers are set up here, so CA errors are config errors). */
+  /** On-demand failures by name, kept across reloads (each prepare builds a new issuer). */
+  const onDemandFailures = new Map<string, NameFailures>();
   const onDemandFor = async (rules: OnDemandRule[], errors: PortcullisError[]): Promise<OnDemand | null> => {
     if (rules.length === 0 || askGate === null) return null;
     const issuers = new Map<OnDemandRule, AcmeIssuer>();
@@ -451,6 +461,7 @@ export async function createCertificateManager(options: CertificateManagerOption
       renewalTime,
       clock,
       log,
+      failures: onDemandFailures,
       ...(onDemandTuning.waitMs !== undefined ? { waitMs: onDemandTuning.waitMs } : {}),
       ...(onDemandTuning.maxConcurrent !== undefined ? { maxConcurrent: onDemandTuning.maxConcurrent } : {}),
     });
@@ -547,7 +558,11 @@ export async function createCertificateManager(options: CertificateManagerOption
       }
       return null;
     },
-    tlsSettingsFor: (servername: string) => {
+    tlsSettingsFor: (raw: string) => {
+      // Canonical as contextFor and clientAuthFor read it: `modern.example.` (trailing dot) or
+      // upper case must not dodge a tls1.3-only site's settings.
+      const servername = canonicalServername(raw);
+      if (servername === null) return null;
       const dot = servername.indexOf('.');
       const settings = state.settings.get(servername) ?? (dot > 0 ? state.settings.get(`*${servername.slice(dot)}`) : undefined);
       return settings?.options ?? null;

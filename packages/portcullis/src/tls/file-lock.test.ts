@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,4 +32,19 @@ test('a stale lock left by a dead process is taken over; a fresh one times out',
   assert.equal(await withFileLock(dir, 'held', async () => 'ran', { staleMs: 60_000 }), 'ran');
   await writeFile(path, 'alive\n');
   await assert.rejects(withFileLock(dir, 'held', async () => 'ran', { staleMs: 60_000, timeoutMs: 100 }), /timed out/);
+});
+
+test('security: a holder that stalled and was taken over leaves its successor\'s lock in place when it finishes', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-lock-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'name.lock');
+  await withFileLock(dir, 'name', async () => {
+    // While this holder was stalled past staleMs, another process took the lock over: the file
+    // is now that process's (what its own tryCreate writes: its token, pid and time).
+    await rm(path);
+    await writeFile(path, 'successor-token 4242 2026-01-01T00:00:00.000Z\n');
+  }, { staleMs: 60_000 });
+  assert.equal(await readFile(path, 'utf8'), 'successor-token 4242 2026-01-01T00:00:00.000Z\n', 'the successor still holds its lock');
+  // So a third process still waits for the successor.
+  await assert.rejects(withFileLock(dir, 'name', async () => 'ran', { staleMs: 60_000, timeoutMs: 100 }), /timed out/);
 });

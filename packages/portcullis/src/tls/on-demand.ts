@@ -11,6 +11,7 @@ import type { Clock } from '../kernel/clock.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { LoadedCertificate } from './certificate.ts';
 import type { AskGate } from './ask.ts';
+import { isHostName } from '../kernel/dns-names.ts';
 import { canonicalServername, wildcardOf } from './host-names.ts';
 import type { OnDemandRule } from './site-plan.ts';
 
@@ -29,11 +30,27 @@ export interface OnDemandOptions {
   /** Issuances running at once (default 4), and handshakes allowed to queue behind them (default 100). */
   maxConcurrent?: number;
   maxQueued?: number;
-  /** How long a failed name is refused before it is tried again (default 60 s). */
+  /**
+   * How long a failed name is refused before it is tried again (default 60 s), doubling with
+   * each failure in a row up to an hour: a name the `ask` endpoint approves but that never
+   * validates (a customer's domain pointing elsewhere) must not cost an ACME order a minute,
+   * which would eat into the account's order limits every renewal shares.
+   */
   failureHoldMs?: number;
+  /** Failures by name; give the same map to each prepare's issuer so a reload does not forget them. */
+  failures?: Map<string, NameFailures>;
   /** Most certificates held in memory (default 10 000); the oldest are dropped and reloaded from storage when asked for. */
   maxCertificates?: number;
 }
+
+/** A name's failures in a row, and until when it is refused. */
+export interface NameFailures {
+  count: number;
+  until: number;
+}
+
+/** The longest a failed name waits before it is tried again. */
+const MAX_FAILURE_HOLD_MS = 60 * 60 * 1000;
 
 export interface OnDemand {
   /**
@@ -70,7 +87,7 @@ export function createOnDemand(options: OnDemandOptions): OnDemand {
   const maxCertificates = options.maxCertificates ?? 10_000;
   const held = new Map<string, Held>();
   const pending = new Map<string, Promise<SecureContext | null>>();
-  const failedUntil = new Map<string, number>();
+  const failures = options.failures ?? new Map<string, NameFailures>();
   const queue: ((granted: boolean) => void)[] = [];
   let running = 0;
   let closed = false;
@@ -100,18 +117,20 @@ export function createOnDemand(options: OnDemandOptions): OnDemand {
   };
 
   const work = async (name: string, rule: OnDemandRule, replacing: Held | undefined): Promise<SecureContext | null> => {
-    if ((failedUntil.get(name) ?? 0) > clock.now()) return null;
+    if ((failures.get(name)?.until ?? 0) > clock.now()) return null;
     if (!(await permits(name))) return null;
     if (closed || !(await acquire())) return null;
     try {
       if (closed) return null;
       const cert = await options.obtain(name, rule, replacing?.cert ?? null);
-      failedUntil.delete(name);
+      failures.delete(name);
       return hold(name, cert, rule).context;
     } catch (error) {
       // Bounded like the other maps: a refused flood must not grow it without end.
-      if (failedUntil.size >= maxCertificates) failedUntil.clear();
-      failedUntil.set(name, clock.now() + failureHoldMs);
+      if (failures.size >= maxCertificates && !failures.has(name)) failures.clear();
+      const count = (failures.get(name)?.count ?? 0) + 1;
+      const holdMs = Math.min(failureHoldMs * 2 ** Math.min(count - 1, 20), MAX_FAILURE_HOLD_MS);
+      failures.set(name, { count, until: clock.now() + holdMs });
       log.warn({ name, site: rule.site.name, err: (error as Error).message }, 'on-demand TLS: could not get a certificate');
       return null;
     } finally {
@@ -141,9 +160,10 @@ export function createOnDemand(options: OnDemandOptions): OnDemand {
 
   return {
     lookup(servername) {
-      // Names that are not DNS names (IP literals, `*`, junk) never reach the ask endpoint or storage.
+      // Names that are not host names (IP literals, `*`, `_`, junk) never reach the ask endpoint
+      // or storage: no public CA signs them for a web site anyway.
       const name = canonicalServername(servername);
-      if (name === null || /^[\d.]+$/.test(name)) return null;
+      if (name === null || /^[\d.]+$/.test(name) || !isHostName(name)) return null;
       const rule = ruleFor(rules, name);
       if (rule === null) return null;
       const have = held.get(name);
