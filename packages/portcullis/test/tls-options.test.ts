@@ -129,6 +129,12 @@ describe('tls block options: per-name contexts', () => {
     assert.equal((await handshake('plain.localhost', { maxVersion: 'TLSv1.2' })).protocol, 'TLSv1.2');
   });
 
+  test('security: the settings the listener enforces after the handshake are found for an SNI in any spelling (a trailing dot, upper case)', () => {
+    for (const name of ['modern.localhost', 'modern.localhost.', 'MODERN.Localhost']) assert.deepEqual(manager.tlsSettingsFor(name), { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' }, name);
+    assert.equal(manager.tlsSettingsFor('plain.localhost.'), null);
+    assert.equal(manager.tlsSettingsFor('not a name'), null);
+  });
+
   test('protocols tls1.2 tls1.2 with ciphers: TLS 1.2 and the listed suite only', async () => {
     const r = await handshake('old.localhost', {});
     assert.equal(r.protocol, 'TLSv1.2');
