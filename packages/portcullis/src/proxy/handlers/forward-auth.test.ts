@@ -164,7 +164,7 @@ describe('forward_auth: 2xx', () => {
   test('the auth server gets a GET without a body, with X-Forwarded-Method and the raw X-Forwarded-Uri', async () => {
     const auth = await authServer((_req, res) => res.writeHead(204).end());
     const g = await gate(config([auth.dial]));
-    const target = '/a%2Fb/%7Euser/./x?q=%20y&z=1';
+    const target = '/a%2Fb/%7Euser/x;v=1?q=%20y&z=1';
     const reply = await send(g.port, { method: 'PUT', path: target, headers: { 'content-type': 'application/json', host: 'app.example' }, body: '{"secret":1}' });
     assert.equal(reply.status, 200);
     const seen = auth.seen[0]!;
@@ -176,6 +176,10 @@ describe('forward_auth: 2xx', () => {
     assert.equal(seen.headers['x-forwarded-method'], 'PUT');
     assert.equal(seen.headers['x-forwarded-uri'], target);
     assert.equal(seen.headers['x-forwarded-host'], 'app.example');
+    // With dot segments, the path the matchers saw (request-context.ts), never one the auth
+    // server could resolve differently.
+    await send(g.port, { path: '/public/x//../../admin?q=1', headers: { host: 'app.example' } });
+    assert.equal(auth.seen[1]!.headers['x-forwarded-uri'], '/admin?q=1');
     assert.equal(seen.headers['x-forwarded-proto'], 'http');
     assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
     assert.equal(seen.headers.host, 'app.example');
