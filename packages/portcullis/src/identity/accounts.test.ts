@@ -256,3 +256,24 @@ describe('accounts.signIn: logins spelled another way', () => {
     }
   });
 });
+
+describe('accounts.signIn: a password changed while the old one is being checked', () => {
+  test('security: the old password does not sign in, and its rehash never writes it back', async () => {
+    const { accounts, store } = await setup();
+    const salt = randomBytes(16);
+    // Other parameters than the current ones: a successful sign-in would rehash it.
+    const tag = argon2Sync('argon2id', { message: 'correct horse', nonce: salt, memory: 1024, passes: 2, parallelism: 1, tagLength: 32 });
+    const b64 = (b: Buffer) => b.toString('base64').replace(/=+$/, '');
+    const alice = await addAlice(store, { passwordHash: `$argon2id$v=19$m=1024,t=2,p=1$${b64(salt)}$${b64(tag)}` });
+    const changed = await hashPassword('a brand new passphrase');
+    const byLogin = store.users.byLogin.bind(store.users);
+    // The operator's `user passwd` lands just after the sign-in looked the account up.
+    store.users.byLogin = async (login) => {
+      const found = await byLogin(login);
+      if (found !== null) await store.users.update(found.id, { passwordHash: changed });
+      return found;
+    };
+    assert.deepEqual(await accounts.signIn('alice', 'correct horse', IP), { ok: false, reason: 'credentials' });
+    assert.equal((await store.users.byId(alice.id))!.passwordHash, changed, 'the new password stays');
+  });
+});

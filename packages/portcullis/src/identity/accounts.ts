@@ -78,7 +78,11 @@ export function createAccounts(deps: AccountsDeps): Accounts {
 
   const rehashQuietly = async (user: User, password: string): Promise<void> => {
     try {
-      await store.users.update(user.id, { passwordHash: await hashPassword(password) });
+      const fresh = await hashPassword(password);
+      // Hashing takes a while too: written only over the hash that was checked, never over a
+      // password set meanwhile (which would bring the old one back).
+      if ((await store.users.byId(user.id))?.passwordHash !== user.passwordHash) return;
+      await store.users.update(user.id, { passwordHash: fresh });
     } catch (error) {
       // The sign-in itself succeeded; a stronger hash can wait for the next one.
       logger.warn({ err: error, userId: user.id }, 'could not store a rehashed password');
@@ -117,6 +121,11 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       const correct = await verifyPassword(user.passwordHash, password);
       if (!correct) return fail(login, clientIp, user, 'credentials');
       if (user.disabled) return fail(login, clientIp, user, 'disabled');
+      // The check takes a while: a password changed (or the account disabled) meanwhile wins, or
+      // the old password would sign in after the change, and its rehash would write it back.
+      const now = await store.users.byId(user.id);
+      if (now === null || now.passwordHash !== user.passwordHash) return fail(login, clientIp, user, 'credentials');
+      if (now.disabled) return fail(login, clientIp, user, 'disabled');
 
       throttle.recordSuccess(loginsOf(user, login), clientIp);
       if (needsRehash(user.passwordHash)) await rehashQuietly(user, password);

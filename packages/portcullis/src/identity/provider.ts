@@ -60,6 +60,20 @@ export function createProvider(options: ProviderOptions): Provider {
     }),
   );
 
+  /**
+   * oidc-provider's default introspection policy (a public client sees only its own tokens),
+   * plus the account checks of findAccount: a token of a missing or disabled account, or from a
+   * sign-in before the account's sessions were voided, introspects as inactive.
+   */
+  const introspectionAllowed = async (ctx: KoaContextWithOIDC, client: { clientAuthMethod: string; clientId: string }, token: { accountId?: string; clientId?: string; iat?: number; iiat?: number }): Promise<boolean> => {
+    if (client.clientAuthMethod === 'none' && token.clientId !== client.clientId) return false;
+    if (typeof token.accountId !== 'string') return true;
+    const found = await accountFor(ctx, token.accountId);
+    if (found === undefined) return false;
+    const issued = token.iiat ?? token.iat;
+    return !(typeof issued === 'number' && signedInBefore(issued, found.user.sessionsValidFrom));
+  };
+
   const configuration: Configuration = {
     adapter: createAdapterFactory(store.artifacts, store.clients, clock, oidcScopes),
     clients: config.clients.map((c) => splitClientScope(clientMetadata(c), oidcScopes) as ClientMetadata),
@@ -130,8 +144,10 @@ export function createProvider(options: ProviderOptions): Provider {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      // The type definitions model only the disabled form of this feature.
-      introspection: { enabled: true } as never,
+      // Introspection never asks findAccount: the same account checks apply here, or an app
+      // that validates tokens by introspection would keep accepting a disabled user's tokens, or
+      // those from before a password change. The type definitions model only the disabled form.
+      introspection: { enabled: true, allowedPolicy: introspectionAllowed } as never,
       revocation: { enabled: true },
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: {

@@ -115,6 +115,7 @@ describe('clients and users managed with the CLI', () => {
       await second.close();
     }
     await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token!), (error: oidc.ResponseBodyError) => error.error === 'invalid_grant');
+    assert.equal((await oidc.tokenIntrospection(config, tokens.access_token)).active, false, 'introspection says so too');
     await assert.rejects(login(config, WEBAPP.redirect, new Browser(), bob), /expected a redirect back to the client/);
   });
 });
@@ -132,6 +133,7 @@ describe('a password change', () => {
     const config = await relyingParty(idp.issuer, WEBAPP.id, WEBAPP.secret);
     const browser = new Browser();
     const tokens = await login(config, WEBAPP.redirect, browser, carol);
+    assert.equal((await oidc.tokenIntrospection(config, tokens.access_token)).active, true, 'the premise: a live token introspects active');
     // The premise: with its session, the browser is sent straight back, no password asked.
     const again = await browser.follow(await browser.get(authorizationUrl(config).href), (url) => !url.startsWith(idp.issuer));
     assert.ok(again.location?.startsWith(WEBAPP.redirect), `a live session skips the login page: ${again.status}`);
@@ -144,6 +146,9 @@ describe('a password change', () => {
       await second.close();
     }
     await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token!), (error: oidc.ResponseBodyError) => error.error === 'invalid_grant');
+    // An app that validates tokens by introspection sees them ended too.
+    assert.equal((await oidc.tokenIntrospection(config, tokens.access_token)).active, false, 'the access token introspects inactive');
+    assert.equal((await oidc.tokenIntrospection(config, tokens.refresh_token!)).active, false, 'the refresh token introspects inactive');
     const page = await browser.follow(await browser.get(authorizationUrl(config).href));
     assert.match(page.body, /name="password"/, 'the old session no longer signs the browser in');
     const fresh = await login(config, WEBAPP.redirect, new Browser(), { ...carol, password: newPassword });
