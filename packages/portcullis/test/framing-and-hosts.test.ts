@@ -52,7 +52,7 @@ http://[::1]:0 {
   });
 
   test('security: a Host with an empty label or a bracketed non-address is refused with 400', async () => {
-    for (const host of ['..', '.', '..:80', '[..]', '[..]:80', '.example.test', 'example..test', 'example.test..', '[example.test]', '[::1']) {
+    for (const host of ['..', '.', '..:80', '[..]', '[..]:80', '.example.test', 'example..test', 'example.test..', '[example.test]', '[::1', '[::1%25eth0]', '[::1%eth0]:80']) {
       const res = await rawRequest(p.port(), req('/', host));
       assert.equal(res.status, 400, `${host}: ${res.text.slice(0, 120)}`);
     }

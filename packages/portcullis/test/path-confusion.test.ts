@@ -51,6 +51,14 @@ http://:0 {
     });
   }
 
+  test('security: a raw backslash, or an encoded one beside a dot segment, is refused with 400 (upstreams that read it as a separator would climb out of the matched path)', async () => {
+    for (const target of ['/public/..%5c..%5cadmin', '/public/..%5C..%5Cadmin', '/public/x%5C..%5C..%5Cadmin', '/public/.%5cadmin', '/public/..\\admin']) {
+      const { status, forwarded } = await send(target);
+      assert.equal(status, 400, target);
+      assert.deepEqual(forwarded, []);
+    }
+  });
+
   test('a path without dot segments is sent as the client wrote it', async () => {
     for (const target of ['/a;jsessionid=1/b', '/files/a%2Fb', '//double//slash', '/q?x=/../admin']) {
       const { forwarded } = await send(target);

@@ -77,4 +77,9 @@ describe('http.request_done', () => {
       assert.equal(e.crossSite, crossSite, value);
     }
   });
+
+  it('security: a cross-site request that carries the clearance cookie (SameSite=Lax: never sent with another site\'s <img>) is the client\'s own, so a scanner that solved the challenge cannot dodge the ban by claiming the header', async () => {
+    const e = await eventOf('/fetch-cleared', { 'sec-fetch-site': 'cross-site', cookie: `${CLEARANCE_COOKIE}=anything` });
+    assert.equal(e.crossSite, false);
+  });
 });

@@ -118,7 +118,7 @@ http://127.0.0.1:0 {
 });
 
 describe('h2c upgrade requests', () => {
-  test('security: Upgrade: h2c is never tunnelled: a permissive upstream gets a plain request, so no further request can ride past the matchers', async () => {
+  for (const upgrade of ['h2c', 'websocket, h2c', 'H2C,foo']) test(`security: Upgrade: ${upgrade} is never tunnelled: a permissive upstream gets a plain request, so no further request can ride past the matchers`, async () => {
     const { createServer } = await import('node:http');
     const seen: { kind: string; url: string; upgrade: string | undefined }[] = [];
     // An upstream that would accept any upgrade and then read whatever the client sends next.
@@ -151,7 +151,7 @@ http://127.0.0.1:0 {
       socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
       socket.on('close', () => { clearTimeout(timer); resolve(got); });
       socket.on('error', reject);
-      socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n');
+      socket.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: ${upgrade}\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n`);
       // What a smuggler sends through the tunnel it hoped for.
       setTimeout(() => socket.write('GET /admin/secret HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'), 200);
     });

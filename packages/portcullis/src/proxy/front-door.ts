@@ -21,7 +21,7 @@ import type { Logger } from '../kernel/logger.ts';
 import type { RequestContext } from './context.ts';
 import type { ListenerPlan } from './listen-plan.ts';
 import { createRequestContext, plainIp } from './request-context.ts';
-import { dropCookies } from '../kernel/cookies.ts';
+import { dropCookies, readCookie } from '../kernel/cookies.ts';
 import type { GateVerdict } from './ports.ts';
 import type { CompiledSite, Runtime } from './runtime.ts';
 import { serveRequest } from './serve-request.ts';
@@ -111,7 +111,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
         // of req.headers before the routes run, and a browser holding only those still keeps cookies.
         hasCookies: ctx.clientCookie !== undefined,
         challenged: ctx.challenged,
-        crossSite: isCrossSite(ctx.req.headers['sec-fetch-site']),
+        crossSite: isCrossSite(ctx.req.headers['sec-fetch-site'], ctx.clientCookie, runtime.challenge?.cookieName ?? null),
       });
     }
   }
@@ -439,7 +439,15 @@ function gateError(verdict: GateVerdict): PortcullisError {
   });
 }
 
-/** Fetch Metadata's word that another site's page made the browser send this (W3C Fetch Metadata, section 2.1). */
-function isCrossSite(value: string | undefined): boolean {
-  return value === 'cross-site' || value === 'same-site';
+/**
+ * Fetch Metadata's word that another site's page made the browser send this (W3C Fetch
+ * Metadata, section 2.1). A `cross-site` request that carries the guard's clearance cookie is
+ * the client's own doing, whatever it says: that cookie is SameSite=Lax, which a browser never
+ * sends along with another site's `<img>`, so only a client that solved the challenge itself
+ * (a scanner claiming the header to dodge the ban) has it there.
+ */
+function isCrossSite(value: string | undefined, cookie: string | undefined, clearanceCookie: string | null): boolean {
+  if (value === 'same-site') return true;
+  if (value !== 'cross-site') return false;
+  return clearanceCookie === null || cookie === undefined || readCookie(cookie, clearanceCookie) === null;
 }

@@ -14,7 +14,10 @@
  * malformed or decodes to a NUL byte, which no legitimate path contains and which truncates
  * paths in C libraries, or when the raw path has a backslash: RFC 3986 does not allow one,
  * browsers never send one, and WHATWG URL parsers (Node, Deno, Bun upstreams) read it as `/`,
- * so `/public/..\admin` would be `/admin` upstream but not to the matchers.
+ * so `/public/..\admin` would be `/admin` upstream but not to the matchers. An encoded one
+ * (`%5C`) next to a dot segment too: upstreams that decode it and read it as a separator (IIS,
+ * ASP.NET, Tomcat with ALLOW_BACKSLASH) would see `/public/..%5c..%5cadmin` as `/admin`. A name
+ * holding one (a directory literally named `\evil.com`) is still a name.
  */
 export function decodePath(raw: string): string | null {
   if (raw.indexOf('\\') !== -1) return null;
@@ -25,7 +28,8 @@ export function decodePath(raw: string): string | null {
   } catch {
     return null;
   }
-  return decoded.indexOf('\0') === -1 ? decoded : null;
+  if (decoded.indexOf('\0') !== -1) return null;
+  return decoded.indexOf('\\') === -1 || !hasDotSegment(decoded.replaceAll('\\', '/')) ? decoded : null;
 }
 
 /** Cuts path parameters, resolves dot segments and merges slashes; the result starts with `/`. */

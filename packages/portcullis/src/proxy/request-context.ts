@@ -35,9 +35,10 @@ export function hostWithoutPort(hostport: string): string | null {
   if (hostport.charCodeAt(0) === 91 /* [ */) {
     const end = hostport.indexOf(']');
     if (end === -1) return null;
+    // No zone id (`[fe80::1%25eth0]`): RFC 9110's uri-host has none and browsers never send
+    // one, and kept in the host it would skip the address's own site for a catch-all.
     const literal = hostport.slice(1, end);
-    const zone = literal.indexOf('%');
-    return isIPv6(zone === -1 ? literal : literal.slice(0, zone)) ? hostport.slice(0, end + 1).toLowerCase() : null;
+    return literal.indexOf('%') === -1 && isIPv6(literal) ? hostport.slice(0, end + 1).toLowerCase() : null;
   }
   const colon = hostport.indexOf(':');
   let host = (colon === -1 ? hostport : hostport.slice(0, colon)).toLowerCase();

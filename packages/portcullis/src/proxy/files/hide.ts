@@ -6,7 +6,7 @@
  * Globs follow Go's filepath.Match: `*` and `?` never cross `/`, `[a-z]`, `[^...]`, `\` escapes.
  */
 import path from 'node:path';
-import { ONE_CHARACTER } from '../matchers/path.ts';
+import { ASTRAL_CHARACTER, ONE_CHARACTER } from '../matchers/path.ts';
 
 /** A path as the resolver sees it: absolute, and relative to the root (`''` for the root itself). */
 export interface HideCandidate {
@@ -36,7 +36,13 @@ export function globToRegExp(glob: string): RegExp | null {
       if (body === '') return null;
       // Keep only literal characters and ranges; anything else in a class is escaped.
       const cls = body.replace(/[\]\\^[]/g, (m) => '\\' + m);
-      out += negate ? `[^/${cls}]` : `[${cls}]`;
+      // No `u` flag (see globToRegExp's end): a negated class takes any character outside the
+      // BMP whole, even one it lists (hiding more, never less); a listed one matches whole.
+      const astral = body.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g) ?? [];
+      const bmp = cls.replace(/[\uD800-\uDFFF]/g, '');
+      if (astral.length === 0 && bmp === '') return null;
+      if (negate) out += `(?:${ASTRAL_CHARACTER}|[^/${bmp}\\uD800-\\uDFFF])`;
+      else out += `(?:${[...astral.map(escapeRegExp), ...(bmp === '' ? [] : [`[${bmp}]`])].join('|')})`;
       i = close;
     } else out += escapeRegExp(c);
   }

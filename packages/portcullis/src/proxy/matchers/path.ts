@@ -102,8 +102,13 @@ export function compileStringTest(pattern: string): (path: string) => boolean {
   return compileGlob(pattern);
 }
 
-/** One character but `/`, a surrogate pair counting as one. */
-export const ONE_CHARACTER = '(?:[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]|[^/])';
+/**
+ * One character but `/`, a surrogate pair counting as one (a decoded path never holds a lone
+ * surrogate: decodeURIComponent refuses one), so `??` never takes the two halves of one emoji.
+ */
+export const ONE_CHARACTER = '(?:[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]|[^/\\uD800-\\uDFFF])';
+/** Any character outside the Basic Multilingual Plane, as its surrogate pair. */
+export const ASTRAL_CHARACTER = '[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]';
 
 /**
  * Go's path.Match as a RegExp: `*` any run of non-`/`, `?` one non-`/` character, `[...]`
@@ -147,14 +152,22 @@ function classEnd(pattern: string, start: number): number {
   return -1;
 }
 
+/**
+ * A class as a RegExp that needs no `u` flag: its BMP members in brackets, each member outside
+ * the BMP as its surrogate pair in an alternation. A negated class also takes any character
+ * outside the BMP, so it may not list one (that would need a lookahead, which V8's linear engine
+ * lacks); ranges must stay inside the BMP.
+ */
 function translateClass(body: string, pattern: string): string {
-  let out = '[';
+  let negated = false;
   let i = 0;
   if (body[0] === '^') {
-    out += '^';
+    negated = true;
     i = 1;
   }
   if (i === body.length) throw badGlob(pattern);
+  let bmp = '';
+  const astral: string[] = [];
   for (; i < body.length; i++) {
     let c = body[i]!;
     if (c === '\\') {
@@ -164,7 +177,14 @@ function translateClass(body: string, pattern: string): string {
     } else if (c === '-') {
       throw badGlob(pattern); // a range with no low end
     }
-    out += escapeClassChar(c);
+    if (isSurrogate(c)) {
+      const low = body[i + 1];
+      if (!isHighSurrogate(c) || low === undefined || !isLowSurrogate(low) || body[i + 2] === '-' || negated) throw badGlob(pattern);
+      astral.push(escapeRegex(c + low));
+      i++;
+      continue;
+    }
+    bmp += escapeClassChar(c);
     if (body[i + 1] === '-') {
       let hi = body[i + 2];
       i += 2;
@@ -172,11 +192,28 @@ function translateClass(body: string, pattern: string): string {
         i++;
         hi = body[i];
       }
-      if (hi === undefined || hi < c) throw badGlob(pattern);
-      out += '-' + escapeClassChar(hi);
+      if (hi === undefined || hi < c || isSurrogate(hi)) throw badGlob(pattern);
+      bmp += '-' + escapeClassChar(hi);
     }
   }
-  return out + ']';
+  if (negated) return `(?:${ASTRAL_CHARACTER}|[^${bmp}\\uD800-\\uDFFF])`;
+  const choices = bmp === '' ? astral : [...astral, `[${bmp}]`];
+  return choices.length === 1 ? choices[0]! : `(?:${choices.join('|')})`;
+}
+
+function isSurrogate(c: string): boolean {
+  const code = c.charCodeAt(0);
+  return code >= 0xd800 && code <= 0xdfff;
+}
+
+function isHighSurrogate(c: string): boolean {
+  const code = c.charCodeAt(0);
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+function isLowSurrogate(c: string): boolean {
+  const code = c.charCodeAt(0);
+  return code >= 0xdc00 && code <= 0xdfff;
 }
 
 function escapeRegex(c: string): string {

@@ -69,8 +69,8 @@ export function upgradeType(ctx: RequestContext): string | null {
   const upgrade = ctx.req.headers.upgrade;
   if (upgrade === undefined || upgrade === '') return null;
   if (!hasToken(ctx.req.headers.connection, 'upgrade')) return null;
-  const protocol = upgrade.trim().toLowerCase();
-  return protocol === 'h2c' ? null : protocol;
+  // Upgrade is a list (RFC 9110 §7.8): `websocket, h2c` offers h2c as well.
+  return tokens(upgrade).has('h2c') ? null : upgrade.trim().toLowerCase();
 }
 
 /**
