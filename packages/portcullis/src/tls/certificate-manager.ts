@@ -467,6 +467,10 @@ export async function createCertificateManager(options: CertificateManagerOption
     });
   };
 
+  /** clientAuthOfSite's answers for the state they were computed in. */
+  let siteAuthState: State | null = null;
+  let siteAuth = new WeakMap<readonly string[], ClientAuthPolicy | null>();
+
   const prepare = (sites: TlsSite[]): Promise<void> =>
     exclusive(async () => {
       const errors: PortcullisError[] = [];
@@ -551,12 +555,25 @@ export async function createCertificateManager(options: CertificateManagerOption
     },
     clientAuthFor: (name: string): ClientAuthPolicy | null => clientAuthForName(state, name),
     clientAuthOfSite: (hosts: readonly string[]): ClientAuthPolicy | null => {
+      // On every request routed to a client_auth site: canonicalised once per site and load
+      // (the hosts array is the compiled site's own), not per request.
+      if (siteAuthState !== state) {
+        siteAuthState = state;
+        siteAuth = new WeakMap();
+      }
+      const cached = siteAuth.get(hosts);
+      if (cached !== undefined) return cached;
+      let found: ClientAuthPolicy | null = null;
       for (const host of hosts) {
         const key = canonicalHost(host);
         const policy = key === null ? undefined : state.clientAuth.get(key)?.policy;
-        if (policy !== undefined) return policy;
+        if (policy !== undefined) {
+          found = policy;
+          break;
+        }
       }
-      return null;
+      siteAuth.set(hosts, found);
+      return found;
     },
     tlsSettingsFor: (raw: string) => {
       // Canonical as contextFor and clientAuthFor read it: `modern.example.` (trailing dot) or
