@@ -540,8 +540,9 @@ const BYPASS_CASES: BypassCase[] = [
   // A raw backslash is data for Portcullis but a `/` for the WHATWG URL parser, so a Node,
   // Deno or Bun upstream using `new URL(req.url, base)` reads `/public/..\admin/x` as /admin/x.
   target('/public/..\\admin/x', 'gated'),
-  // Encoded backslash: data after one decoding for every modelled reader (IIS would differ).
-  target('/public/..%5cadmin/x', 'public'),
+  // Encoded backslash beside a dot segment: data after one decoding for the modelled readers,
+  // but IIS-style upstreams read it as a separator, so it is refused (400).
+  target('/public/..%5cadmin/x', 'bad'),
   // Decoded once only: `%2561` is `%61` for a single-decoding upstream too, not `a`.
   target('/%2561dmin/x', 'default'),
   // A space or tab at the end of a segment makes another name (IIS would trim it).
