@@ -34,6 +34,7 @@
 import type { Clock } from '../kernel/clock.ts';
 import { parseIp } from '../kernel/ip-ranges.ts';
 import { foldLogin } from '../store/index.ts';
+import { doublingDelay } from '../kernel/backoff.ts';
 
 export type ThrottleVerdict = { allowed: true } | { allowed: false; retryAfterMs: number };
 
@@ -177,10 +178,7 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
 /** Wait required after `failures` consecutive failures: none for the first five, then doubling. */
 function delayAfter(failures: number): number {
   if (failures < ACCOUNT_FREE_FAILURES) return 0;
-  const doublings = failures - ACCOUNT_FREE_FAILURES;
-  // 2^4 minutes already exceeds the cap; avoid computing 2^huge.
-  if (doublings >= 4) return ACCOUNT_MAX_DELAY_MS;
-  return Math.min(ACCOUNT_BASE_DELAY_MS * 2 ** doublings, ACCOUNT_MAX_DELAY_MS);
+  return doublingDelay(ACCOUNT_BASE_DELAY_MS, ACCOUNT_MAX_DELAY_MS, failures - ACCOUNT_FREE_FAILURES);
 }
 
 function forgetIfStale(counter: Counter, now: number): void {

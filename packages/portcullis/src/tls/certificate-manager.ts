@@ -32,6 +32,7 @@ import { tlsSettingsOf, type TlsSettings } from './tls-settings.ts';
 import { keyTypeOf } from './key-type.ts';
 import { checkPlans, directoryFor, keyTypeFor } from './plan-checks.ts';
 import { defaultStorageDir } from '../kernel/data-dir.ts';
+import { doublingDelay } from '../kernel/backoff.ts';
 
 const HOUR = 60 * 60 * 1000;
 /** Caddy's default lifetime for internal leaves (`cert_lifetime` sets another). */
@@ -507,7 +508,7 @@ export async function createCertificateManager(options: CertificateManagerOption
       log.info({ host: m.host }, 'renewed a certificate from the internal CA');
       return managedInternal(m.host, cert, m, keyType);
     } catch (error) {
-      const delay = Math.min(RETRY_MAX, RETRY_FIRST * 2 ** m.failures);
+      const delay = doublingDelay(RETRY_FIRST, RETRY_MAX, m.failures);
       log.warn({ host: m.host, err: error, retryInMs: delay }, 'certificate renewal failed; will retry');
       return { ...m, failures: m.failures + 1, retryAt: now + delay };
     }

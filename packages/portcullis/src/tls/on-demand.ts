@@ -14,6 +14,7 @@ import type { AskGate } from './ask.ts';
 import { isHostName } from '../kernel/dns-names.ts';
 import { canonicalServername, wildcardOf } from './host-names.ts';
 import type { OnDemandRule } from './site-plan.ts';
+import { doublingDelay } from '../kernel/backoff.ts';
 
 export interface OnDemandOptions {
   rules: readonly OnDemandRule[];
@@ -129,7 +130,7 @@ export function createOnDemand(options: OnDemandOptions): OnDemand {
       // Bounded like the other maps: a refused flood must not grow it without end.
       if (failures.size >= maxCertificates && !failures.has(name)) failures.clear();
       const count = (failures.get(name)?.count ?? 0) + 1;
-      const holdMs = Math.min(failureHoldMs * 2 ** Math.min(count - 1, 20), MAX_FAILURE_HOLD_MS);
+      const holdMs = doublingDelay(failureHoldMs, MAX_FAILURE_HOLD_MS, count - 1);
       failures.set(name, { count, until: clock.now() + holdMs });
       log.warn({ name, site: rule.site.name, err: (error as Error).message }, 'on-demand TLS: could not get a certificate');
       return null;

@@ -16,6 +16,7 @@ import { DEFAULT_KEY_TYPE, keyTypeOf } from '../key-type.ts';
 import type { AcmeIssuer } from './acme-issuer.ts';
 import type { ChallengeType } from './order.ts';
 import type { Dns01Settings } from './dns-01.ts';
+import { doublingDelay } from '../../kernel/backoff.ts';
 
 /** How many orders run at once (certmagic also throttles issuance). */
 const MAX_CONCURRENT_ORDERS = 2;
@@ -103,7 +104,7 @@ export function createAcmeMaintainer(options: AcmeMaintainerOptions): AcmeMainta
   let closed = false;
 
   const backoff = (failures: number): number => {
-    const base = Math.min(options.retryMaxMs, options.retryFirstMs * 2 ** Math.min(failures, 30));
+    const base = doublingDelay(options.retryFirstMs, options.retryMaxMs, failures);
     // Up to 10% jitter, so hosts that failed together do not retry together.
     return Math.round(Math.min(options.retryMaxMs, base * (1 + Math.random() * 0.1)));
   };
