@@ -51,8 +51,8 @@ http://[::1]:0 {
     assert.match(dotted.text, /example site/);
   });
 
-  test('security: a Host with an empty label or a bracketed non-address is refused with 400', async () => {
-    for (const host of ['..', '.', '..:80', '[..]', '[..]:80', '.example.test', 'example..test', 'example.test..', '[example.test]', '[::1', '[::1%25eth0]', '[::1%eth0]:80']) {
+  test('security: a Host with an empty label, a bracketed non-address or a port that is not digits is refused with 400', async () => {
+    for (const host of ['..', '.', '..:80', '[..]', '[..]:80', '.example.test', 'example..test', 'example.test..', '[example.test]', '[::1', '[::1%25eth0]', '[::1%eth0]:80', '[::1]x', '[::1]:8o', 'example.test:80:90', 'example.test:http']) {
       const res = await rawRequest(p.port(), req('/', host));
       assert.equal(res.status, 400, `${host}: ${res.text.slice(0, 120)}`);
     }

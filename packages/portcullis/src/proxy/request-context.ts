@@ -29,7 +29,8 @@ export function newRequestId(): string {
  * fully qualified `example.com.`) is dropped, so the name routes to its own site and is not
  * left to a catch-all that forwards it to a backend reading it as `example.com`. Null for a
  * host no name or address looks like: an empty label (`..`, `.a`, `a..b`, which a `root` built
- * from `{host}` would read as a parent directory), or brackets around no IPv6 address.
+ * from `{host}` would read as a parent directory), brackets around no IPv6 address, or a port
+ * that is not digits (`a:b:c`, `[::1]x`: text after the host that nothing else reads).
  */
 export function hostWithoutPort(hostport: string): string | null {
   if (hostport.charCodeAt(0) === 91 /* [ */) {
@@ -38,9 +39,11 @@ export function hostWithoutPort(hostport: string): string | null {
     // No zone id (`[fe80::1%25eth0]`): RFC 9110's uri-host has none and browsers never send
     // one, and kept in the host it would skip the address's own site for a catch-all.
     const literal = hostport.slice(1, end);
-    return literal.indexOf('%') === -1 && isIPv6(literal) ? hostport.slice(0, end + 1).toLowerCase() : null;
+    const after = end + 1 === hostport.length || (hostport.charCodeAt(end + 1) === 58 /* : */ && isPort(hostport, end + 2));
+    return after && literal.indexOf('%') === -1 && isIPv6(literal) ? hostport.slice(0, end + 1).toLowerCase() : null;
   }
   const colon = hostport.indexOf(':');
+  if (colon !== -1 && !isPort(hostport, colon + 1)) return null;
   let host = (colon === -1 ? hostport : hostport.slice(0, colon)).toLowerCase();
   if (host.length > 1 && host.charCodeAt(host.length - 1) === 46 /* . */) host = host.slice(0, -1);
   if (host !== '' && (host.charCodeAt(0) === 46 || host.charCodeAt(host.length - 1) === 46 || host.indexOf('..') !== -1)) return null;
@@ -73,6 +76,15 @@ function absoluteFormPath(target: string, host: string): string | null {
   return rest === '' ? '/' : rest.charCodeAt(0) === 47 ? rest : rest.charCodeAt(0) === 63 /* ? */ ? '/' + rest : null;
 }
 
+/** Whether `text` from `start` to its end is digits only (RFC 9110 §4.2: port = *DIGIT). */
+function isPort(text: string, start: number): boolean {
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
 /**
  * Returns null when the request target is not a usable origin-form path (malformed percent
  * encoding, NUL byte, absolute-form to another host): the caller answers 400.
@@ -93,7 +105,8 @@ export function createRequestContext(req: IncomingMessage, res: ServerResponse, 
   // came, `/admin//../users` passes a `/admin*` gate as `/users` and is `/admin/users` to the
   // app's URL parser. Other paths keep the client's form (`;jsessionid`, `%2F`, `//`): they
   // hold no segment the upstream could climb out of the matched path with.
-  const rawPath = hasDotSegment(decoded) ? canonicalRawPath(sentPath, path) : sentPath;
+  // cleanPath hands back the same string when it found nothing to clean (most requests).
+  const rawPath = path !== decoded && hasDotSegment(decoded) ? canonicalRawPath(sentPath, path) : sentPath;
   // HTTP/2 carries the host in :authority (RFC 9113 §8.3.1); HTTP/1.1 in Host.
   const hostport = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? '';
   // Go's httpguts.ValidHostHeader set: a Host with `/`, `\`, `@`, spaces or controls is refused,
