@@ -48,6 +48,18 @@ export function createProvider(options: ProviderOptions): Provider {
     return pending;
   };
 
+  /**
+   * The account a token may still act for: undefined when it is gone or disabled, or when the
+   * token comes from a sign-in before the account's sessions were voided (a password change).
+   * `iiat` is when a rotated refresh token's chain began. One rule for the token endpoint,
+   * userinfo (findAccount) and introspection, which never asks findAccount.
+   */
+  const accountOfToken = async (ctx: object, sub: string, token: { iat?: number; iiat?: number } | undefined): ReturnType<typeof accounts.find> => {
+    const found = await accountFor(ctx, sub);
+    const issued = token?.iiat ?? token?.iat;
+    return found !== undefined && typeof issued === 'number' && signedInBefore(issued, found.user.sessionsValidFrom) ? undefined : found;
+  };
+
   // A browser session from a sign-in before the account's sessions were voided (a password
   // change) is asked for the password again instead of being trusted.
   const policy = interactionPolicy.base();
@@ -67,11 +79,7 @@ export function createProvider(options: ProviderOptions): Provider {
    */
   const introspectionAllowed = async (ctx: KoaContextWithOIDC, client: { clientAuthMethod: string; clientId: string }, token: { accountId?: string; clientId?: string; iat?: number; iiat?: number }): Promise<boolean> => {
     if (client.clientAuthMethod === 'none' && token.clientId !== client.clientId) return false;
-    if (typeof token.accountId !== 'string') return true;
-    const found = await accountFor(ctx, token.accountId);
-    if (found === undefined) return false;
-    const issued = token.iiat ?? token.iat;
-    return !(typeof issued === 'number' && signedInBefore(issued, found.user.sessionsValidFrom));
+    return typeof token.accountId !== 'string' || (await accountOfToken(ctx, token.accountId, token)) !== undefined;
   };
 
   const configuration: Configuration = {
@@ -89,13 +97,9 @@ export function createProvider(options: ProviderOptions): Provider {
       // One token request asks for the same account several times (grant, ID token claims,
       // access token): look it up once per request, never across requests (a user disabled
       // a moment ago must not get a token).
-      const found = await accountFor(ctx, sub);
+      // A voided token names no account: refused (invalid_grant) like a disabled user's.
+      const found = await accountOfToken(ctx, sub, token as { iat?: number; iiat?: number } | undefined);
       if (found === undefined) return undefined;
-      // A refresh or access token from a sign-in before the account's sessions were voided
-      // names no account: it is refused (invalid_grant) like a disabled user's. `iiat` is when
-      // a rotated refresh token's chain began.
-      const issued = token === undefined ? undefined : ((token as { iiat?: number }).iiat ?? token.iat);
-      if (typeof issued === 'number' && signedInBefore(issued, found.user.sessionsValidFrom)) return undefined;
       return { accountId: sub, claims: () => claimsOf(found.user, found.groups, config.claims) as AccountClaims };
     },
     claims: scopes,
