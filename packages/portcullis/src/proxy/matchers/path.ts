@@ -106,9 +106,9 @@ export function compileStringTest(pattern: string): (path: string) => boolean {
  * One character but `/`, a surrogate pair counting as one (a decoded path never holds a lone
  * surrogate: decodeURIComponent refuses one), so `??` never takes the two halves of one emoji.
  */
-export const ONE_CHARACTER = '(?:[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]|[^/\\uD800-\\uDFFF])';
+const ONE_CHARACTER = '(?:[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]|[^/\\uD800-\\uDFFF])';
 /** Any character outside the Basic Multilingual Plane, as its surrogate pair. */
-export const ASTRAL_CHARACTER = '[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]';
+const ASTRAL_CHARACTER = '[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]';
 
 /**
  * Go's path.Match as a RegExp: `*` any run of non-`/`, `?` one non-`/` character, `[...]`
@@ -120,6 +120,17 @@ export const ASTRAL_CHARACTER = '[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]';
  * a surrogate pair, so it still takes one character outside the BMP.
  */
 export function compileGlob(pattern: string): (path: string) => boolean {
+  const re = new RegExp(globSource(pattern) + '$', 's');
+  return (p) => re.test(p);
+}
+
+/**
+ * The RegExp source (anchored at the start) of a Go glob, as compileGlob and the file server's
+ * `hide` (files/hide.ts) compile it. `negatedAstral`: what a negated class listing a character
+ * outside the BMP does: `refuse` it (a config error), or take `any` such character (hide: more
+ * is hidden, never less). Throws on a malformed pattern.
+ */
+export function globSource(pattern: string, negatedAstral: 'refuse' | 'any' = 'refuse'): string {
   let src = '^';
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
@@ -133,12 +144,11 @@ export function compileGlob(pattern: string): (path: string) => boolean {
     } else if (c === '[') {
       const end = classEnd(pattern, i);
       if (end === -1) throw badGlob(pattern);
-      src += translateClass(pattern.slice(i + 1, end), pattern);
+      src += translateClass(pattern.slice(i + 1, end), pattern, negatedAstral);
       i = end;
     } else src += escapeRegex(c);
   }
-  const re = new RegExp(src + '$', 's');
-  return (p) => re.test(p);
+  return src;
 }
 
 function classEnd(pattern: string, start: number): number {
@@ -154,11 +164,11 @@ function classEnd(pattern: string, start: number): number {
 
 /**
  * A class as a RegExp that needs no `u` flag: its BMP members in brackets, each member outside
- * the BMP as its surrogate pair in an alternation. A negated class also takes any character
- * outside the BMP, so it may not list one (that would need a lookahead, which V8's linear engine
- * lacks); ranges must stay inside the BMP.
+ * the BMP as its surrogate pair in an alternation. A negated class takes any character outside
+ * the BMP, so one it lists is refused or ignored (`negatedAstral`: excluding it would need a
+ * lookahead, which V8's linear engine lacks); ranges must stay inside the BMP.
  */
-function translateClass(body: string, pattern: string): string {
+function translateClass(body: string, pattern: string, negatedAstral: 'refuse' | 'any'): string {
   let negated = false;
   let i = 0;
   if (body[0] === '^') {
@@ -179,7 +189,8 @@ function translateClass(body: string, pattern: string): string {
     }
     if (isSurrogate(c)) {
       const low = body[i + 1];
-      if (!isHighSurrogate(c) || low === undefined || !isLowSurrogate(low) || body[i + 2] === '-' || negated) throw badGlob(pattern);
+      if (!isHighSurrogate(c) || low === undefined || !isLowSurrogate(low) || body[i + 2] === '-') throw badGlob(pattern);
+      if (negated && negatedAstral === 'refuse') throw badGlob(pattern);
       astral.push(escapeRegex(c + low));
       i++;
       continue;
